@@ -32,7 +32,7 @@ def _wanted_stamp(extras: str) -> str:
 
 def setup(extras: str) -> Path:
     """Create the virtual environment and install the project with `extras`; return its python."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script is what tells users of older Pythons
         sys.exit(f"Vereda needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     python = _venv_python()
     if not python.exists():

@@ -1,0 +1,252 @@
+"""The diagnose contract: one request shape for the CLI, the Python API and the central service's /v1/predict.
+
+Validation is strict on purpose. A clinic tool that silently clips "temperatura 391" to 45 or ignores a misspelt
+symptom gives a confident answer to a question nobody asked, so anything unexpected is rejected with an error that
+names the field, in the doctor's language.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.vocabulary import Vocabulary
+
+MIN_FINDINGS = 3  # origin document: at least three symptoms per patient
+AGE_RANGE = (0.0, 120.0)
+DURATION_RANGE = (0.0, 3650.0)
+INTENSITY_RANGE = (0, 10)
+HPO_ID = re.compile(r"^HP:\d{7}$")
+MAX_HPO_TERMS = 50
+ALLOWED_FIELDS = ("age", "sex", "duration_days", "symptoms", "vitals", "hpo_terms")
+
+# Error texts, es/en. Placeholders are filled from ContractError.params.
+ERROR_MESSAGES: dict[str, dict[str, str]] = {
+    "not_an_object": {
+        "es": "La solicitud debe ser un objeto JSON.",
+        "en": "The request must be a JSON object.",
+    },
+    "invalid_json": {
+        "es": "El texto no es JSON válido: {detail}.",
+        "en": "The text is not valid JSON: {detail}.",
+    },
+    "unknown_field": {
+        "es": "Campo desconocido «{field}».",
+        "en": "Unknown field '{field}'.",
+    },
+    "missing_field": {
+        "es": "Falta el campo obligatorio «{field}».",
+        "en": "The required field '{field}' is missing.",
+    },
+    "wrong_type": {
+        "es": "«{field}» debe ser {expected}.",
+        "en": "'{field}' must be {expected}.",
+    },
+    "out_of_range": {
+        "es": "«{field}» debe estar entre {low} y {high}; se recibió {value}.",
+        "en": "'{field}' must be between {low} and {high}; got {value}.",
+    },
+    "invalid_sex": {
+        "es": "«sex» debe ser «F» o «M»; se recibió {value}.",
+        "en": "'sex' must be 'F' or 'M'; got {value}.",
+    },
+    "unknown_symptom": {
+        "es": "Síntoma desconocido «{key}». Use una clave del vocabulario (por ejemplo «fiebre», «tos»).",
+        "en": "Unknown symptom '{key}'. Use a vocabulary key (for example 'fiebre', 'tos').",
+    },
+    "duplicate_symptom": {
+        "es": "El síntoma «{key}» aparece dos veces.",
+        "en": "The symptom '{key}' appears twice.",
+    },
+    "unknown_vital": {
+        "es": "Signo vital desconocido «{key}».",
+        "en": "Unknown vital sign '{key}'.",
+    },
+    "inconsistent_bp": {
+        "es": "La presión diastólica ({diastolic}) debe ser menor que la sistólica ({systolic}).",
+        "en": "Diastolic pressure ({diastolic}) must be lower than systolic ({systolic}).",
+    },
+    "invalid_hpo_term": {
+        "es": "«{value}» no es un término HPO (formato HP:0000000).",
+        "en": "'{value}' is not an HPO term (format HP:0000000).",
+    },
+    "unknown_hpo_term": {
+        "es": "El término HPO «{value}» no está en el índice del modelo.",
+        "en": "The HPO term '{value}' is not in the model's index.",
+    },
+    "too_many_hpo_terms": {
+        "es": "Demasiados términos HPO (máximo {high}).",
+        "en": "Too many HPO terms (at most {high}).",
+    },
+    "too_few_findings": {
+        "es": "Se necesitan al menos {minimum} hallazgos (síntomas con intensidad 1 o más, o términos HPO); "
+        "se recibieron {count}.",
+        "en": "At least {minimum} findings are needed (symptoms with intensity 1 or more, or HPO terms); "
+        "got {count}.",
+    },
+}
+
+_EXPECTED: dict[str, dict[str, str]] = {
+    "number": {"es": "un número", "en": "a number"},
+    "integer": {"es": "un número entero de 0 a 10", "en": "a whole number from 0 to 10"},
+    "object": {"es": "un objeto", "en": "an object"},
+    "list": {"es": "una lista de términos HPO", "en": "a list of HPO terms"},
+    "text": {"es": "un texto", "en": "a text"},
+}
+
+
+class ContractError(ValueError):
+    """A request that does not meet the diagnose contract. `field` is a dotted path such as `vitals.spo2`."""
+
+    def __init__(self, code: str, field: str | None, **params: Any) -> None:
+        self.code = code
+        self.field = field
+        self.params = {"field": field, **params}
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "es") -> str:
+        params = dict(self.params)
+        if "expected" in params:
+            params["expected"] = _EXPECTED[params["expected"]][lang]
+        return ERROR_MESSAGES[self.code][lang].format(**params)
+
+    def to_json(self, lang: str = "es") -> dict[str, Any]:
+        return {"error": {"code": self.code, "field": self.field, "message": self.message(lang)}}
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnoseRequest:
+    """A validated request. Symptom keys are lower case; absent vitals are simply not in `vitals`."""
+
+    age: float
+    sex: str
+    duration_days: float | None
+    symptoms: dict[str, int]
+    vitals: dict[str, float]
+    hpo_terms: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"age": self.age, "sex": self.sex}
+        if self.duration_days is not None:
+            out["duration_days"] = self.duration_days
+        out["symptoms"] = dict(self.symptoms)
+        out["vitals"] = dict(self.vitals)
+        if self.hpo_terms:
+            out["hpo_terms"] = list(self.hpo_terms)
+        return out
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int in Python, but `"age": true` is a mistake, not 1 year.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    if not _is_number(value):
+        raise ContractError("wrong_type", name, expected="number")
+    if not low <= value <= high:
+        raise ContractError("out_of_range", name, low=_fmt(low), high=_fmt(high), value=_fmt(value))
+    return float(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def validate_request(
+    raw: Any, vocabulary: Vocabulary, known_hpo_terms: frozenset[str] | None = None
+) -> DiagnoseRequest:
+    """Check `raw` (parsed JSON) against the contract and return a clean request, or raise ContractError.
+
+    `known_hpo_terms`, when given, is the set of HPO terms the bundle's rare-disease index knows; a term outside it
+    is rejected rather than silently ignored.
+    """
+    if not isinstance(raw, dict):
+        raise ContractError("not_an_object", None)
+    for key in raw:
+        if key not in ALLOWED_FIELDS:
+            raise ContractError("unknown_field", str(key))
+    for required in ("age", "sex"):
+        if required not in raw:
+            raise ContractError("missing_field", required)
+
+    age = _number(raw["age"], "age", *AGE_RANGE)
+
+    sex = raw["sex"]
+    if not isinstance(sex, str):
+        raise ContractError("wrong_type", "sex", expected="text")
+    if sex.strip().upper() not in ("F", "M"):
+        raise ContractError("invalid_sex", "sex", value=repr(sex))
+    sex = sex.strip().upper()
+
+    duration = raw.get("duration_days")
+    duration_days = None if duration is None else _number(duration, "duration_days", *DURATION_RANGE)
+
+    symptoms: dict[str, int] = {}
+    raw_symptoms = raw.get("symptoms", {})
+    if raw_symptoms is None:
+        raw_symptoms = {}
+    if not isinstance(raw_symptoms, dict):
+        raise ContractError("wrong_type", "symptoms", expected="object")
+    known_symptoms = set(vocabulary.symptom_keys)
+    for key, value in raw_symptoms.items():
+        # The origin document writes `Tos=10`: keys are case-insensitive, nothing else is forgiven.
+        norm = str(key).strip().lower()
+        name = f"symptoms.{key}"
+        if norm not in known_symptoms:
+            raise ContractError("unknown_symptom", name, key=key)
+        if norm in symptoms:
+            raise ContractError("duplicate_symptom", name, key=norm)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ContractError("wrong_type", name, expected="integer")
+        low, high = INTENSITY_RANGE
+        if not low <= value <= high:
+            raise ContractError("out_of_range", name, low=low, high=high, value=value)
+        symptoms[norm] = value
+
+    vitals: dict[str, float] = {}
+    raw_vitals = raw.get("vitals", {})
+    if raw_vitals is None:
+        raw_vitals = {}
+    if not isinstance(raw_vitals, dict):
+        raise ContractError("wrong_type", "vitals", expected="object")
+    for key, value in raw_vitals.items():
+        name = f"vitals.{key}"
+        if key not in vocabulary.vital_keys:
+            raise ContractError("unknown_vital", name, key=key)
+        if value is None:  # explicitly "not measured"
+            continue
+        low, high = vocabulary.vital(key).plausible
+        vitals[key] = _number(value, name, low, high)
+    if "systolic_bp" in vitals and "diastolic_bp" in vitals and vitals["diastolic_bp"] >= vitals["systolic_bp"]:
+        raise ContractError(
+            "inconsistent_bp", "vitals.diastolic_bp",
+            diastolic=_fmt(vitals["diastolic_bp"]), systolic=_fmt(vitals["systolic_bp"]),
+        )
+
+    raw_terms = raw.get("hpo_terms", [])
+    if raw_terms is None:
+        raw_terms = []
+    if not isinstance(raw_terms, list):
+        raise ContractError("wrong_type", "hpo_terms", expected="list")
+    if len(raw_terms) > MAX_HPO_TERMS:
+        raise ContractError("too_many_hpo_terms", "hpo_terms", high=MAX_HPO_TERMS)
+    terms: list[str] = []
+    for i, term in enumerate(raw_terms):
+        name = f"hpo_terms[{i}]"
+        if not isinstance(term, str) or not HPO_ID.match(term.strip().upper()):
+            raise ContractError("invalid_hpo_term", name, value=term)
+        term = term.strip().upper()
+        if known_hpo_terms is not None and term not in known_hpo_terms:
+            raise ContractError("unknown_hpo_term", name, value=term)
+        if term not in terms:
+            terms.append(term)
+
+    # A symptom given both as a vocabulary key and as its own HPO term is one finding, not two.
+    present = {vocabulary.symptom(k).hpo for k, v in symptoms.items() if v >= 1}
+    findings = sum(1 for v in symptoms.values() if v >= 1) + sum(1 for t in terms if t not in present)
+    if findings < MIN_FINDINGS:
+        raise ContractError("too_few_findings", "symptoms", minimum=MIN_FINDINGS, count=findings)
+    return DiagnoseRequest(age, sex, duration_days, symptoms, vitals, tuple(terms))

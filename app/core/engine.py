@@ -1,0 +1,166 @@
+"""The diagnosis engine: validated request in, full diagnose response out, with onnxruntime and nothing else.
+
+One engine serves the CLI, the desktop app and the central service's /v1/predict, so the three can never disagree.
+It is safe to call from several threads (onnxruntime sessions are; everything else here is read-only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from app.core import red_flags
+from app.core.bundle import ModelBundle
+from app.core.contract import DiagnoseRequest, validate_request
+from app.core.explain import SPACE, AdditiveExplainer, Explanation
+from app.core.recommendations import recommendations_for
+from app.core.vocabulary import STATE_LABELS, STATES, urgency
+
+TOP_CONDITIONS = 5
+ACUTE = "ENFERMEDAD_AGUDA"
+
+
+class _ScoringModel:
+    """One ONNX model returning centred class scores (log-odds space) for expanded rows."""
+
+    def __init__(self, bundle: ModelBundle, name: str) -> None:
+        spec = bundle.model(name)
+        options = ort.SessionOptions()
+        # The models are small: threads cost more than they give, and the laptop has other work to do.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(bundle.path / spec.file), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.spec = spec
+        self.classes = spec.classes
+        self.explainer = AdditiveExplainer.from_scores(
+            self.scores, np.asarray(spec.background_mean), bundle.features.groups, bundle.features.n_raw
+        )
+
+    def scores(self, expanded: np.ndarray) -> np.ndarray:
+        (out,) = self.session.run([self.spec.output_name], {self.spec.input_name: expanded.astype(np.float32)})
+        z = out.astype(np.float64)
+        # Softmax ignores a common shift; centring makes the score the class's log-odds against the mean class.
+        return z - z.mean(axis=1, keepdims=True)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class DiagnosisEngine:
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.bundle = bundle
+        self.vocabulary = bundle.vocabulary
+        self.features = bundle.features
+        self.state_model = _ScoringModel(bundle, "state")
+        self.condition_model = _ScoringModel(bundle, "condition")
+        if tuple(self.state_model.classes) != STATES:
+            raise ValueError(f"state model classes {self.state_model.classes} are not the five states in order")
+        self._critical = np.array(
+            [self.vocabulary.condition(c).critical for c in self.condition_model.classes], dtype=bool
+        )
+        thresholds = bundle.thresholds
+        self.acute_threshold = thresholds["attention_acute_probability"]
+        self.critical_threshold = thresholds["attention_critical_condition_probability"]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> DiagnosisEngine:
+        return cls(ModelBundle.load(path))
+
+    def validate(self, raw: Any) -> DiagnoseRequest:
+        return validate_request(raw, self.vocabulary)
+
+    def diagnose(self, raw: Any, engine: str = "local") -> dict[str, Any]:
+        """Diagnose one request (a dict following the contract, or an already validated request)."""
+        request = raw if isinstance(raw, DiagnoseRequest) else self.validate(raw)
+        return self.diagnose_many([request], engine)[0]
+
+    def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local") -> list[dict[str, Any]]:
+        """Diagnose validated requests with one model call for all of them (batch files, the central service)."""
+        if not requests:
+            return []
+        expanded = self.features.expand(self.features.raw_matrix(requests))
+        state_z = self.state_model.scores(expanded)
+        cond_z = self.condition_model.scores(expanded)
+        state_p = softmax(state_z)
+        cond_p = softmax(cond_z)
+        return [
+            self._response(r, expanded[i], state_z[i], state_p[i], cond_z[i], cond_p[i], engine)
+            for i, r in enumerate(requests)
+        ]
+
+    def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
+        """True where the model alone says immediate attention (rows of probabilities in, booleans out)."""
+        acute = np.atleast_2d(state_p)[:, STATES.index(ACUTE)]
+        critical = np.atleast_2d(cond_p)[:, self._critical].sum(axis=1)
+        return (acute >= self.acute_threshold) | (critical >= self.critical_threshold)
+
+    def _response(
+        self,
+        request: DiagnoseRequest,
+        x: np.ndarray,
+        state_z: np.ndarray,
+        state_p: np.ndarray,
+        cond_z: np.ndarray,
+        cond_p: np.ndarray,
+        engine: str,
+    ) -> dict[str, Any]:
+        fired = red_flags.evaluate(request)
+        model_state_index = int(np.argmax(state_p))
+        state = STATES[model_state_index]
+        if any(rule.escalate for rule in fired) and urgency(ACUTE) > urgency(state):
+            state = ACUTE
+        flags = [{"code": rule.code, "message": dict(rule.message)} for rule in fired]
+        if bool(self.model_risk(state_p, cond_p)[0]):
+            flags.append({"code": red_flags.MODEL_RISK_FLAG["code"],
+                          "message": dict(red_flags.MODEL_RISK_FLAG["message"])})
+        attention = bool(flags)
+
+        order = np.argsort(-cond_p, kind="stable")
+        top = [
+            {
+                "code": self.condition_model.classes[k],
+                "name": dict(self.vocabulary.condition(self.condition_model.classes[k]).name),
+                "probability": round(float(cond_p[k]), 4),
+            }
+            for k in order[:TOP_CONDITIONS]
+        ]
+        state_index = STATES.index(state)
+        severity_expl = self.state_model.explainer.explain(x, state_index, float(state_z[state_index]))
+        top_index = int(order[0])
+        condition_expl = self.condition_model.explainer.explain(x, top_index, float(cond_z[top_index]))
+        return {
+            "severity": state,
+            "severity_label": dict(STATE_LABELS[state]),
+            "severity_probabilities": {s: round(float(p), 4) for s, p in zip(STATES, state_p, strict=True)},
+            "confidence": round(float(state_p[model_state_index]), 4),
+            "requires_immediate_attention": attention,
+            "red_flags": flags,
+            "top_conditions": top,
+            "rare_diseases": [],
+            "recommendations": recommendations_for(state, attention),
+            "explanation": {
+                "space": SPACE,
+                "severity": self._explanation_json(state, severity_expl),
+                "condition": self._explanation_json(self.condition_model.classes[top_index], condition_expl),
+            },
+            "model": {"version": self.bundle.version, "sha256": self.bundle.manifest_sha256},
+            "engine": engine,
+        }
+
+    def _explanation_json(self, target: str, expl: Explanation) -> dict[str, Any]:
+        names = self.features.raw_names
+        order = np.argsort(-np.abs(expl.contributions), kind="stable")
+        return {
+            "target": target,
+            "base_value": round(expl.base_value, 6),
+            "output_value": round(expl.output_value, 6),
+            "contributions": {names[j]: round(float(expl.contributions[j]), 6) for j in order},
+        }
