@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from app import __version__
+from app import __version__, logs
 
 log = logging.getLogger("vereda.cli")
 
@@ -122,6 +122,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure()
     if args.command is None:
         # The desktop app arrives with its own issue; until then say what there is.
         parser.print_help()
