@@ -77,6 +77,7 @@ def write_bundle(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a bundle is read by every user of the laptop
     try:
         manifest_models: dict[str, Any] = {}
         parity_report: dict[str, float] = {}
@@ -137,4 +138,5 @@ def write_manifest(bundle: Path, manifest: dict[str, Any]) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
     os.replace(tmp, bundle / MANIFEST)

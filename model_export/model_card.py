@@ -18,8 +18,10 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 # Why our answer differs from the origin document's, per case (1-based), when it does. Clinical reasoning, with
 # the rule's source; the origin document gives no vitals, age or duration, so the symptoms alone must carry it.
 ORIGIN_REASONS: dict[int, str] = {
-    2: "Breathlessness of 5/10 with fever is more than a minor complaint for a model trained on clinic cases; "
-       "a more urgent state is allowed and errs on the safe side.",
+    2: "No vitals were given, so nothing rules out hypertension (blood pressure not measured) and the model "
+       "splits between a chronic state (38%), minor complaints (32%) and mild illness (29%); the most likely is "
+       "ENFERMEDAD CRÓNICA. More urgent than the document's answer, which the precautionary order allows; "
+       "measuring temperature and blood pressure settles it.",
     3: "Severe chest pain (8/10) with breathlessness (7/10) is a suspected acute coronary syndrome or pneumonia "
        "until proven otherwise (NICE CG95): the CHEST_PAIN_CARDIAC rule escalates to ENFERMEDAD AGUDA.",
     5: "Maximal chest pain, cough and breathlessness (10/10 each) meet the CHEST_PAIN_CARDIAC and SEVERE_DYSPNEA "
