@@ -1,0 +1,378 @@
+"""The consultation screen: findings in, answer out, the doctor's confirmation to close.
+
+Keyboard first: type in the search box to find a symptom (Spanish or English, accents optional), Down to reach the
+list, number keys 0-9 to set an intensity (10 with "+" from 9 or the Right arrow), Left/Right to step it, Delete to
+clear it, Ctrl+Enter to diagnose. Inference runs on the task manager's pool, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.contract import ContractError
+from app.core.engine import DiagnosisEngine
+from app.ui.i18n import tr, translator
+from app.ui.qt import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QEvent,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QKeyEvent,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QObject,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QShortcut,
+    QSplitter,
+    Qt,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.result_view import DiagnosisView
+from app.ui.symptoms_model import COL_INTENSITY, COL_SYMPTOM, COL_SYSTEM, SymptomFilter, SymptomTableModel
+from app.ui.tasks import TaskManager
+
+NOT_MEASURED = -1.0  # spin boxes show "—" at their minimum: the vital was not measured
+
+
+class _IntensityKeys(QObject):
+    """Number keys and arrows on the symptom list set the intensity of the current row."""
+
+    def __init__(self, view: QTableView, search: QLineEdit) -> None:
+        super().__init__(view)
+        self.view = view
+        self.search = search
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        index = self.view.currentIndex()
+        key, text = event.key(), event.text()
+        if index.isValid():
+            cell = index.siblingAtColumn(COL_INTENSITY)
+            value = int(cell.data(Qt.ItemDataRole.EditRole) or 0)
+            new = None
+            if text.isdigit():
+                new = int(text)
+            elif key in (Qt.Key.Key_Right, Qt.Key.Key_Plus):
+                new = value + 1
+            elif key in (Qt.Key.Key_Left, Qt.Key.Key_Minus):
+                new = value - 1
+            elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                new = 0
+            if new is not None:
+                self.view.model().setData(cell, max(0, min(10, new)), Qt.ItemDataRole.EditRole)
+                return True
+        if text and text.isprintable() and not text.isdigit() and text not in "+-":
+            # Type to find: letters go to the search box.
+            self.search.setFocus()
+            self.search.setText(self.search.text() + text)
+            return True
+        return False
+
+
+class ConsultationWidget(QWidget):
+    diagnosed = Signal(dict, dict)  # request, response
+    close_requested = Signal(str, str)  # confirmed diagnosis code, doctor's notes
+
+    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.tasks = tasks
+        vocabulary = engine.vocabulary
+        self._last_request: dict[str, Any] | None = None
+
+        # Patient -----------------------------------------------------------------------------------------------
+        self.patient_label = QLabel()
+        self.age = QDoubleSpinBox()
+        self.age.setRange(0, 120)
+        self.age.setDecimals(1)
+        self.age.setValue(40)
+        self.sex = QComboBox()
+        self.duration = QDoubleSpinBox()
+        self.duration.setRange(NOT_MEASURED, 3650)
+        self.duration.setDecimals(1)
+        self.duration.setSpecialValueText("—")
+        self.duration.setValue(NOT_MEASURED)
+
+        # Vitals ------------------------------------------------------------------------------------------------
+        self.vitals: dict[str, QDoubleSpinBox] = {}
+        self.vitals_box = QGroupBox()
+        self.vitals_form = QFormLayout(self.vitals_box)
+        for vital in vocabulary.vitals:
+            box = QDoubleSpinBox()
+            low, high = vital.plausible
+            box.setRange(low - 1, high)  # the value below the plausible range means "not measured"
+            box.setDecimals(vital.decimals)
+            box.setSpecialValueText("—")
+            box.setValue(low - 1)
+            box.setAccessibleName(vital.label["es"])
+            self.vitals[vital.key] = box
+            self.vitals_form.addRow(QLabel(), box)
+
+        # Symptoms ----------------------------------------------------------------------------------------------
+        self.symptom_model = SymptomTableModel(vocabulary)
+        self.symptom_filter = SymptomFilter()
+        self.symptom_filter.setSourceModel(self.symptom_model)
+        self.search = QLineEdit()
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.symptom_filter.set_query)
+        self.search.returnPressed.connect(self._focus_first_symptom)
+        self.only_entered = QCheckBox()
+        self.only_entered.toggled.connect(self.symptom_filter.set_only_entered)
+        self.table = QTableView()
+        self.table.setModel(self.symptom_filter)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_SYMPTOM, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_INTENSITY, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_SYSTEM, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.installEventFilter(_IntensityKeys(self.table, self.search))
+        self.search.installEventFilter(self)
+        self.entered_label = QLabel()
+        self.symptom_model.intensities_changed.connect(self._update_entered)
+
+        self.diagnose_button = QPushButton()
+        self.diagnose_button.setDefault(True)
+        self.diagnose_button.clicked.connect(self.diagnose)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.diagnose)
+        self.clear_button = QPushButton()
+        self.clear_button.clicked.connect(self.clear)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b71c1c;")
+
+        # Result and confirmation ------------------------------------------------------------------------------
+        self.result = DiagnosisView(vocabulary)
+        self.confirm_box = QGroupBox()
+        self.final_diagnosis = QComboBox()
+        self.final_diagnosis.setEditable(True)  # an ORPHA code or another ICD-10 code can be typed
+        self.notes = QPlainTextEdit()
+        self.notes.setMaximumHeight(80)
+        self.close_button = QPushButton()
+        self.close_button.clicked.connect(self._request_close)
+        confirm_form = QFormLayout(self.confirm_box)
+        self.final_label, self.notes_label = QLabel(), QLabel()
+        confirm_form.addRow(self.final_label, self.final_diagnosis)
+        confirm_form.addRow(self.notes_label, self.notes)
+        confirm_form.addRow(self.close_button)
+        self.confirm_box.setEnabled(False)
+
+        # Layout ------------------------------------------------------------------------------------------------
+        self.patient_box = QGroupBox()
+        patient_form = QFormLayout(self.patient_box)
+        self.age_label, self.sex_label, self.duration_label = QLabel(), QLabel(), QLabel()
+        patient_form.addRow(self.patient_label)
+        patient_form.addRow(self.age_label, self.age)
+        patient_form.addRow(self.sex_label, self.sex)
+        patient_form.addRow(self.duration_label, self.duration)
+
+        self.symptoms_box = QGroupBox()
+        symptoms_layout = QVBoxLayout(self.symptoms_box)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.only_entered)
+        symptoms_layout.addLayout(search_row)
+        symptoms_layout.addWidget(self.table, 1)
+        symptoms_layout.addWidget(self.entered_label)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        top_row = QHBoxLayout()
+        top_row.addWidget(self.patient_box, 1)
+        top_row.addWidget(self.vitals_box, 1)
+        left_layout.addLayout(top_row)
+        left_layout.addWidget(self.symptoms_box, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.diagnose_button)
+        left_layout.addWidget(self.message)
+        left_layout.addLayout(buttons)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.result)
+        right_layout.addWidget(self.confirm_box)
+        scroll = QScrollArea()
+        scroll.setWidget(right)
+        scroll.setWidgetResizable(True)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        translator().language_changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+
+    # Text --------------------------------------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        vocabulary = self.engine.vocabulary
+        pick = translator().pick
+        self.patient_box.setTitle(tr("consult.patient"))
+        self.age_label.setText(tr("consult.age"))
+        self.sex_label.setText(tr("consult.sex"))
+        self.duration_label.setText(tr("consult.duration"))
+        current_sex = self.sex.currentData() or "F"
+        self.sex.clear()
+        self.sex.addItem(tr("consult.sex_f"), "F")
+        self.sex.addItem(tr("consult.sex_m"), "M")
+        self.sex.setCurrentIndex(0 if current_sex == "F" else 1)
+        self.vitals_box.setTitle(tr("consult.vitals"))
+        for row, vital in enumerate(vocabulary.vitals):
+            label = self.vitals_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+            assert isinstance(label, QLabel)
+            low, high = vital.plausible
+            label.setText(f"{pick(vital.label)} ({pick(vital.unit)})")
+            self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{low:g}", high=f"{high:g}"))
+        self.symptoms_box.setTitle(tr("consult.symptoms"))
+        self.search.setPlaceholderText(tr("consult.search"))
+        self.only_entered.setText(tr("consult.only_entered"))
+        self.diagnose_button.setText(tr("consult.diagnose"))
+        self.clear_button.setText(tr("consult.clear"))
+        self.confirm_box.setTitle(tr("consult.confirm"))
+        self.final_label.setText(tr("consult.final_diagnosis"))
+        self.notes_label.setText(tr("consult.notes"))
+        self.close_button.setText(tr("consult.close"))
+        self._fill_final_choices()
+        self._update_entered()
+
+    def _update_entered(self) -> None:
+        self.entered_label.setText(tr("consult.entered", count=len(self.symptom_model.intensities())))
+
+    def _fill_final_choices(self) -> None:
+        pick = translator().pick
+        current = self.final_diagnosis.currentData()
+        self.final_diagnosis.clear()
+        codes: list[str] = []
+        if self.result.response:
+            codes += [c["code"] for c in self.result.response["top_conditions"]]
+            codes += [d["orpha_code"] for d in self.result.response["rare_diseases"]]
+        codes += [c.code for c in self.engine.vocabulary.conditions if c.code not in codes]
+        for code in codes:
+            if code.startswith("ORPHA:"):
+                name = next(d["name"] for d in self.result.response["rare_diseases"]  # type: ignore[index]
+                            if d["orpha_code"] == code)
+            else:
+                name = pick(self.engine.vocabulary.condition(code).name)
+            self.final_diagnosis.addItem(f"{name} ({code})", code)
+        if current:
+            index = self.final_diagnosis.findData(current)
+            self.final_diagnosis.setCurrentIndex(max(0, index))
+
+    # Input -------------------------------------------------------------------------------------------------------
+    def set_patient(self, name: str, age: float, sex: str) -> None:
+        self.clear()
+        self.patient_label.setText(name)
+        self.age.setValue(age)
+        self.sex.setCurrentIndex(0 if sex == "F" else 1)
+
+    def request(self) -> dict[str, Any]:
+        """The diagnose-contract request for what is on screen (validated by the engine, not here)."""
+        vitals = {}
+        for vital in self.engine.vocabulary.vitals:
+            box = self.vitals[vital.key]
+            if box.value() >= vital.plausible[0]:
+                vitals[vital.key] = round(box.value(), vital.decimals)
+        request: dict[str, Any] = {"age": self.age.value(), "sex": self.sex.currentData(),
+                                   "symptoms": self.symptom_model.intensities(), "vitals": vitals}
+        if self.duration.value() >= 0:
+            request["duration_days"] = self.duration.value()
+        return request
+
+    def load_request(self, request: dict[str, Any]) -> None:
+        """Put a saved request (a draft, a past encounter) back on screen."""
+        self.age.setValue(float(request.get("age", 40)))
+        self.sex.setCurrentIndex(0 if request.get("sex", "F") == "F" else 1)
+        self.duration.setValue(float(request["duration_days"]) if request.get("duration_days") is not None
+                               else NOT_MEASURED)
+        for vital in self.engine.vocabulary.vitals:
+            value = (request.get("vitals") or {}).get(vital.key)
+            self.vitals[vital.key].setValue(value if value is not None else vital.plausible[0] - 1)
+        self.symptom_model.set_intensities(request.get("symptoms", {}))
+
+    def clear(self) -> None:
+        self.symptom_model.clear()
+        self.search.clear()
+        for vital in self.engine.vocabulary.vitals:
+            self.vitals[vital.key].setValue(vital.plausible[0] - 1)
+        self.duration.setValue(NOT_MEASURED)
+        self.notes.clear()
+        self.message.clear()
+        self.result.clear()
+        self.confirm_box.setEnabled(False)
+        self._last_request = None
+
+    def _focus_first_symptom(self) -> None:
+        if self.symptom_filter.rowCount() > 0:
+            self.table.setFocus()
+            self.table.setCurrentIndex(self.symptom_filter.index(0, COL_SYMPTOM))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        # Down arrow from the search box goes to the list, like a search field should.
+        if obj is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.key() == Qt.Key.Key_Down:
+                self._focus_first_symptom()
+                return True
+        return super().eventFilter(obj, event)
+
+    # Diagnose ----------------------------------------------------------------------------------------------------
+    def diagnose(self) -> None:
+        request = self.request()
+        try:
+            validated = self.engine.validate(request)  # cheap; errors shown at once, in the doctor's words
+        except ContractError as exc:
+            self.message.setText(exc.message(translator().lang))
+            return
+        self.message.clear()
+        self.diagnose_button.setEnabled(False)
+        self.tasks.run(lambda: self.engine.diagnose(validated),
+                       lambda response: self._show(request, response),
+                       self._failed)
+
+    def _show(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        self.diagnose_button.setEnabled(True)
+        self._last_request = request
+        self.result.show_response(request, response)
+        self._fill_final_choices()
+        self.final_diagnosis.setCurrentIndex(0)
+        self.confirm_box.setEnabled(True)
+        self.diagnosed.emit(request, response)
+
+    def _failed(self, error: BaseException) -> None:
+        from app.ui.errors import show_error
+
+        self.diagnose_button.setEnabled(True)
+        show_error(self, error)
+
+    def _request_close(self) -> None:
+        code = self.final_diagnosis.currentData() or self.final_diagnosis.currentText().strip()
+        if "(" in code and code.endswith(")"):  # typed text that matches an item label
+            code = code.rsplit("(", 1)[1].rstrip(")")
+        if not code:
+            self.message.setText(tr("consult.need_final"))
+            return
+        self.close_requested.emit(code, self.notes.toPlainText().strip())
+
+    @property
+    def last_request(self) -> dict[str, Any] | None:
+        return self._last_request

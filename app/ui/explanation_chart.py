@@ -1,0 +1,98 @@
+"""A horizontal bar chart of which findings pushed the answer toward (right) or away from (left) its target.
+
+Painted with QPainter (no charting module needed in the package). Bars carry their value as text and the two
+directions differ in colour *and* side, so the chart reads without colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.vocabulary import Vocabulary
+from app.ui.i18n import tr, translator
+from app.ui.qt import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QRectF, QSize, QSizePolicy, Qt, QWidget
+
+TOWARD = QColor("#c0392b")
+AWAY = QColor("#2e6da4")
+MAX_BARS = 8
+
+
+class ExplanationChart(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bars: list[tuple[str, float]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self.setAccessibleName(tr("result.explanation"))
+
+    def set_contributions(self, labelled: list[tuple[str, float]]) -> None:
+        """`labelled`: (finding as the doctor reads it, SHAP value); the largest by size are shown."""
+        self._bars = sorted(labelled, key=lambda item: -abs(item[1]))[:MAX_BARS]
+        self.setAccessibleDescription("; ".join(f"{label}: {value:+.2f}" for label, value in self._bars))
+        self.updateGeometry()
+        self.update()
+
+    def bars(self) -> list[tuple[str, float]]:
+        return list(self._bars)
+
+    def _row_height(self) -> int:
+        return QFontMetrics(self.font()).height() + 8
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(360, max(1, len(self._bars)) * self._row_height() + 24)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(240, self.sizeHint().height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = QFontMetrics(self.font())
+        if not self._bars:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, tr("result.no_explanation"))
+            return
+        label_width = min(self.width() // 2, max(metrics.horizontalAdvance(label) for label, _ in self._bars) + 12)
+        chart_left = label_width
+        chart_width = max(40, self.width() - label_width - 8)
+        centre = chart_left + chart_width / 2
+        scale = (chart_width / 2 - 36) / max(abs(v) for _, v in self._bars)
+        row = self._row_height()
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.9))
+        for i, (label, value) in enumerate(self._bars):
+            y = 4 + i * row
+            painter.setPen(self.palette().windowText().color())
+            painter.drawText(QRectF(0, y, label_width - 8, row), Qt.AlignmentFlag.AlignRight
+                             | Qt.AlignmentFlag.AlignVCenter, label)
+            length = abs(value) * scale
+            rect = QRectF(centre if value >= 0 else centre - length, y + 3, length, row - 6)
+            painter.fillRect(rect, TOWARD if value >= 0 else AWAY)
+            painter.setFont(small)
+            text_rect = (QRectF(rect.right() + 3, y, 60, row) if value >= 0
+                         else QRectF(rect.left() - 63, y, 60, row))
+            align = Qt.AlignmentFlag.AlignLeft if value >= 0 else Qt.AlignmentFlag.AlignRight
+            painter.drawText(text_rect, align | Qt.AlignmentFlag.AlignVCenter, f"{value:+.2f}")
+            painter.setFont(self.font())
+        painter.setPen(self.palette().mid().color())
+        painter.drawLine(int(centre), 0, int(centre), 4 + len(self._bars) * row)
+
+
+def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) -> str:
+    """'Fiebre 8/10', 'SpO2 86 %', 'SpO2 (no medido)': the finding with the value this patient actually had."""
+    pick = translator().pick
+    if name in vocabulary.symptom_keys:
+        label = pick(vocabulary.symptom(name).label)
+        value = request.get("symptoms", {}).get(name, 0)
+        return f"{label} {value}/10" if value else tr("result.absent", name=label)
+    if name in vocabulary.vital_keys:
+        vital = vocabulary.vital(name)
+        value = (request.get("vitals") or {}).get(name)
+        label = pick(vital.label)
+        return f"{label} {value:g} {pick(vital.unit)}" if value is not None else tr("result.not_measured", name=label)
+    if name == "age":
+        return tr("result.age", age=f"{request.get('age', 0):g}")
+    if name == "sex":
+        return tr("result.sex_f") if request.get("sex") == "F" else tr("result.sex_m")
+    if name == "duration_days":
+        days = request.get("duration_days")
+        return tr("result.duration", days=f"{days:g}") if days is not None else tr("result.duration_unknown")
+    return name

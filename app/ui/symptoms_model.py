@@ -1,0 +1,149 @@
+"""The symptom list of a consultation as a Qt model: one row per vocabulary symptom, grouped by body system.
+
+The doctor types to find a symptom and sets its intensity with the number keys or the arrows; the proxy filters by
+the label in either language and by the key, ignoring accents and case, because nobody types "náusea" correctly at
+the end of a long day.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from app.core.vocabulary import Vocabulary
+from app.ui.i18n import tr, translator
+from app.ui.qt import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+COL_SYMPTOM, COL_INTENSITY, COL_SYSTEM = range(3)
+MAX_INTENSITY = 10
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for matching what the doctor types."""
+    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+
+
+def intensity_text(value: int) -> str:
+    return "—" if value == 0 else f"{value:>2}  " + "▮" * value + "▯" * (MAX_INTENSITY - value)
+
+
+class SymptomTableModel(QAbstractTableModel):
+    intensities_changed = Signal()
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        super().__init__()
+        self.vocabulary = vocabulary
+        order = {system: i for i, system in enumerate(vocabulary.systems)}
+        self._symptoms = sorted(vocabulary.symptoms, key=lambda s: (order.get(s.system, 99), s.label["es"]))
+        self._values = {s.key: 0 for s in self._symptoms}
+        translator().language_changed.connect(self._relabel)
+
+    # Qt model interface -------------------------------------------------------------------------------------------
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's signature
+        return 0 if parent.isValid() else len(self._symptoms)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else 3
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        symptom = self._symptoms[index.row()]
+        value = self._values[symptom.key]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == COL_SYMPTOM:
+                return translator().pick(symptom.label)
+            if index.column() == COL_INTENSITY:
+                return intensity_text(value)
+            return translator().pick(self.vocabulary.systems[symptom.system])
+        if role == Qt.ItemDataRole.EditRole and index.column() == COL_INTENSITY:
+            return value
+        if role == Qt.ItemDataRole.UserRole:
+            return symptom.key
+        if role == Qt.ItemDataRole.FontRole and value > 0:
+            from app.ui.qt import QFont
+
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{symptom.label['es']} / {symptom.label['en']} ({symptom.hpo} {symptom.hpo_label})"
+        if role == Qt.ItemDataRole.AccessibleTextRole and index.column() == COL_INTENSITY:
+            return tr("consult.intensity_accessible", value=value)
+        return None
+
+    def setData(self, index: ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if not index.isValid() or index.column() != COL_INTENSITY or role != Qt.ItemDataRole.EditRole:
+            return False
+        key = self._symptoms[index.row()].key
+        new = max(0, min(MAX_INTENSITY, int(value)))
+        if new == self._values[key]:
+            return False
+        self._values[key] = new
+        left, right = self.index(index.row(), 0), self.index(index.row(), 2)
+        self.dataChanged.emit(left, right)
+        self.intensities_changed.emit()
+        return True
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return base | Qt.ItemFlag.ItemIsEditable if index.column() == COL_INTENSITY else base
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return (tr("consult.symptom"), tr("consult.intensity"), tr("consult.system"))[section]
+        return None
+
+    # Domain ------------------------------------------------------------------------------------------------------
+    def intensities(self) -> dict[str, int]:
+        """The symptoms entered (intensity >= 1), as the diagnose contract takes them."""
+        return {k: v for k, v in self._values.items() if v > 0}
+
+    def set_intensities(self, values: dict[str, int]) -> None:
+        self.beginResetModel()
+        self._values = {s.key: int(values.get(s.key, 0)) for s in self._symptoms}
+        self.endResetModel()
+        self.intensities_changed.emit()
+
+    def clear(self) -> None:
+        self.set_intensities({})
+
+    def search_text(self, row: int) -> str:
+        s = self._symptoms[row]
+        return fold(f"{s.key} {s.label['es']} {s.label['en']} {self.vocabulary.systems[s.system]['es']}")
+
+    def _relabel(self, _lang: str) -> None:
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 2)
+        if self._symptoms:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._symptoms) - 1, 2))
+
+
+class SymptomFilter(QSortFilterProxyModel):
+    """Rows whose label (es or en), key or body system contains every word typed; optionally only those entered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._words: list[str] = []
+        self._only_entered = False
+
+    def set_query(self, text: str) -> None:
+        self.beginFilterChange()
+        self._words = fold(text).split()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_only_entered(self, only: bool) -> None:
+        self.beginFilterChange()
+        self._only_entered = only
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        assert isinstance(model, SymptomTableModel)
+        if self._only_entered:
+            key = model.index(source_row, 0).data(Qt.ItemDataRole.UserRole)
+            if model.intensities().get(key, 0) == 0:
+                return False
+        haystack = model.search_text(source_row)
+        return all(word in haystack for word in self._words)

@@ -1,0 +1,81 @@
+"""The consultation screen, driven with the keyboard as a doctor would, offscreen."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from app.ui.consultation import ConsultationWidget  # noqa: E402
+from app.ui.i18n import translator  # noqa: E402
+from app.ui.qt import Qt  # noqa: E402
+from app.ui.tasks import TaskManager  # noqa: E402
+
+
+@pytest.fixture
+def consultation(qtbot, engine):
+    tasks = TaskManager()
+    widget = ConsultationWidget(engine, tasks)
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    tasks.shutdown()
+
+
+def type_symptom(qtbot, widget, query: str, intensity: str) -> None:
+    widget.search.clear()
+    qtbot.keyClicks(widget.search, query)
+    qtbot.keyClick(widget.search, Qt.Key.Key_Down)
+    qtbot.keyClick(widget.table, intensity)
+
+
+def test_case_4_by_keyboard_gives_acute_illness(qtbot, consultation):
+    type_symptom(qtbot, consultation, "dolor torac", "7")  # label "Dolor torácico": accents optional
+    type_symptom(qtbot, consultation, "disnea", "9")
+    type_symptom(qtbot, consultation, "fatiga", "8")
+    assert consultation.symptom_model.intensities() == {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8}
+    with qtbot.waitSignal(consultation.diagnosed, timeout=10_000) as blocker:
+        qtbot.keyClick(consultation, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    request, response = blocker.args
+    assert response["severity"] == "ENFERMEDAD_AGUDA"
+    assert consultation.result.attention.isVisible()
+    assert "ENFERMEDAD AGUDA" in consultation.result.banner.text()  # the state's name, not only its colour
+    assert consultation.confirm_box.isEnabled()
+    assert consultation.result.chart.bars()
+
+
+def test_arrows_step_intensity_and_delete_clears(qtbot, consultation):
+    type_symptom(qtbot, consultation, "fiebre", "5")
+    qtbot.keyClick(consultation.table, Qt.Key.Key_Right)
+    qtbot.keyClick(consultation.table, Qt.Key.Key_Right)
+    assert consultation.symptom_model.intensities() == {"fiebre": 7}
+    qtbot.keyClick(consultation.table, Qt.Key.Key_Left)
+    assert consultation.symptom_model.intensities() == {"fiebre": 6}
+    qtbot.keyClick(consultation.table, Qt.Key.Key_Delete)
+    assert consultation.symptom_model.intensities() == {}
+
+
+def test_too_few_findings_is_explained_not_diagnosed(qtbot, consultation):
+    type_symptom(qtbot, consultation, "tos", "4")
+    consultation.diagnose()
+    assert "3" in consultation.message.text() and "hallazgos" in consultation.message.text()
+    assert consultation.result.response is None
+
+
+def test_vitals_left_empty_are_not_sent(qtbot, consultation):
+    consultation.vitals["spo2"].setValue(88)
+    request = consultation.request()
+    assert request["vitals"] == {"spo2": 88.0}
+    assert "duration_days" not in request
+
+
+def test_language_switch_relabels_everything(qtbot, consultation):
+    t = translator()
+    try:
+        t.set_language("en")
+        assert consultation.diagnose_button.text().startswith("Diagnose")
+        assert consultation.symptom_model.headerData(0, Qt.Orientation.Horizontal) == "Symptom"
+        t.set_language("es")
+        assert consultation.diagnose_button.text().startswith("Diagnosticar")
+    finally:
+        t.set_language("es")
