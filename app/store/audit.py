@@ -1,0 +1,86 @@
+"""The audit log's hash chain and its anchor: how a later check tells that a row was edited or deleted.
+
+Each entry's hash is SHA-256 over the previous entry's hash and this entry's fields in a canonical form, so changing
+any field, removing a row or re-ordering rows breaks every hash after it. Triggers refuse UPDATE and DELETE, which
+stops accidents and casual edits; the chain is what detects someone who dropped the triggers first.
+
+Deleting the newest rows leaves a valid but shorter chain, so the newest (seq, hash) is also written, with an HMAC
+under a key derived from the data key, to `audit-anchor.json` outside the database whenever the store closes or is
+checked. A log shorter than its anchor, or whose row at the anchored seq has another hash, was rewritten.
+
+Limits, stated in docs/security.md: someone who holds the data key can rebuild the whole chain and a matching anchor;
+the chain detects tampering by anyone without the key and by tools that edit rows without recomputing hashes. The
+anchor may lag the log after a crash (that is not reported); rows removed from that last unanchored stretch are not
+detectable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.store.files import write_json_atomic
+
+GENESIS = "0" * 64
+
+
+def entry_hash(prev_hash: str, seq: int, at: str, user_id: str | None, action: str, subject: str | None,
+               detail: str) -> str:
+    """`at` and `detail` as stored (ISO text and canonical JSON), so the check can hash raw rows as read."""
+    canonical = json.dumps([seq, at, user_id, action, subject, detail], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(prev_hash.encode("ascii") + b"|" + canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    code: str  # a key of messages.MESSAGES ("problem.audit_...")
+    params: dict[str, Any]
+
+
+def verify_chain(rows: Iterable[tuple[int, str, str | None, str, str | None, str, str, str]]) -> tuple[
+        list[ChainProblem], int, str]:
+    """Check raw rows (seq, at, user_id, action, subject, detail, prev_hash, entry_hash) in seq order.
+
+    Returns the problems, the last seq and the last hash.
+    """
+    problems: list[ChainProblem] = []
+    expected_prev, last_seq = GENESIS, 0
+    for seq, at, user_id, action, subject, detail, prev, stored in rows:
+        if seq != last_seq + 1:
+            problems.append(ChainProblem("problem.audit_missing", {"after": last_seq, "before": seq}))
+        if prev != expected_prev:
+            problems.append(ChainProblem("problem.audit_relinked", {"seq": seq}))
+        if entry_hash(prev, seq, at, user_id, action, subject, detail) != stored:
+            problems.append(ChainProblem("problem.audit_edited", {"seq": seq}))
+        expected_prev, last_seq = stored, seq
+    return problems, last_seq, expected_prev
+
+
+class AuditAnchor:
+    """`audit-anchor.json`: the newest (seq, hash) seen at a clean close, authenticated with a derived key."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        self.path = path
+        self._key = key
+
+    def _mac(self, seq: int, head: str) -> str:
+        return hmac.new(self._key, f"{seq}|{head}".encode(), hashlib.sha256).hexdigest()
+
+    def write(self, seq: int, head: str) -> None:
+        write_json_atomic(self.path, {"seq": seq, "hash": head, "mac": self._mac(seq, head)})
+
+    def read(self) -> tuple[int, str] | None:
+        """The anchored (seq, hash), or None when the file is missing or its MAC does not verify."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            seq, head, mac = int(data["seq"]), str(data["hash"]), str(data["mac"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not hmac.compare_digest(self._mac(seq, head), mac):
+            return None
+        return seq, head

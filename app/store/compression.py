@@ -1,0 +1,45 @@
+"""How the diagnose responses stored with each encounter are compressed.
+
+A response is about 4.4 KB of JSON, most of it the same keys, state and condition names, recommendations and
+explanation feature names every time. Plain zlib brings one to about 2 KB, which on 4 KB encrypted pages means one
+encounter per page; zlib with a preset dictionary of typical responses brings it to about 0.5 KB. A stored value
+starts with one byte saying how it was written, so dictionaries can be added later without migrating old rows:
+
+- 0x78 ... (a zlib header): plain zlib (kept readable forever);
+- 0x01 + zlib stream compressed with dictionary version 1 (app/store/response_dictionary_v1.py).
+
+The zlib stream records the adler-32 of its dictionary, so data read with the wrong dictionary fails loudly
+instead of decoding to garbage; the dictionary's SHA-256 is pinned here and checked by the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from functools import cache
+
+CURRENT = 1
+_PINNED = {1: "3bd89a220a8c7e03ed0051e4feb72b2d236926372c8deef0b1494f774aecb54e"}
+
+
+@cache
+def dictionary(version: int) -> bytes:
+    if version == 1:
+        from app.store.response_dictionary_v1 import DICTIONARY
+    else:
+        raise ValueError(f"unknown compression dictionary {version}")
+    if hashlib.sha256(DICTIONARY).hexdigest() != _PINNED[version]:
+        raise ValueError(f"compression dictionary {version} is not the pinned one; responses would be unreadable")
+    return DICTIONARY
+
+
+def pack(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary(CURRENT))
+    return bytes([CURRENT]) + compressor.compress(data) + compressor.flush()
+
+
+def unpack(blob: bytes) -> bytes:
+    if blob[:1] == b"\x78":
+        return zlib.decompress(blob)
+    decompressor = zlib.decompressobj(15, dictionary(blob[0]))
+    return decompressor.decompress(blob[1:]) + decompressor.flush()

@@ -1,0 +1,84 @@
+"""Schema migrations: databases made by every released schema (tests/fixtures/store-*/) open and upgrade with the
+current code, the Alembic revisions build exactly the models, and a newer schema is refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from app.store import ClinicStore, StoreError
+from app.store.database import KNOWN_REVISIONS, MIGRATIONS_DIR, SCHEMA_HEAD
+from app.store.models import Base
+from tests.store.conftest import Clinic
+from tests.store.test_audit import raw_connection
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURE_PASSPHRASES = {"admin": "fixture-admin-passphrase", "doctora": "fixture-doctora-passphrase"}
+FIXTURE_RECOVERY_KEY = "TPCO-CGV4-EPXF-PLD4-AHBF-5KHA-52NP-VGKE-QD63"
+
+
+def fixture_folders() -> list[Path]:
+    return sorted(p for p in FIXTURES.glob("store-*") if p.is_dir())
+
+
+def test_there_is_a_fixture_for_every_released_revision():
+    assert {p.name.removeprefix("store-") for p in fixture_folders()} == set(KNOWN_REVISIONS)
+
+
+@pytest.mark.parametrize("fixture", fixture_folders(), ids=lambda p: p.name)
+def test_old_database_opens_and_upgrades(fixture: Path, tmp_path: Path):
+    folder = tmp_path / "clinic"
+    shutil.copytree(fixture, folder, ignore=shutil.ignore_patterns("README.md"))
+    found = fixture.name.removeprefix("store-")
+    with ClinicStore.unlock(folder, "doctora", FIXTURE_PASSPHRASES["doctora"]) as doctor:
+        assert doctor._require_db().revision() == SCHEMA_HEAD
+        (maria,) = doctor.search_patients("maria pena")
+        assert maria.document_number == "1023456789"
+        encounters = doctor.patient_encounters(maria.id)
+        assert encounters[0].status == "closed" and encounters[0].response["explanation"]
+        (lucia,) = doctor.search_patients("nanez")  # written before any change: search keys still work
+        assert {e.status for e in doctor.patient_encounters(lucia.id)} == {"closed", "draft"}
+        assert len(doctor.pending_feedback()) == 2  # three closed, one already sent
+        doctor.add_patient(given_names="Nueva", family_names="Después de actualizar", sex="M")
+    if found != SCHEMA_HEAD:
+        assert (folder / f"vereda.db.before-{found}-to-{SCHEMA_HEAD}").exists()
+    with ClinicStore.unlock(folder, "admin", FIXTURE_PASSPHRASES["admin"]) as admin:
+        report = admin.check()
+        assert report.ok, "\n".join(report.lines("en"))
+        assert admin.setting("auto_lock_minutes") == 15
+    ClinicStore.unlock_with_recovery_key(folder, FIXTURE_RECOVERY_KEY).lock()
+
+
+def test_revisions_build_exactly_the_models(clinic: Clinic):
+    store = clinic.admin()
+    try:
+        with store._require_db().engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        store.lock()
+    assert diff == []
+
+
+def test_known_revisions_are_the_alembic_scripts():
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == [SCHEMA_HEAD]
+    chain = [rev.revision for rev in scripts.walk_revisions()]
+    assert list(reversed(chain)) == list(KNOWN_REVISIONS)
+
+
+def test_a_newer_schema_is_refused(clinic: Clinic):
+    conn = raw_connection(clinic)
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    with pytest.raises(StoreError) as info:
+        clinic.admin()
+    assert info.value.code == "schema_too_new"
+    assert "9999" in info.value.message("es")
