@@ -53,7 +53,7 @@ class _IntensityKeys(QObject):
         self.view = view
         self.search = search
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
             return False
         index = self.view.currentIndex()
@@ -327,12 +327,12 @@ class ConsultationWidget(QWidget):
             self.table.setFocus()
             self.table.setCurrentIndex(self.symptom_filter.index(0, COL_SYMPTOM))
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         # Down arrow from the search box goes to the list, like a search field should.
-        if obj is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
-            if event.key() == Qt.Key.Key_Down:
-                self._focus_first_symptom()
-                return True
+        if (obj is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() == Qt.Key.Key_Down):
+            self._focus_first_symptom()
+            return True
         return super().eventFilter(obj, event)
 
     # Diagnose ----------------------------------------------------------------------------------------------------

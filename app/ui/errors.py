@@ -14,6 +14,7 @@ from types import TracebackType
 from app import logs
 from app.core.bundle import BundleError
 from app.core.contract import ContractError
+from app.store.messages import StoreError
 from app.ui.i18n import tr, translator
 from app.ui.qt import QApplication, QMessageBox, QObject, QWidget, Signal
 
@@ -25,9 +26,8 @@ def friendly_message(error: BaseException) -> str:
         return error.message(translator().lang)
     if isinstance(error, BundleError):
         return tr("error.bundle", detail=str(error))
-    text = getattr(error, "user_message", None)  # store and sync errors carry their own es/en text
-    if callable(text):
-        return str(text(translator().lang))
+    if isinstance(error, StoreError):
+        return error.message(translator().lang)
     return tr("error.unexpected", log=str(logs.log_dir() / logs.LOG_FILE))
 
 

@@ -13,7 +13,7 @@ import string
 import sys
 from pathlib import Path
 
-from app.ui.qt import QObject, Signal
+from app.ui.qt import QCoreApplication, QLibraryInfo, QObject, QTranslator, Signal
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("es", "en")
@@ -42,11 +42,31 @@ class Translator(QObject):
         super().__init__()
         self._catalogs = {code: load_catalog(code) for code in LANGUAGES}
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        self._qt_translator: QTranslator | None = None
+        self._install_qt_catalog_for(self.lang)
 
     def set_language(self, lang: str) -> None:
-        if lang in LANGUAGES and lang != self.lang:
+        if lang not in LANGUAGES:
+            return
+        if lang != self.lang or self._qt_translator is None:
+            self._install_qt_catalog_for(lang)
+        if lang != self.lang:
             self.lang = lang
             self.language_changed.emit(lang)
+
+    def _install_qt_catalog_for(self, lang: str) -> None:
+        """Qt's own texts (wizard and dialog buttons, context menus) in the same language, from Qt's catalogs."""
+        app = QCoreApplication.instance()
+        if app is None:
+            return
+        if self._qt_translator is not None:
+            app.removeTranslator(self._qt_translator)
+        self._qt_translator = QTranslator()
+        folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+        if self._qt_translator.load(f"qtbase_{lang}", folder):
+            app.installTranslator(self._qt_translator)
+        else:
+            log.info("no Qt catalog for %s in %s", lang, folder)
 
     def text(self, key: str, **params: object) -> str:
         catalog = self._catalogs[self.lang]

@@ -8,8 +8,10 @@ from __future__ import annotations
 from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
+    QCoreApplication,
     QEvent,
     QItemSelectionModel,
+    QLibraryInfo,
     QMarginsF,
     QModelIndex,
     QObject,
@@ -22,6 +24,7 @@ from PySide6.QtCore import (
     Qt,
     QThread,
     QTimer,
+    QTranslator,
     Signal,
     Slot,
 )

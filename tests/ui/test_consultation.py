@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.ui.consultation import ConsultationWidget  # noqa: E402
-from app.ui.i18n import translator  # noqa: E402
-from app.ui.qt import Qt  # noqa: E402
-from app.ui.tasks import TaskManager  # noqa: E402
+from app.ui.consultation import ConsultationWidget
+from app.ui.i18n import translator
+from app.ui.qt import Qt
+from app.ui.tasks import TaskManager
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_case_4_by_keyboard_gives_acute_illness(qtbot, consultation):
     assert consultation.symptom_model.intensities() == {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8}
     with qtbot.waitSignal(consultation.diagnosed, timeout=10_000) as blocker:
         qtbot.keyClick(consultation, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    request, response = blocker.args
+    _request, response = blocker.args
     assert response["severity"] == "ENFERMEDAD_AGUDA"
     assert consultation.result.attention.isVisible()
     assert "ENFERMEDAD AGUDA" in consultation.result.banner.text()  # the state's name, not only its colour

@@ -1,0 +1,176 @@
+"""Start the desktop app and run its life cycle: first-run setup or login, the main window, auto-lock.
+
+Auto-lock: any keyboard or mouse input counts as activity; after the clinic's idle minutes (default 10) the
+findings on screen are saved as a draft, the store is locked (keys overwritten), the main window is hidden and the
+login window shown. The same user unlocking gets their screen back; another user starts clean.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from app import logs
+from app.core.engine import DiagnosisEngine
+from app.preferences import Preferences
+from app.store.store import ClinicStore, DataFolder
+from app.ui.errors import install_excepthook, show_error
+from app.ui.i18n import tr, translator
+from app.ui.login import LoginWindow
+from app.ui.main_window import MainWindow
+from app.ui.qt import QApplication, QEvent, QObject, QTimer
+from app.ui.setup_wizard import SetupWizard
+from app.ui.tasks import TaskManager
+
+log = logging.getLogger(__name__)
+DEFAULT_AUTO_LOCK_MINUTES = 10
+IDLE_CHECK_MS = 5_000
+ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.Wheel}
+
+
+class _ActivityWatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = time.monotonic()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in ACTIVITY_EVENTS:
+            self.last = time.monotonic()
+        return False
+
+
+class VeredaApp(QObject):
+    """Owns the windows, the task manager and the unlocked store (when there is one)."""
+
+    def __init__(self, data_dir: Path, engine: DiagnosisEngine, preferences: Preferences) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.engine = engine
+        self.preferences = preferences
+        self.tasks = TaskManager()
+        self.store: ClinicStore | None = None
+        self.auto_lock_minutes = DEFAULT_AUTO_LOCK_MINUTES
+        self.watcher = _ActivityWatcher()
+        QApplication.instance().installEventFilter(self.watcher)  # type: ignore[union-attr]
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(IDLE_CHECK_MS)
+        self.idle_timer.timeout.connect(self._check_idle)
+        self.main = MainWindow(engine, self.tasks, data_dir)
+        self.main.lock_requested.connect(self.lock)
+        self.main.quit_requested.connect(self.quit)
+        self.main.settings_changed.connect(self._settings_changed)
+        self.login = LoginWindow(data_dir, self.tasks, preferences.last_login)
+        self.login.unlocked.connect(self._unlocked)
+        self.wizard: SetupWizard | None = None
+        translator().language_changed.connect(self._remember_language)
+
+    def start(self) -> None:
+        if DataFolder(self.data_dir).keyring.exists():
+            self.login.resize(520, 420)
+            self.login.show()
+            if os.environ.get("VEREDA_QUIT_WHEN_SHOWN") == "login":
+                # For bench/startup.py and the installer's smoke test: report the first painted frame and leave.
+                QTimer.singleShot(0, self._report_shown)
+        else:
+            self.wizard = SetupWizard(self.data_dir, self.tasks)
+            self.wizard.finished_setup.connect(self._set_up)
+            self.wizard.resize(640, 480)
+            self.wizard.show()
+
+    def _report_shown(self) -> None:
+        QApplication.processEvents()
+        print(f"vereda: login window shown {time.time():.6f}", flush=True)
+        QApplication.quit()
+
+    def _set_up(self, login: str) -> None:
+        self.login.login.setText(login)
+        self.login.reset(tr("login.after_setup"))
+        self.login.resize(520, 420)
+        self.login.show()
+
+    def _unlocked(self, store: ClinicStore) -> None:
+        self.store = store
+        self.preferences.last_login = store.principal.login
+        self.preferences.save()
+        self.login.hide()
+        self.login.reset()
+        self.main.attach(store)
+        self.main.show()
+        self.tasks.run_database(lambda: store.setting("auto_lock_minutes", DEFAULT_AUTO_LOCK_MINUTES),
+                                self._set_auto_lock)
+        self.watcher.last = time.monotonic()
+        self.idle_timer.start()
+
+    def _set_auto_lock(self, minutes: object) -> None:
+        try:
+            self.auto_lock_minutes = max(1, int(minutes))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            self.auto_lock_minutes = DEFAULT_AUTO_LOCK_MINUTES
+
+    def _settings_changed(self, values: dict[str, object]) -> None:
+        self._set_auto_lock(values.get("auto_lock_minutes", DEFAULT_AUTO_LOCK_MINUTES))
+
+    def _remember_language(self, lang: str) -> None:
+        self.preferences.language = lang
+        self.preferences.save()
+
+    def _check_idle(self) -> None:
+        if self.store is not None and time.monotonic() - self.watcher.last >= self.auto_lock_minutes * 60:
+            self.lock(reason="idle")
+
+    def lock(self, reason: str = "user") -> None:
+        store = self.store
+        if store is None:
+            return
+        self.idle_timer.stop()
+
+        def locked(_result: object) -> None:
+            self.store = None
+            self.main.detach()
+            self.main.hide()
+            self.login.reset()
+            self.login.show()
+            self.login.raise_()
+
+        def do_lock(_draft: object) -> None:
+            self.tasks.run_database(lambda: store.lock(reason), locked, lambda e: (show_error(None, e), locked(None)))
+
+        self.main.save_draft(do_lock)
+
+    def quit(self) -> None:
+        store, self.store = self.store, None
+        self.main.detach()
+        if store is None:
+            QApplication.quit()
+            return
+        self.tasks.run_database(lambda: store.lock("quit"), lambda _r: QApplication.quit(),
+                                lambda _e: QApplication.quit())
+
+    def shutdown(self) -> None:
+        store = self.store
+        if store is not None:
+            self.tasks.run_database(lambda: store.lock("quit")).result(timeout=30)
+        self.tasks.shutdown()
+
+
+def run(data_dir: Path | None = None) -> int:
+    logs.configure()
+    preferences = Preferences.load()
+    if data_dir is not None:
+        preferences.data_dir = str(data_dir)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Vereda")
+    translator().set_language(preferences.language)  # after the QApplication: it also loads Qt's own catalog
+    install_excepthook()
+    try:
+        engine = DiagnosisEngine.load()
+    except Exception as exc:  # the app cannot work without its model: say so and stop
+        show_error(None, exc)
+        return 1
+    vereda = VeredaApp(preferences.data_path, engine, preferences)
+    vereda.start()
+    app.aboutToQuit.connect(vereda.shutdown)
+    return app.exec()

@@ -1,0 +1,133 @@
+"""The login / unlock window: user and passphrase, or the recovery key in an emergency.
+
+Unlocking derives a key (a deliberate fraction of a second) on the database worker, so the window stays alive and
+says what it is doing. Errors come from the store in the doctor's language (wrong passphrase, wait N seconds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.store.store import ClinicStore
+from app.ui.errors import friendly_message
+from app.ui.i18n import tr, translator
+from app.ui.qt import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.tasks import TaskManager
+
+
+class LoginWindow(QWidget):
+    unlocked = Signal(object)  # the unlocked ClinicStore
+
+    def __init__(self, data_dir: Path, tasks: TaskManager, last_login: str = "") -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.tasks = tasks
+        self.setObjectName("loginWindow")
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSize(font.pointSize() + 6)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.subtitle = QLabel()
+        self.subtitle.setWordWrap(True)
+        self.login = QLineEdit(last_login)
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.returnPressed.connect(self.submit)
+        self.use_recovery = QCheckBox()
+        self.use_recovery.toggled.connect(self._mode_changed)
+        self.recovery = QLineEdit()
+        self.recovery.returnPressed.connect(self.submit)
+        self.language = QComboBox()
+        self.language.addItem("Español", "es")
+        self.language.addItem("English", "en")
+        self.language.setCurrentIndex(0 if translator().lang == "es" else 1)
+        self.language.currentIndexChanged.connect(lambda _i: translator().set_language(self.language.currentData()))
+        self.button = QPushButton()
+        self.button.setDefault(True)
+        self.button.clicked.connect(self.submit)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setObjectName("loginStatus")
+
+        self.login_label, self.passphrase_label, self.recovery_label = QLabel(), QLabel(), QLabel()
+        form = QFormLayout()
+        form.addRow(self.login_label, self.login)
+        form.addRow(self.passphrase_label, self.passphrase)
+        form.addRow(self.recovery_label, self.recovery)
+        form.addRow(self.use_recovery)
+        row = QHBoxLayout()
+        row.addWidget(self.language)
+        row.addStretch(1)
+        row.addWidget(self.button)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addStretch(2)
+        layout.setContentsMargins(60, 30, 60, 30)
+        translator().language_changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+        self._mode_changed(False)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(tr("login.window_title"))
+        self.title.setText(tr("login.title"))
+        self.subtitle.setText(tr("login.subtitle"))
+        self.login_label.setText(tr("setup.login"))
+        self.passphrase_label.setText(tr("setup.passphrase"))
+        self.recovery_label.setText(tr("login.recovery_key"))
+        self.use_recovery.setText(tr("login.use_recovery"))
+        self.button.setText(tr("login.enter"))
+
+    def _mode_changed(self, recovery: bool) -> None:
+        for w in (self.login, self.passphrase, self.login_label, self.passphrase_label):
+            w.setVisible(not recovery)
+        for w in (self.recovery, self.recovery_label):
+            w.setVisible(recovery)
+        (self.recovery if recovery else (self.passphrase if self.login.text() else self.login)).setFocus()
+
+    def reset(self, message: str = "") -> None:
+        self.passphrase.clear()
+        self.recovery.clear()
+        self.status.setText(message)
+        self.button.setEnabled(True)
+        self.passphrase.setFocus() if self.login.text() else self.login.setFocus()
+
+    def submit(self) -> None:
+        if not self.button.isEnabled():
+            return
+        self.button.setEnabled(False)
+        self.status.setText(tr("login.opening"))
+        if self.use_recovery.isChecked():
+            key = self.recovery.text()
+            op = lambda: ClinicStore.unlock_with_recovery_key(self.data_dir, key)  # noqa: E731
+        else:
+            login, passphrase = self.login.text().strip(), self.passphrase.text()
+            op = lambda: ClinicStore.unlock(self.data_dir, login, passphrase)  # noqa: E731
+        self.passphrase.clear()
+        self.tasks.run_database(op, self._done, self._failed)
+
+    def _done(self, store: ClinicStore) -> None:
+        self.status.clear()
+        self.button.setEnabled(True)
+        self.unlocked.emit(store)
+
+    def _failed(self, error: BaseException) -> None:
+        self.button.setEnabled(True)
+        self.status.setText(friendly_message(error))
+        self.passphrase.setFocus()

@@ -1,0 +1,361 @@
+"""The doctor's main window: patients and consultation tabs, menus, and the status bar.
+
+It holds no clinical logic: searches, encounters and settings go to the store on the database worker; diagnoses
+to the engine on the pool; this class only routes results to widgets. Store calls take `self.store` at the moment
+they are scheduled, so a lock in between makes them fail cleanly instead of touching a closed database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.engine import DiagnosisEngine
+from app.core.vocabulary import STATE_LABELS
+from app.store.store import ClinicStore
+from app.ui.consultation import ConsultationWidget
+from app.ui.dialogs import AboutDialog, SettingsDialog
+from app.ui.errors import show_error
+from app.ui.i18n import tr, translator
+from app.ui.patients import PatientDialog, PatientsWidget, age_years, encounter_row, patient_row
+from app.ui.qt import (
+    QAction,
+    QCloseEvent,
+    QFileDialog,
+    QKeySequence,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStandardPaths,
+    QTabWidget,
+    Signal,
+)
+from app.ui.referral import ReferralLetter, write_pdf
+from app.ui.tasks import TaskManager
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    lock_requested = Signal()
+    quit_requested = Signal()  # after the draft is saved
+    settings_changed = Signal(dict)
+
+    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, data_dir: Path) -> None:
+        super().__init__()
+        self.engine = engine
+        self.tasks = tasks
+        self.data_dir = data_dir
+        self.store: ClinicStore | None = None
+        self._user_id: str | None = None  # kept across a lock: the same user unlocking gets the screen back
+        self.clinic_name = ""
+        self.user_name = ""
+        self.patient: dict[str, Any] | None = None
+        self.encounter_id: str | None = None
+        self.encounter_closed = False
+        self.last_pdf: Path | None = None
+
+        self.patients = PatientsWidget()
+        self.consultation = ConsultationWidget(engine, tasks)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.patients, "")
+        self.tabs.addTab(self.consultation, "")
+        self.setCentralWidget(self.tabs)
+
+        self.patients.search_requested.connect(self.search)
+        self.patients.new_requested.connect(self.new_patient)
+        self.patients.edit_requested.connect(self.edit_patient)
+        self.patients.history_requested.connect(self.load_history)
+        self.patients.consult_requested.connect(self.start_consultation)
+        self.patients.encounter_opened.connect(self.open_encounter)
+        self.consultation.diagnosed.connect(self.save_diagnosis)
+        self.consultation.close_requested.connect(self.close_encounter)
+
+        self.status_mode, self.status_pending, self.status_sync, self.status_model = (QLabel() for _ in range(4))
+        for label in (self.status_mode, self.status_pending, self.status_sync, self.status_model):
+            self.statusBar().addPermanentWidget(label)
+
+        self.action_pdf = QAction(self)
+        self.action_pdf.setEnabled(False)
+        self.action_pdf.triggered.connect(self.choose_pdf_path)
+        self.action_lock = QAction(self)
+        self.action_lock.setShortcut(QKeySequence("Ctrl+L"))
+        self.action_lock.triggered.connect(self.lock_requested)
+        self.action_quit = QAction(self)
+        self.action_quit.setShortcut(QKeySequence.StandardKey.Quit)
+        self.action_quit.triggered.connect(self.close)
+        self.action_settings = QAction(self)
+        self.action_settings.triggered.connect(self.open_settings)
+        self.action_sync = QAction(self)
+        self.action_sync.triggered.connect(self.sync_now)
+        self.action_about = QAction(self)
+        self.action_about.triggered.connect(lambda: AboutDialog(self, engine.bundle).exec())
+        self.file_menu = self.menuBar().addMenu("")
+        self.file_menu.addActions([self.action_pdf, self.action_sync, self.action_lock, self.action_quit])
+        self.tools_menu = self.menuBar().addMenu("")
+        self.tools_menu.addAction(self.action_settings)
+        self.help_menu = self.menuBar().addMenu("")
+        self.help_menu.addAction(self.action_about)
+        translator().language_changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+        self.resize(1366, 740)
+
+    # Session -----------------------------------------------------------------------------------------------------
+    def db(self, op: Callable[[ClinicStore], Any], on_done: Callable[[Any], None] | None = None,
+           on_error: Callable[[BaseException], None] | None = None) -> None:
+        store = self.store
+        if store is None:
+            return
+        self.tasks.run_database(lambda: op(store), on_done, on_error or (lambda e: show_error(self, e)))
+
+    def attach(self, store: ClinicStore) -> None:
+        """A user logged in (or unlocked again)."""
+        same_user = self._user_id == store.principal.user_id
+        self.store = store
+        self._user_id = store.principal.user_id
+        self.user_name = store.principal.display_name
+        if not same_user:
+            self.reset_consultation()
+            self.patients.show_results([])
+        self.db(lambda s: (s.clinic.name if hasattr(s, "clinic") else "", s.setting("mode", "offline"),
+                           s.setting("last_sync")), self._show_session)
+        self.refresh_status()
+        self.retranslate()
+
+    def detach(self) -> None:
+        self.store = None
+
+    def _show_session(self, values: tuple[str, str, str | None]) -> None:
+        self.clinic_name = values[0] or ""
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        title = tr("app.title")
+        if self.clinic_name:
+            title += f" — {self.clinic_name}"
+        if self.user_name:
+            title += f" — {self.user_name}"
+        self.setWindowTitle(title)
+        self.tabs.setTabText(0, tr("main.patients"))
+        self.tabs.setTabText(1, tr("main.consultation"))
+        self.file_menu.setTitle(tr("main.menu_file"))
+        self.tools_menu.setTitle(tr("main.menu_tools"))
+        self.help_menu.setTitle(tr("main.menu_help"))
+        self.action_pdf.setText(tr("main.export_pdf"))
+        self.action_lock.setText(tr("main.lock"))
+        self.action_quit.setText(tr("main.quit"))
+        self.action_settings.setText(tr("main.settings"))
+        self.action_sync.setText(tr("main.sync_now"))
+        self.action_about.setText(tr("main.about"))
+        self.status_model.setText(tr("status.model", version=self.engine.bundle.version))
+
+    def refresh_status(self) -> None:
+        def read(s: ClinicStore) -> tuple[int, str, str | None]:
+            return len(s.pending_feedback(limit=100_000)), s.setting("mode", "offline"), s.setting("last_sync")
+
+        self.db(read, self._show_status)
+
+    def _show_status(self, values: tuple[int, str, str | None]) -> None:
+        pending, mode, last_sync = values
+        self.status_mode.setText(tr(f"status.mode_{mode}") if mode in ("offline", "hybrid", "cloud") else mode)
+        self.status_pending.setText(tr("status.pending", count=pending))
+        self.status_sync.setText(tr("status.last_sync", when=last_sync or tr("status.never")))
+
+    # Patients ----------------------------------------------------------------------------------------------------
+    def search(self, query: str) -> None:
+        if not query:
+            self.patients.show_results([])
+            return
+        self.db(lambda s: [patient_row(p) for p in s.search_patients(query)], self.patients.show_results)
+
+    def new_patient(self) -> None:
+        dialog = PatientDialog(self)
+        if dialog.exec():
+            values = dialog.values()
+            self.db(lambda s: patient_row(s.add_patient(**values)), self._patient_saved)
+
+    def edit_patient(self, patient: dict[str, Any]) -> None:
+        dialog = PatientDialog(self, patient)
+        if dialog.exec():
+            values = dialog.values()
+            self.db(lambda s: patient_row(s.update_patient(patient["id"], **values)), self._patient_saved)
+
+    def _patient_saved(self, row: dict[str, Any]) -> None:
+        self.patients.search.blockSignals(True)
+        self.patients.search.setText(row["family_names"])
+        self.patients.search.blockSignals(False)
+        self.patients.show_results([row])
+
+    def load_history(self, patient_id: str) -> None:
+        self.db(lambda s: [encounter_row(e) for e in s.patient_encounters(patient_id)],
+                lambda rows: self.patients.show_history(rows, STATE_LABELS))
+
+    # Consultation ------------------------------------------------------------------------------------------------
+    def reset_consultation(self) -> None:
+        self.patient = None
+        self.encounter_id = None
+        self.encounter_closed = False
+        self.consultation.clear()
+        self.consultation.patient_label.setText(tr("consult.no_patient"))
+        self.action_pdf.setEnabled(False)
+
+    def start_consultation(self, patient: dict[str, Any]) -> None:
+        self.reset_consultation()
+        self.patient = patient
+        age = age_years(patient["birth_date"]) or 40.0
+        self.consultation.set_patient(f"{patient['given_names']} {patient['family_names']}", age, patient["sex"])
+        self.tabs.setCurrentWidget(self.consultation)
+        self.consultation.search.setFocus()
+
+    def open_encounter(self, encounter: dict[str, Any]) -> None:
+        """A past encounter from the history: shown read-only in the consultation screen (a draft can go on)."""
+        patient = self.patients.current()
+        if patient is None or not encounter.get("request"):
+            return
+        self.start_consultation(patient)
+        self.consultation.load_request(encounter["request"])
+        self.encounter_id = encounter["id"]
+        self.encounter_closed = encounter["status"] == "closed"
+        if encounter.get("response"):
+            self.consultation.result.show_response(encounter["request"], encounter["response"])
+        self.consultation.confirm_box.setEnabled(not self.encounter_closed and bool(encounter.get("response")))
+        self.action_pdf.setEnabled(self.encounter_closed)
+
+    def save_diagnosis(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        if self.patient is None:
+            return  # a quick consultation without a patient is not stored
+        patient_id = self.patient["id"]
+        if self.encounter_id is None or self.encounter_closed:
+            self.encounter_closed = False
+            self.db(lambda s: s.start_encounter(patient_id, request=request, response=response).id,
+                    self._encounter_started)
+        else:
+            encounter_id = self.encounter_id
+            self.db(lambda s: s.update_encounter(encounter_id, request=request, response=response).id)
+
+    def _encounter_started(self, encounter_id: str) -> None:
+        self.encounter_id = encounter_id
+
+    def save_draft(self, on_done: Callable[[Any], None] | None = None) -> None:
+        """Keep unsaved findings before a lock: the encounter becomes (or stays) a draft with the request."""
+        request = self.consultation.request()
+        if self.patient is None or self.encounter_closed or not request["symptoms"]:
+            if on_done:
+                on_done(None)
+            return
+        patient_id, encounter_id = self.patient["id"], self.encounter_id
+
+        def save(s: ClinicStore) -> str:
+            if encounter_id is None:
+                return s.start_encounter(patient_id, request=request).id
+            return s.update_encounter(encounter_id, request=request).id
+
+        def saved(new_id: str) -> None:
+            self.encounter_id = new_id
+            if on_done:
+                on_done(new_id)
+
+        self.db(save, saved, lambda e: (show_error(self, e), on_done and on_done(None)))
+
+    def close_encounter(self, code: str, notes: str) -> None:
+        if self.patient is None:
+            QMessageBox.information(self, tr("app.title"), tr("main.need_patient"))
+            return
+        if self.encounter_id is None:
+            QMessageBox.information(self, tr("app.title"), tr("main.diagnose_first"))
+            return
+        encounter_id = self.encounter_id
+        self.db(lambda s: s.close_encounter(encounter_id, code, notes=notes or None).id,
+                lambda _id: self._closed(code, notes))
+
+    def _closed(self, code: str, notes: str) -> None:
+        self.encounter_closed = True
+        self._closed_final = code
+        self._closed_notes = notes
+        self.consultation.confirm_box.setEnabled(False)
+        self.action_pdf.setEnabled(True)
+        self.statusBar().showMessage(tr("main.closed"), 8000)
+        if self.patient:
+            self.load_history(self.patient["id"])
+        self.refresh_status()
+
+    # Referral letter ---------------------------------------------------------------------------------------------
+    def choose_pdf_path(self) -> None:
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        name = f"remision-{dt.date.today():%Y%m%d}.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, tr("main.export_pdf"), str(Path(folder) / name), "PDF (*.pdf)")
+        if path:
+            self.export_referral(Path(path))
+
+    def export_referral(self, target: Path, on_done: Callable[[Path], None] | None = None) -> None:
+        response = self.consultation.result.response
+        request = self.consultation.last_request or self.consultation.request()
+        if response is None or self.patient is None:
+            return
+        vocabulary = self.engine.vocabulary
+        code = self.consultation.final_diagnosis.currentData() or getattr(self, "_closed_final", "")
+        label = self.consultation.final_diagnosis.currentText() or code
+        p = self.patient
+        letter = ReferralLetter(
+            clinic=self.clinic_name, patient_name=f"{p['given_names']} {p['family_names']}",
+            patient_document=f"{p['document_type']} {p['document_number']}".strip(),
+            patient_age=age_years(p["birth_date"]) or request.get("age", 0), patient_sex=p["sex"],
+            doctor=self.user_name, when=dt.datetime.now(), request=request, response=response,
+            final_diagnosis=label, notes=getattr(self, "_closed_notes", ""),
+            symptom_labels={s.key: s.label for s in vocabulary.symptoms},
+            vital_labels={v.key: v.label for v in vocabulary.vitals},
+        )
+        lang = translator().lang
+        patient_id, encounter_id = p["id"], self.encounter_id
+
+        def written(path: Path) -> None:
+            self.last_pdf = path
+            self.statusBar().showMessage(tr("main.pdf_written", path=str(path)), 8000)
+            self.db(lambda s: s.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
+            if on_done:
+                on_done(path)
+
+        self.tasks.run(lambda: write_pdf(letter, target, lang), written, lambda e: show_error(self, e))
+
+    # Settings and sync -------------------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        keys = ("language", "auto_lock_minutes", "central_url", "mode")
+        self.db(lambda s: {k: s.setting(k) for k in keys}, self._show_settings)
+
+    def _show_settings(self, values: dict[str, Any]) -> None:
+        values = {k: v for k, v in values.items() if v is not None}
+        dialog = SettingsDialog(self, values, self.data_dir)
+        if dialog.exec():
+            new = dialog.values()
+
+            def save(s: ClinicStore) -> dict[str, Any]:
+                for key, value in new.items():
+                    s.set_setting(key, value)
+                return new
+
+            self.db(save, self._settings_saved)
+
+    def _settings_saved(self, values: dict[str, Any]) -> None:
+        translator().set_language(values["language"])
+        self.settings_changed.emit(values)
+        self.refresh_status()
+
+    def sync_now(self) -> None:
+        self.db(lambda s: s.setting("central_url"), self._sync_with)
+
+    def _sync_with(self, url: str | None) -> None:
+        if not url:
+            QMessageBox.information(self, tr("app.title"), tr("main.no_central"))
+            return
+        QMessageBox.information(self, tr("app.title"), tr("main.sync_not_enrolled", url=url))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Quitting keeps unsaved findings as a draft, like a lock does.
+        if self.store is not None:
+            event.ignore()
+            self.save_draft(lambda _id: self.quit_requested.emit())
+            return
+        super().closeEvent(event)

@@ -1,0 +1,311 @@
+"""Patients: a searchable list (Qt model/view with a proxy for sorting), the patient form, and the history of
+encounters of the selected patient.
+
+Searches go to the store on the database worker, debounced so that typing "mar gom" sends one query, not seven.
+Rows reach the GUI as plain dicts: store objects never cross threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from app.store.models import DOCUMENT_TYPES
+from app.ui.i18n import tr, translator
+from app.ui.qt import (
+    QAbstractItemView,
+    QAbstractTableModel,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPlainTextEdit,
+    QPushButton,
+    QSortFilterProxyModel,
+    QSplitter,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+SEARCH_DELAY_MS = 250
+COLUMNS = ("name", "document", "age", "sex", "village")
+
+
+def age_years(birth: dt.date | None, today: dt.date | None = None) -> float | None:
+    if birth is None:
+        return None
+    today = today or dt.date.today()
+    days = (today - birth).days
+    return round(days / 365.25, 1) if days < 730 else float(int(days / 365.25))
+
+
+def patient_row(p: Any) -> dict[str, Any]:
+    """A store Patient as a plain dict (called on the database worker)."""
+    return {
+        "id": p.id, "given_names": p.given_names, "family_names": p.family_names,
+        "document_type": p.document_type, "document_number": p.document_number or "",
+        "birth_date": p.birth_date, "sex": p.sex, "village": p.village or "", "phone": p.phone or "",
+        "notes": p.notes or "",
+    }
+
+
+def encounter_row(e: Any) -> dict[str, Any]:
+    return {
+        "id": e.id, "started_at": e.started_at, "closed_at": e.closed_at, "status": e.status,
+        "severity": e.severity, "requires_attention": e.requires_attention, "final_code": e.final_code,
+        "notes": e.notes or "", "request": e.request, "response": e.response, "model_version": e.model_version,
+    }
+
+
+class PatientTableModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[dict[str, Any]] = []
+        translator().language_changed.connect(
+            lambda _lang: self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1))
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def row(self, index: int) -> dict[str, Any]:
+        return self._rows[index]
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        p = self._rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if column == "name":
+                return f"{p['family_names']}, {p['given_names']}"
+            if column == "document":
+                return f"{p['document_type']} {p['document_number']}".strip()
+            if column == "age":
+                age = age_years(p["birth_date"])
+                return "" if age is None else (f"{age:g}" if role == Qt.ItemDataRole.DisplayRole else age)
+            if column == "sex":
+                return p["sex"]
+            return p["village"]
+        if role == Qt.ItemDataRole.UserRole:
+            return p["id"]
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return tr(f"patients.col_{COLUMNS[section]}")
+        return None
+
+
+class PatientDialog(QDialog):
+    """Create or edit a patient. Required: names, sex; the rest as the clinic knows it."""
+
+    def __init__(self, parent: QWidget | None, patient: dict[str, Any] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("patients.edit_title") if patient else tr("patients.new_title"))
+        self.given = QLineEdit()
+        self.family = QLineEdit()
+        self.document_type = QComboBox()
+        for code in DOCUMENT_TYPES:
+            self.document_type.addItem(tr(f"patients.doc_{code}"), code)
+        self.document = QLineEdit()
+        self.birth = QDateEdit()
+        self.birth.setCalendarPopup(True)
+        self.birth.setDisplayFormat("yyyy-MM-dd")
+        self.birth.setMinimumDate(dt.date(1900, 1, 1))
+        self.birth.setMaximumDate(dt.date.today())
+        self.sex = QComboBox()
+        self.sex.addItem(tr("consult.sex_f"), "F")
+        self.sex.addItem(tr("consult.sex_m"), "M")
+        self.village = QLineEdit()
+        self.phone = QLineEdit()
+        self.notes = QPlainTextEdit()
+        self.notes.setMaximumHeight(70)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b71c1c;")
+        form = QFormLayout(self)
+        form.addRow(tr("patients.given_names"), self.given)
+        form.addRow(tr("patients.family_names"), self.family)
+        form.addRow(tr("patients.document_type"), self.document_type)
+        form.addRow(tr("patients.document_number"), self.document)
+        form.addRow(tr("patients.birth_date"), self.birth)
+        form.addRow(tr("consult.sex"), self.sex)
+        form.addRow(tr("patients.village"), self.village)
+        form.addRow(tr("patients.phone"), self.phone)
+        form.addRow(tr("patients.notes"), self.notes)
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        if patient:
+            self.given.setText(patient["given_names"])
+            self.family.setText(patient["family_names"])
+            self.document_type.setCurrentIndex(max(0, self.document_type.findData(patient["document_type"])))
+            self.document.setText(patient["document_number"])
+            if patient["birth_date"]:
+                self.birth.setDate(patient["birth_date"])
+            self.sex.setCurrentIndex(0 if patient["sex"] == "F" else 1)
+            self.village.setText(patient["village"])
+            self.phone.setText(patient["phone"])
+            self.notes.setPlainText(patient["notes"])
+        else:
+            self.birth.setDate(dt.date.today().replace(year=dt.date.today().year - 30))
+
+    def _accept(self) -> None:
+        if not self.given.text().strip() or not self.family.text().strip():
+            self.error.setText(tr("patients.need_names"))
+            return
+        self.accept()
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "given_names": self.given.text().strip(), "family_names": self.family.text().strip(),
+            "document_type": self.document_type.currentData(),
+            "document_number": self.document.text().strip() or None,
+            "birth_date": self.birth.date().toPython(), "sex": self.sex.currentData(),
+            "village": self.village.text().strip() or None, "phone": self.phone.text().strip() or None,
+            "notes": self.notes.toPlainText().strip() or None,
+        }
+
+
+class PatientsWidget(QWidget):
+    """The list, search, and history. Emits `consult_requested(patient)` to open a consultation."""
+
+    consult_requested = Signal(dict)
+    search_requested = Signal(str)
+    new_requested = Signal()
+    edit_requested = Signal(dict)
+    history_requested = Signal(str)  # patient id
+    encounter_opened = Signal(dict)  # an encounter row from the history
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PatientTableModel()
+        self.proxy = QSortFilterProxyModel()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.EditRole)
+        self.search = QLineEdit()
+        self.search.setClearButtonEnabled(True)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(lambda: self.search_requested.emit(self.search.text().strip()))
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.search.returnPressed.connect(self._consult_current)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self._consult_current())
+        self.table.selectionModel().currentRowChanged.connect(self._selection_changed)
+        self.count = QLabel()
+        self.new_button, self.edit_button, self.consult_button = QPushButton(), QPushButton(), QPushButton()
+        self.new_button.clicked.connect(self.new_requested)
+        self.edit_button.clicked.connect(lambda: (p := self.current()) and self.edit_requested.emit(p))
+        self.consult_button.clicked.connect(self._consult_current)
+        self.history_title = QLabel()
+        self.history = QListWidget()
+        self.history.itemActivated.connect(lambda item: self.encounter_opened.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.table, 1)
+        left_layout.addWidget(self.count)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
+        buttons.addWidget(self.edit_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.consult_button)
+        left_layout.addLayout(buttons)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.history_title)
+        right_layout.addWidget(self.history, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        translator().language_changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+        self._selection_changed()
+
+    def retranslate(self) -> None:
+        self.search.setPlaceholderText(tr("patients.search"))
+        self.new_button.setText(tr("patients.new"))
+        self.edit_button.setText(tr("patients.edit"))
+        self.consult_button.setText(tr("patients.consult"))
+        self.history_title.setText(tr("patients.history"))
+        self.count.setText(tr("patients.count", count=self.model.rowCount()))
+
+    def show_results(self, rows: list[dict[str, Any]]) -> None:
+        self.model.set_rows(rows)
+        self.count.setText(tr("patients.count", count=len(rows)))
+        if rows:
+            self.table.selectRow(0)
+        self._selection_changed()
+
+    def show_history(self, encounters: list[dict[str, Any]], labels: dict[str, dict[str, str]]) -> None:
+        self.history.clear()
+        pick = translator().pick
+        for e in encounters:
+            when = e["started_at"].astimezone().strftime("%Y-%m-%d %H:%M") if e["started_at"] else ""
+            state = pick(labels[e["severity"]]) if e["severity"] in labels else "—"
+            status = tr("patients.closed") if e["status"] == "closed" else tr("patients.draft")
+            final = f" · {e['final_code']}" if e["final_code"] else ""
+            item = QListWidgetItem(f"{when} · {state}{final} · {status}")
+            item.setData(Qt.ItemDataRole.UserRole, e)
+            self.history.addItem(item)
+        if not encounters:
+            self.history.addItem(tr("patients.no_history"))
+
+    def current(self) -> dict[str, Any] | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.row(self.proxy.mapToSource(index).row())
+
+    def _selection_changed(self, *_args: object) -> None:
+        patient = self.current()
+        self.edit_button.setEnabled(patient is not None)
+        self.consult_button.setEnabled(patient is not None)
+        self.history.clear()
+        if patient is not None:
+            self.history_requested.emit(patient["id"])
+
+    def _consult_current(self) -> None:
+        patient = self.current()
+        if patient is not None:
+            self.consult_requested.emit(patient)

@@ -1,0 +1,314 @@
+"""First run: language, clinic, administrator, the recovery key shown once, the clinic's doctor, and the
+optional central service.
+
+The database is created when the administrator page is accepted (on the database worker, the key derivation
+takes a moment), so the recovery key shown next is the real one. It is shown once and never stored: the page
+cannot be left until the person ticks "I wrote it down". Confirming a diagnosis is a doctor's act, not an
+administrator's, so the wizard also creates the doctor's own account (often the same person, with a second
+passphrase); at the end the administrator's session is locked and the login window opens for the doctor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.store.store import ClinicStore
+from app.ui.errors import friendly_message
+from app.ui.i18n import tr, translator
+from app.ui.qt import (
+    QCheckBox,
+    QFont,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+    Signal,
+)
+from app.ui.tasks import TaskManager
+
+
+class _LanguagePage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spanish = QRadioButton("Español")
+        self.english = QRadioButton("English")
+        (self.spanish if translator().lang == "es" else self.english).setChecked(True)
+        self.spanish.toggled.connect(lambda on: on and translator().set_language("es"))
+        self.english.toggled.connect(lambda on: on and translator().set_language("en"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.spanish)
+        layout.addWidget(self.english)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.language_title"))
+
+
+class _ClinicPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = QLineEdit()
+        self.municipality = QLineEdit()
+        self.form = QFormLayout(self)
+        self.name_label, self.municipality_label = QLabel(), QLabel()
+        self.form.addRow(self.name_label, self.name)
+        self.form.addRow(self.municipality_label, self.municipality)
+        self.name.textChanged.connect(self.completeChanged)
+        self.municipality.textChanged.connect(self.completeChanged)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.clinic_title"))
+        self.name_label.setText(tr("setup.clinic_name"))
+        self.municipality_label.setText(tr("setup.municipality"))
+
+    def isComplete(self) -> bool:
+        return bool(self.name.text().strip() and self.municipality.text().strip())
+
+
+class _AdminPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        self.login = QLineEdit("admin")
+        self.display_name = QLineEdit()
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.confirm = QLineEdit()
+        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b71c1c;")
+        self.labels = [QLabel() for _ in range(4)]
+        form = QFormLayout(self)
+        for label, field in zip(self.labels, (self.login, self.display_name, self.passphrase, self.confirm),
+                                strict=True):
+            form.addRow(label, field)
+        form.addRow(self.hint)
+        form.addRow(self.error)
+        for field in (self.login, self.display_name, self.passphrase, self.confirm):
+            field.textChanged.connect(self.completeChanged)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.admin_title"))
+        for label, key in zip(self.labels, ("setup.login", "setup.display_name", "setup.passphrase",
+                                            "setup.passphrase_again"), strict=True):
+            label.setText(tr(key))
+        self.hint.setText(tr("setup.passphrase_hint"))
+
+    def isComplete(self) -> bool:
+        return all(f.text() for f in (self.login, self.display_name, self.passphrase, self.confirm))
+
+    def validatePage(self) -> bool:
+        if self._wizard.store is not None:
+            return True
+        if self.passphrase.text() != self.confirm.text():
+            self.error.setText(tr("setup.passphrase_mismatch"))
+            return False
+        self.error.setText(tr("setup.creating"))
+        self.setEnabled(False)
+        self._wizard.create_clinic()
+        return False  # the wizard moves on by itself when the database exists
+
+
+class _RecoveryPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.key = QLabel()
+        font = QFont("monospace")
+        font.setPointSize(16)
+        font.setBold(True)
+        self.key.setFont(font)
+        self.key.setTextInteractionFlags(self.key.textInteractionFlags())
+        self.wrote_it = QCheckBox()
+        self.wrote_it.toggled.connect(self.completeChanged)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.explanation)
+        layout.addWidget(self.key)
+        layout.addWidget(self.wrote_it)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.recovery_title"))
+        self.explanation.setText(tr("setup.recovery_explanation"))
+        self.wrote_it.setText(tr("setup.recovery_confirm"))
+
+    def isComplete(self) -> bool:
+        return self.wrote_it.isChecked()
+
+
+class _DoctorPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.login = QLineEdit()
+        self.display_name = QLineEdit()
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.confirm = QLineEdit()
+        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b71c1c;")
+        self.labels = [QLabel() for _ in range(4)]
+        form = QFormLayout(self)
+        form.addRow(self.explanation)
+        for label, field in zip(self.labels, (self.login, self.display_name, self.passphrase, self.confirm),
+                                strict=True):
+            form.addRow(label, field)
+        form.addRow(self.error)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.doctor_title"))
+        self.explanation.setText(tr("setup.doctor_explanation"))
+        for label, key in zip(self.labels, ("setup.login", "setup.display_name", "setup.passphrase",
+                                            "setup.passphrase_again"), strict=True):
+            label.setText(tr(key))
+
+    def wanted(self) -> bool:
+        return any(f.text() for f in (self.login, self.display_name, self.passphrase))
+
+    def validatePage(self) -> bool:
+        if not self.wanted():
+            return True  # the administrator adds doctors later
+        if not all(f.text().strip() for f in (self.login, self.display_name, self.passphrase)):
+            self.error.setText(tr("setup.doctor_incomplete"))
+            return False
+        if self.passphrase.text() != self.confirm.text():
+            self.error.setText(tr("setup.passphrase_mismatch"))
+            return False
+        return True
+
+
+class _ServicePage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.explanation = QLabel()
+        self.explanation.setWordWrap(True)
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("https://vereda.example.org")
+        self.code = QLineEdit()
+        self.auto_lock = QSpinBox()
+        self.auto_lock.setRange(1, 120)
+        self.auto_lock.setValue(10)
+        self.labels = [QLabel() for _ in range(3)]
+        form = QFormLayout(self)
+        form.addRow(self.explanation)
+        for label, field in zip(self.labels, (self.url, self.code, self.auto_lock), strict=True):
+            form.addRow(label, field)
+
+    def retranslate(self) -> None:
+        self.setTitle(tr("setup.service_title"))
+        self.explanation.setText(tr("setup.service_explanation"))
+        for label, key in zip(self.labels, ("settings.central_url", "setup.enrollment_code",
+                                            "settings.auto_lock"), strict=True):
+            label.setText(tr(key))
+
+
+class SetupWizard(QWizard):
+    """Emits `finished_setup(login)`: the account to log in with next (the doctor's, else the administrator's)."""
+
+    finished_setup = Signal(str)
+
+    def __init__(self, data_dir: Path, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.data_dir = data_dir
+        self.tasks = tasks
+        self.store: ClinicStore | None = None
+        self.language_page = _LanguagePage()
+        self.clinic_page = _ClinicPage()
+        self.admin_page = _AdminPage(self)
+        self.recovery_page = _RecoveryPage()
+        self.doctor_page = _DoctorPage()
+        self.service_page = _ServicePage()
+        for page in self.pages():
+            self.addPage(page)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage)
+        translator().language_changed.connect(lambda _lang: self.retranslate())
+        self.retranslate()
+        self.currentIdChanged.connect(self._page_changed)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(tr("setup.title"))
+        for page in self.pages():
+            page.retranslate()
+
+    def pages(self) -> tuple[Any, ...]:
+        return (self.language_page, self.clinic_page, self.admin_page, self.recovery_page, self.doctor_page,
+                self.service_page)
+
+    def _page_changed(self, _page_id: int) -> None:
+        # Once the database exists there is no going back to the pages that made it.
+        if self.currentPage() in (self.recovery_page, self.doctor_page, self.service_page):
+            self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+
+    def create_clinic(self) -> None:
+        values: dict[str, Any] = {
+            "clinic_name": self.clinic_page.name.text().strip(),
+            "municipality": self.clinic_page.municipality.text().strip(),
+            "admin_login": self.admin_page.login.text().strip(),
+            "admin_name": self.admin_page.display_name.text().strip(),
+            "admin_passphrase": self.admin_page.passphrase.text(),
+        }
+        self.tasks.run_database(lambda: ClinicStore.create(self.data_dir, **values), self._created, self._failed)
+
+    def _created(self, result: tuple[ClinicStore, str]) -> None:
+        self.store, recovery_key = result
+        self.recovery_page.key.setText(recovery_key)
+        self.admin_page.setEnabled(True)
+        self.admin_page.error.clear()
+        self.admin_page.passphrase.clear()
+        self.admin_page.confirm.clear()
+        self.next()
+
+    def _failed(self, error: BaseException) -> None:
+        self.admin_page.setEnabled(True)
+        self.admin_page.error.setText(friendly_message(error))
+
+    def _failed_at_end(self, error: BaseException) -> None:
+        page = self.doctor_page
+        self.back() if self.currentPage() is self.service_page else None
+        page.error.setText(friendly_message(error))
+
+    def accept(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        url = self.service_page.url.text().strip()
+        code = self.service_page.code.text().strip()
+        minutes = self.service_page.auto_lock.value()
+        language = translator().lang
+        doctor = self.doctor_page
+        new_doctor = (doctor.login.text().strip(), doctor.display_name.text().strip(), doctor.passphrase.text()) \
+            if doctor.wanted() else None
+
+        def save() -> str:
+            store.set_setting("auto_lock_minutes", minutes)
+            store.set_setting("language", language)
+            if url:
+                store.set_setting("central_url", url)
+            if code:
+                store.set_setting("enrollment_code", code)
+            login = store.principal.login
+            if new_doctor is not None:
+                # They chose the passphrase themselves, here: no forced change at first login.
+                login = store.add_user(new_doctor[0], new_doctor[1], "doctor", new_doctor[2],
+                                       must_change_passphrase=False).login
+            store.lock("setup")
+            return login
+
+        def saved(login: str) -> None:
+            self.store = None
+            super(SetupWizard, self).accept()
+            self.finished_setup.emit(login)
+
+        self.tasks.run_database(save, saved, self._failed_at_end)
