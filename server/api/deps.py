@@ -1,0 +1,88 @@
+"""Typed FastAPI dependencies: settings, a database session, the cloud engine, and the calling device.
+
+Settings and engine dependencies are `async` on purpose: FastAPI runs plain `def` dependencies in its thread pool,
+a cost /v1/predict should not pay on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from server.api.errors import ApiError
+from server.cloud_engine import CloudEngine, PredictBatcher
+from server.core.config import Settings
+from server.db import crud
+from server.db.crud import AuthenticatedDevice
+
+bearer = HTTPBearer(auto_error=False, description="device token from POST /v1/enroll")
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_cloud_engine(request: Request) -> CloudEngine:
+    return request.app.state.cloud_engine  # type: ignore[no-any-return]
+
+
+async def get_predict_batcher(request: Request) -> PredictBatcher:
+    return request.app.state.predict_batcher  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    with request.app.state.write_sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CloudEngineDep = Annotated[CloudEngine, Depends(get_cloud_engine)]
+PredictBatcherDep = Annotated[PredictBatcher, Depends(get_predict_batcher)]
+SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _lookup(request: Request, token: str) -> AuthenticatedDevice:
+    with request.app.state.sessions() as session:
+        device = crud.device_by_token(session, token)
+    if device is None:
+        raise ApiError(401, "invalid_token", "The device token is unknown or revoked; enroll the device again.",
+                       headers=_CHALLENGE)
+    return device
+
+
+def current_device(request: Request, credentials: Credentials) -> AuthenticatedDevice:
+    if credentials is None:
+        raise ApiError(401, "missing_token", "This endpoint needs a device token (Authorization: Bearer …).",
+                       headers=_CHALLENGE)
+    return _lookup(request, credentials.credentials)
+
+
+DeviceDep = Annotated[AuthenticatedDevice, Depends(current_device)]
+
+
+async def optional_device(request: Request, credentials: Credentials,
+                          settings: SettingsDep) -> AuthenticatedDevice | None:
+    """The device when a token is sent (a wrong one is still refused); None for anonymous callers, if allowed."""
+    if credentials is None:
+        if settings.predict_auth == "device":
+            raise ApiError(401, "missing_token", "This endpoint needs a device token (Authorization: Bearer …).",
+                           headers=_CHALLENGE)
+        return None
+    return await run_in_threadpool(_lookup, request, credentials.credentials)
+
+
+OptionalDeviceDep = Annotated[AuthenticatedDevice | None, Depends(optional_device)]

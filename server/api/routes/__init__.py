@@ -1,0 +1,1 @@
+"""One router per resource; `server.api.router` puts them together."""

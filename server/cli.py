@@ -1,0 +1,296 @@
+"""`vereda-server`: run the central service and administer it (enrollment codes, model registry, signing keys).
+
+    vereda-server serve [--database URL] [--host 127.0.0.1] [--port 8000] [--workers N]
+    vereda-server enroll-code --clinic NAME [--expires-hours H]
+    vereda-server publish-model BUNDLE_DIR --stage staging|production [--public-key PEM] [--allow-unsigned]
+    vereda-server promote VERSION
+    vereda-server models [--json]
+    vereda-server keygen --out DIR [--name NAME] [--passphrase-file F]
+
+Admin commands work on the database directly (run them where the service runs, as its user) and migrate it first.
+Output is JSON on stdout; errors are `{"error": {...}}` on stderr, never a traceback. Exit codes: 0 success, 2 a
+refusal or invalid input the operator can fix, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+
+log = logging.getLogger("vereda.server.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Something the operator asked that cannot be done as asked; the message says what to do instead."""
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+def _error(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "field": None, "message": message}}, ensure_ascii=False)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    if getattr(args, "by", None):
+        return str(args.by)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vereda-server", description="Vereda's central service and its admin tools.")
+    parser.add_argument("--version", action="version", version=f"vereda-server {__version__}")
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--database", metavar="URL",
+                    help="sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB (default: "
+                    "VEREDA_SERVER_DATABASE_URL, else a SQLite file in the data folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[db], help="run the HTTP service (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; TLS and public "
+                       "exposure belong to a reverse proxy)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS", default=None,
+                       help="addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's option)")
+
+    code = sub.add_parser("enroll-code", parents=[db], help="print a one-time enrollment code for a clinic")
+    code.add_argument("--clinic", required=True, help="clinic name (created on first use)")
+    code.add_argument("--expires-hours", type=float, default=None, help="validity (default 72 h)")
+
+    publish = sub.add_parser("publish-model", parents=[db], help="store a signed bundle in the registry")
+    publish.add_argument("bundle", type=Path, help="bundle folder (manifest.json, manifest.sig and its files)")
+    publish.add_argument("--stage", choices=("staging", "production"), required=True)
+    publish.add_argument("--public-key", type=Path, default=None,
+                         help="verify the signature with this key (default: VEREDA_SERVER_PUBLIC_KEY, if set)")
+    publish.add_argument("--allow-unsigned", action="store_true", help="accept a bundle without manifest.sig "
+                         "(development only: clinics refuse unsigned bundles)")
+    publish.add_argument("--by", help="who publishes (default: the login name)")
+
+    promote = sub.add_parser("promote", parents=[db], help="make a published version the production model")
+    promote.add_argument("version")
+    promote.add_argument("--by", help="who promotes (default: the login name)")
+    promote.add_argument("--reason", help="why, for the registry's history")
+
+    models = sub.add_parser("models", parents=[db], help="list the model registry")
+    models.add_argument("--json", action="store_true", help="full JSON instead of a table")
+
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing bundles (private key stays offline)")
+    keygen.add_argument("--out", type=Path, required=True, help="folder for NAME-private.pem and NAME-public.pem")
+    keygen.add_argument("--name", default="vereda", help="file name prefix (default: vereda)")
+    keygen.add_argument("--passphrase-file", type=Path, help="encrypt the private key with the first line of this file")
+    keygen.add_argument("--force", action="store_true", help="overwrite existing key files")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from server.core.config import Settings
+
+    return Settings.load(database_url=getattr(args, "database", None))
+
+
+def _sessions(args: argparse.Namespace) -> Any:
+    from server.db import migrate
+    from server.db.session import make_engine, make_sessions
+
+    engine = make_engine(_settings(args).database)
+    migrate.upgrade(engine)
+    return make_sessions(engine, write=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.core import logs, metrics
+    from server.db import migrate
+    from server.db.session import make_engine
+
+    settings = _settings(args)
+    logs.configure(settings.log_level)
+    if settings.database.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database)
+    revision = migrate.upgrade(engine)  # once, before workers start, so a bad URL fails here with one message
+    engine.dispose()
+    log.info("database %s at schema %s", engine.url.render_as_string(), revision)
+    # Workers build their own app from the environment (uvicorn imports the factory in each process).
+    os.environ.update(settings.to_env())
+    metrics_dir = None
+    if args.workers > 1 and not os.environ.get(metrics.MULTIPROC_ENV):
+        metrics_dir = tempfile.mkdtemp(prefix="vereda-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            "server.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+            access_log=False, log_config=None, server_header=False,
+            forwarded_allow_ips=args.forwarded_allow_ips, proxy_headers=args.forwarded_allow_ips is not None,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return EXIT_OK
+
+
+def cmd_enroll_code(args: argparse.Namespace) -> int:
+    from server.db import crud
+    from server.schemas import EnrollmentCodePublic
+
+    settings = _settings(args)
+    hours = args.expires_hours if args.expires_hours is not None else settings.enroll_code_hours
+    if not 0 < hours <= 24 * 90:
+        raise UsageError("--expires-hours must be more than 0 and at most 2160 (90 days)")
+    if not args.clinic.strip():
+        raise UsageError("--clinic needs a name")
+    with _sessions(args)() as session:
+        code, clinic, expires = crud.create_enrollment_code(session, args.clinic, hours)
+        session.commit()
+        out = EnrollmentCodePublic(clinic=clinic.name, clinic_id=clinic.public_id, code=code, expires_at=expires)
+    print(out.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from server import registry
+    from server.db import crud
+
+    settings = _settings(args)
+    public_key = args.public_key or settings.public_key
+    prepared = registry.prepare(args.bundle, public_key=public_key, allow_unsigned=args.allow_unsigned)
+    actor = _actor(args)
+    with _sessions(args)() as session:
+        model, created = crud.add_model(session, prepared, actor)
+        previous = None
+        if args.stage == "production":
+            model, previous = crud.promote(session, model.version, actor, reason="published to production")
+        session.commit()
+        summary = {
+            "version": model.version, "stage": model.stage, "created": created,
+            "archive": {"sha256": model.archive_sha256, "size": model.archive_size, "format": model.archive_format},
+            "signed": model.signature is not None, "signature_verified_with": model.signed_by,
+            "replaced": previous.version if previous is not None else None,
+        }
+    if public_key is None and prepared.signature is not None:
+        summary["warning"] = "signature stored but not verified (no --public-key / VEREDA_SERVER_PUBLIC_KEY)"
+    print(_dump(summary))
+    return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from server.db import crud
+
+    with _sessions(args)() as session:
+        model, previous = crud.promote(session, args.version, _actor(args), reason=args.reason)
+        session.commit()
+        print(_dump({"version": model.version, "stage": model.stage, "promoted_by": model.promoted_by,
+                     "promoted_at": model.promoted_at, "replaced": previous.version if previous else None}))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from server.db import crud
+    from server.schemas import ModelListItem
+
+    with _sessions(args)() as session:
+        items = [ModelListItem.model_validate(m, from_attributes=True) for m in crud.list_models(session)]
+    if args.json:
+        print(json.dumps([json.loads(i.model_dump_json()) for i in items], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not items:
+        print("no models published yet (vereda-server publish-model BUNDLE --stage staging)")
+        return EXIT_OK
+    header = ("VERSION", "STAGE", "EXPIRES", "SIZE", "SIGNED BY", "PUBLISHED", "PROMOTED")
+    rows = [
+        (i.version, i.stage, i.expires, str(i.archive_size), i.signed_by or "-",
+         f"{i.published_at:%Y-%m-%d %H:%M} {i.published_by}",
+         f"{i.promoted_at:%Y-%m-%d %H:%M} {i.promoted_by}" if i.promoted_at else "-")
+        for i in items
+    ]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from app.core.signing import generate_key_pair, key_fingerprint, load_public_key
+
+    passphrase = None
+    if args.passphrase_file:
+        lines = args.passphrase_file.read_bytes().splitlines()
+        passphrase = lines[0] if lines else b""
+        if len(passphrase) < 12:
+            raise UsageError("the passphrase must have at least 12 characters")
+    private_path = args.out / f"{args.name}-private.pem"
+    public_path = args.out / f"{args.name}-public.pem"
+    existing = [str(p) for p in (private_path, public_path) if p.exists()]
+    if existing and not args.force:
+        raise UsageError(f"{', '.join(existing)} already exist; use --force to replace them (the old key is lost)")
+    private_pem, public_pem = generate_key_pair(passphrase)
+    args.out.mkdir(parents=True, exist_ok=True)
+    # The private key is created 0600 from the first byte, never world-readable even for a moment.
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_pem)
+    os.chmod(private_path, 0o600)
+    public_path.write_bytes(public_pem)
+    print(_dump({"private_key": str(private_path), "public_key": str(public_path),
+                 "fingerprint": key_fingerprint(load_public_key(public_pem)), "encrypted": passphrase is not None}))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "serve": cmd_serve, "enroll-code": cmd_enroll_code, "publish-model": cmd_publish, "promote": cmd_promote,
+    "models": cmd_models, "keygen": cmd_keygen,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from server.core import logs
+    from server.core.config import SettingsError
+    from server.registry import RegistryError
+
+    logs.configure("WARNING" if args.command != "serve" else "INFO")
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (UsageError, RegistryError, SettingsError) as exc:
+        code = {"RegistryError": "registry_refused", "SettingsError": "invalid_settings"}.get(
+            type(exc).__name__, "invalid_usage")
+        print(_error(code, str(exc)), file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        from sqlalchemy.exc import OperationalError
+
+        from app.core.signing import SignatureError
+
+        if isinstance(exc, SignatureError):
+            print(_error("signature_error", str(exc)), file=sys.stderr)
+            return EXIT_INVALID
+        if isinstance(exc, OperationalError):
+            print(_error("database_unavailable", f"cannot use the database: {exc.orig}"), file=sys.stderr)
+            return EXIT_FAILURE
+        log.debug("vereda-server %s failed", args.command, exc_info=True)
+        print(_error("internal_error", f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

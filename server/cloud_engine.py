@@ -1,0 +1,152 @@
+"""The diagnosis engine behind /v1/predict: the production model of the registry, or the shipped bundle.
+
+Each process keeps one `DiagnosisEngine` and asks the registry, at most every `model_refresh_seconds`, whether the
+production model changed (a promotion may have been made by the CLI or by another replica). A new production model
+is unpacked into the cache folder from the archive stored in the database, loaded, and swapped in; if that fails,
+the process keeps answering with the engine it has and logs why.
+
+`PredictBatcher` runs the requests that are waiting at the same moment through one `diagnose_many` call: feature
+expansion and both models then run once per batch instead of once per request, which more than halves the CPU per
+request under load. It never waits for a batch to fill (an idle service answers a lone request at once). Rows of a
+batch get the same states, flags, probabilities and conditions as alone; explanation values may differ from a
+single-row call in the sixth decimal (float32 sums in onnxruntime depend on the batch shape).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.bundle import ModelBundle
+from app.core.contract import DiagnoseRequest
+from app.core.engine import DiagnosisEngine
+from server.db import crud
+from server.db.models import ModelVersion
+from server.registry import unpack
+
+log = logging.getLogger("vereda.server.engine")
+
+
+class CloudEngine:
+    """Thread-safe holder of the current engine. `current()` is cheap; `refresh()` may touch disk and database."""
+
+    def __init__(self, sessions: sessionmaker[Session], cache_dir: Path, refresh_seconds: float,
+                 fallback: Path | None = None) -> None:
+        self._sessions = sessions
+        self._cache_dir = cache_dir
+        self._refresh_seconds = refresh_seconds
+        self._fallback = fallback
+        self._lock = threading.Lock()
+        self._engine: DiagnosisEngine | None = None
+        self._loaded_key: tuple[str, str] | None = None  # (version, archive sha256) of the registry model in use
+        self._checked = float("-inf")
+
+    @property
+    def loaded_version(self) -> str | None:
+        return None if self._engine is None else self._engine.bundle.version
+
+    @property
+    def refresh_due(self) -> bool:
+        return self._engine is None or time.monotonic() - self._checked >= self._refresh_seconds
+
+    def current(self) -> DiagnosisEngine:
+        if self.refresh_due:
+            self.refresh()
+        assert self._engine is not None
+        return self._engine
+
+    def refresh(self) -> None:
+        with self._lock:
+            if not self.refresh_due:  # another thread just did it
+                return
+            try:
+                self._load_production()
+            except Exception:
+                if self._engine is None:
+                    raise
+                log.exception("could not load the production model; still answering with %s", self.loaded_version)
+            finally:
+                self._checked = time.monotonic()
+
+    def _load_production(self) -> None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(ModelVersion.id, ModelVersion.version, ModelVersion.archive_sha256)
+                .where(ModelVersion.stage == "production")
+            ).first()
+            if row is None:
+                if self._engine is None or self._loaded_key is not None:
+                    self._engine = DiagnosisEngine(ModelBundle.load(self._fallback))
+                    self._loaded_key = None
+                    log.info("no production model in the registry; using the shipped bundle %s",
+                             self._engine.bundle.version)
+                return
+            model_id, version, sha = row
+            if self._loaded_key == (version, sha) and self._engine is not None:
+                return
+            folder = unpack(crud.archive_chunks(session, model_id), sha, self._cache_dir, version)
+        self._engine = DiagnosisEngine(ModelBundle.load(folder))
+        self._loaded_key = (version, sha)
+        log.info("serving production model %s", version)
+
+
+class PredictBatcher:
+    """Collects concurrent predict requests of one process (one event loop) into `diagnose_many` calls.
+
+    Runs on the event loop: the batch is CPU work of a few milliseconds, and every request waiting for it would
+    otherwise queue behind the same CPU anyway.
+    """
+
+    def __init__(self, max_batch: int = 32) -> None:
+        self.max_batch = max(1, max_batch)
+        self._queue: list[tuple[DiagnosisEngine, DiagnoseRequest, asyncio.Future[dict[str, Any]]]] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="predict-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> dict[str, Any]:
+        if self.max_batch == 1 or self._task is None:
+            return engine.diagnose(request, engine="cloud")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.append((engine, request, future))
+        self._ready.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            await asyncio.sleep(0)  # let handlers that are already runnable add their requests to this batch
+            engine = self._queue[0][0]
+            # A model refresh between two requests must not mix engines in one call.
+            batch = [item for item in self._queue if item[0] is engine][: self.max_batch]
+            taken = {id(item) for item in batch}
+            self._queue = [item for item in self._queue if id(item) not in taken]
+            if not self._queue:
+                self._ready.clear()
+            live = [item for item in batch if not item[2].cancelled()]  # the client may have gone
+            if not live:
+                continue
+            try:
+                results = engine.diagnose_many([item[1] for item in live], engine="cloud")
+            except Exception as exc:  # answered as a 500 by each request; the batcher keeps running
+                for _, _, future in live:
+                    future.set_exception(exc)
+            else:
+                for (_, _, future), result in zip(live, results, strict=True):
+                    future.set_result(result)

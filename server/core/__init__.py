@@ -1,0 +1,1 @@
+"""Settings, logging, security primitives, rate limiting and metrics shared by the service's layers."""

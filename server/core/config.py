@@ -1,0 +1,108 @@
+"""The central service's settings, read from `VEREDA_SERVER_*` environment variables (the CLI sets them too).
+
+The service holds no secret of its own: device tokens and enrollment codes are random and stored only as sha256,
+and the signing key never reaches the service. The one credential, PostgreSQL's password, lives in the database URL,
+which has no default for PostgreSQL; without a URL the service uses a SQLite file in its data folder (one machine,
+small deployments, tests). Settings are checked at start, and a bad one stops the service with a message that names
+the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VEREDA_SERVER_"
+
+
+class SettingsError(RuntimeError):
+    """A setting that keeps the service from starting. The message names the environment variable."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs operators write (`postgresql://…`) and use the driver we ship (psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir. postgresql://user:pw@host/db"
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("vereda-server", appauthor=False)),
+        description="folder for the default SQLite database and the cache of unpacked model bundles",
+    )
+    cache_dir: Path | None = Field(default=None, description="unpacked bundles for /v1/predict; default data_dir/cache")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413")
+    max_batch_records: int = Field(default=1000, ge=1, le=10_000)
+    rate_limit_per_second: float = Field(
+        default=20.0, ge=0, description="sustained requests per second per device (or per IP); 0 turns it off"
+    )
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests a device may send at once")
+    predict_auth: Literal["open", "device"] = Field(
+        default="open",
+        description="'open': /v1/predict and /predict answer anyone (origin document's behaviour, rate limited per "
+        "IP); 'device': only enrolled devices",
+    )
+    enroll_code_hours: float = Field(default=72.0, gt=0, le=24 * 90)
+    predict_batch_max: int = Field(
+        default=32, ge=1, le=256, description="most /v1/predict requests diagnosed in one model call; 1 turns "
+        "batching off"
+    )
+    model_refresh_seconds: float = Field(
+        default=30.0, ge=0, description="how often a process checks the registry for a new production model"
+    )
+    public_key: Path | None = Field(
+        default=None, description="Ed25519 public key (PEM); when set, publish-model refuses bundles it did not sign"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = normalise_database_url(value.strip())
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB URL")
+        return value
+
+    @cached_property
+    def database(self) -> str:
+        """The URL actually used (the SQLite default resolved)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'vereda-server.db'}"
+
+    @cached_property
+    def bundle_cache(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Settings from the environment and `overrides`; a bad value raises SettingsError naming the variable."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            )
+            raise SettingsError(f"invalid server settings: {problems}") from None
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as environment variables, for worker processes that build their own app."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                out[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return out

@@ -1,0 +1,52 @@
+"""Enrollment codes and device tokens: how they are made, how they are typed, and how they are stored (hashed).
+
+Both are random with full entropy (80 bits for a code an IT technician types, 256 bits for a device token), so a
+plain sha256 is enough to store them: there is nothing to brute-force that a slow hash would protect. The database
+never holds a usable code or token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+
+# Crockford's base32: no I, L, O or U, so a code read over a bad phone line cannot be mistyped into another code.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_GROUPS, CODE_GROUP_LEN = 4, 4
+_CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def new_enrollment_code() -> str:
+    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
+    return "-".join(chars[i : i + CODE_GROUP_LEN] for i in range(0, len(chars), CODE_GROUP_LEN))
+
+
+def normalise_code(code: str) -> str:
+    """What the technician typed, as the code was made: case, spaces, dashes and look-alike letters forgiven."""
+    return re.sub(r"[\s-]", "", code).upper().translate(_CODE_FIXES)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def new_device_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def caller_tag(token: str) -> str:
+    """A short, non-reversible name for a token in logs and rate-limit buckets."""
+    return hash_token(token)[:12]
+
+
+def clinic_slug(name: str) -> str:
+    """A readable, ASCII public id for a clinic (`San José` -> `san-jose-3f9a`): metrics and logs stay legible."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-") or "clinic"
+    return f"{slug}-{secrets.token_hex(2)}"

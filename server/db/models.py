@@ -1,0 +1,177 @@
+"""The central service's tables (SQLAlchemy 2 declarative), for SQLite and PostgreSQL alike.
+
+Rules that must hold across processes live here as constraints, not in code: a feedback record's client UUID is
+unique (idempotent intake with any number of workers), a code or token hash is unique, and at most one model is in
+production (a partial unique index). The registry keeps every stage change with who made it and when, which the
+promotion gate of the MLOps loop builds on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+STAGES = ("staging", "production", "archived")
+
+# Stable constraint names, so Alembic migrations can refer to them on both databases.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are stored as UTC and come back timezone-aware, whatever the database does with zones."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class EnrollmentCode(Base):
+    __tablename__ = "enrollment_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined")
+
+
+class FeedbackRecord(Base):
+    """One de-identified, doctor-confirmed outcome. `payload` is the validated record as received."""
+
+    __tablename__ = "feedback_records"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    # sha256 of the canonical JSON of the validated record: how a replay is told from a conflicting reuse.
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    week: Mapped[str] = mapped_column(String(8))
+    confirmed_diagnosis: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index(None, "clinic_id", "week"), Index(None, "received_at"))
+
+
+class ModelVersion(Base):
+    """A published bundle in the registry: its manifest, signature, archive and stage."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)  # manifest.sig content (base64)
+    signed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # key fingerprint, when verified
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created: Mapped[str] = mapped_column(String(10))  # manifest dates, ISO
+    expires: Mapped[str] = mapped_column(String(10))
+    archive_format: Mapped[str] = mapped_column(String(16))
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    archive_size: Mapped[int] = mapped_column(BigInteger)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(100))
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    promoted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("stage IN ('staging', 'production', 'archived')", name="stage"),
+        Index(
+            "uq_model_versions_one_production", "stage", unique=True,
+            sqlite_where=text("stage = 'production'"), postgresql_where=text("stage = 'production'"),
+        ),
+    )
+
+
+class ModelArchiveChunk(Base):
+    """The bundle archive in fixed-size pieces: stored in the database so replicas share it, read by range."""
+
+    __tablename__ = "model_archive_chunks"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ModelStageChange(Base):
+    """Every stage change of a model, with who and why: the registry's history."""
+
+    __tablename__ = "model_stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
