@@ -2,26 +2,35 @@
 the hash-chained audit log, and encrypted backups. No Qt here (tests/test_layering.py keeps it so).
 
 Start with `ClinicStore` (app/store/store.py); docs/security.md says which safeguard lives where.
+
+The names below are loaded on first use: importing SQLAlchemy takes most of a second on an old laptop, and the
+desktop app shows its login window before it needs any of it.
 """
 
 from __future__ import annotations
 
-from app.store.backup import RestoreResult, restore_backup
-from app.store.check import CheckReport
-from app.store.keys import DEFAULT_KDF, MIN_PASSPHRASE, KdfParams
-from app.store.messages import StoreError
-from app.store.store import ClinicStore, DataFolder, Principal, default_data_dir
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_KDF",
-    "MIN_PASSPHRASE",
-    "CheckReport",
-    "ClinicStore",
-    "DataFolder",
-    "KdfParams",
-    "Principal",
-    "RestoreResult",
-    "StoreError",
-    "default_data_dir",
-    "restore_backup",
-]
+_EXPORTS = {
+    "RestoreResult": "app.store.backup",
+    "restore_backup": "app.store.backup",
+    "CheckReport": "app.store.check",
+    "DEFAULT_KDF": "app.store.keys",
+    "MIN_PASSPHRASE": "app.store.keys",
+    "KdfParams": "app.store.keys",
+    "StoreError": "app.store.messages",
+    "ClinicStore": "app.store.store",
+    "DataFolder": "app.store.store",
+    "Principal": "app.store.store",
+    "default_data_dir": "app.store.store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'app.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -18,6 +18,18 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+# The files of a clinic's data folder. Here, in a module with no database imports, so that the desktop app can tell
+# "first run" from "login" before it loads SQLAlchemy.
+DB_FILE = "vereda.db"
+KEYRING_FILE = "keys.json"
+ATTEMPTS_FILE = "login-attempts.json"
+ANCHOR_FILE = "audit-anchor.json"
+
+
+def is_initialised(data_dir: Path) -> bool:
+    """Whether `data_dir` holds a clinic (its keyring exists)."""
+    return (Path(data_dir) / KEYRING_FILE).exists()
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 

@@ -36,6 +36,7 @@ from app.store.audit import GENESIS, AuditAnchor, entry_hash
 from app.store.check import CheckReport, run_checks
 from app.store.database import Database, open_database
 from app.store.feedback import feedback_payload
+from app.store.files import ANCHOR_FILE, ATTEMPTS_FILE, DB_FILE, KEYRING_FILE
 from app.store.keys import (
     DEFAULT_KDF,
     KdfParams,
@@ -72,10 +73,6 @@ from app.store.names import name_tokens, normalise_document, prefix_upper_bound,
 
 log = logging.getLogger("vereda.store")
 
-DB_FILE = "vereda.db"
-KEYRING_FILE = "keys.json"
-ATTEMPTS_FILE = "login-attempts.json"
-ANCHOR_FILE = "audit-anchor.json"
 DEFAULT_AUTO_LOCK_MINUTES = 10
 SEARCH_LIMIT = 50
 EMERGENCY_USER = "recovery"

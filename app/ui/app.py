@@ -3,6 +3,10 @@
 Auto-lock: any keyboard or mouse input counts as activity; after the clinic's idle minutes (default 10) the
 findings on screen are saved as a draft, the store is locked (keys overwritten), the main window is hidden and the
 login window shown. The same user unlocking gets their screen back; another user starts clean.
+
+Start-up order: the login window first (Qt only), then the model and the main window are loaded on a worker
+thread while the doctor types the passphrase; SQLAlchemy and onnxruntime take most of a second to import on an
+old laptop and nobody should watch that.
 """
 
 from __future__ import annotations
@@ -12,18 +16,22 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import logs
-from app.core.engine import DiagnosisEngine
 from app.preferences import Preferences
-from app.store.store import ClinicStore, DataFolder
+from app.store.files import is_initialised
 from app.ui.errors import install_excepthook, show_error
 from app.ui.i18n import tr, translator
 from app.ui.login import LoginWindow
-from app.ui.main_window import MainWindow
 from app.ui.qt import QApplication, QEvent, QObject, QTimer
-from app.ui.setup_wizard import SetupWizard
 from app.ui.tasks import TaskManager
+
+if TYPE_CHECKING:
+    from app.core.engine import DiagnosisEngine
+    from app.store.store import ClinicStore
+    from app.ui.main_window import MainWindow
+    from app.ui.setup_wizard import SetupWizard
 
 log = logging.getLogger(__name__)
 DEFAULT_AUTO_LOCK_MINUTES = 10
@@ -45,7 +53,7 @@ class _ActivityWatcher(QObject):
 class VeredaApp(QObject):
     """Owns the windows, the task manager and the unlocked store (when there is one)."""
 
-    def __init__(self, data_dir: Path, engine: DiagnosisEngine, preferences: Preferences) -> None:
+    def __init__(self, data_dir: Path, engine: DiagnosisEngine | None, preferences: Preferences) -> None:
         super().__init__()
         self.data_dir = data_dir
         self.engine = engine
@@ -58,23 +66,54 @@ class VeredaApp(QObject):
         self.idle_timer = QTimer(self)
         self.idle_timer.setInterval(IDLE_CHECK_MS)
         self.idle_timer.timeout.connect(self._check_idle)
-        self.main = MainWindow(engine, self.tasks, data_dir)
-        self.main.lock_requested.connect(self.lock)
-        self.main.quit_requested.connect(self.quit)
-        self.main.settings_changed.connect(self._settings_changed)
+        self.main: MainWindow | None = None
+        self._waiting_store: ClinicStore | None = None  # unlocked before the model finished loading
         self.login = LoginWindow(data_dir, self.tasks, preferences.last_login)
         self.login.unlocked.connect(self._unlocked)
         self.wizard: SetupWizard | None = None
         translator().language_changed.connect(self._remember_language)
+        if engine is not None:
+            self._engine_ready(engine)
+
+    def _load_engine(self) -> None:
+        def load() -> DiagnosisEngine:
+            # Warm these imports off the GUI thread: the first unlock and the main window need them.
+            import app.store.store
+            import app.ui.main_window  # noqa: F401
+            from app.core.engine import DiagnosisEngine
+
+            return DiagnosisEngine.load()
+
+        self.tasks.run(load, self._engine_ready, self._engine_failed)
+
+    def _engine_ready(self, engine: DiagnosisEngine) -> None:
+        from app.ui.main_window import MainWindow
+
+        self.engine = engine
+        self.main = MainWindow(engine, self.tasks, self.data_dir)
+        self.main.lock_requested.connect(self.lock)
+        self.main.quit_requested.connect(self.quit)
+        self.main.settings_changed.connect(self._settings_changed)
+        if self._waiting_store is not None:
+            store, self._waiting_store = self._waiting_store, None
+            self._unlocked(store)
+
+    def _engine_failed(self, error: BaseException) -> None:
+        # Without its model the app cannot help anyone: say so in plain words, keep the details in the log.
+        show_error(self.login, error)
 
     def start(self) -> None:
-        if DataFolder(self.data_dir).keyring.exists():
+        if self.engine is None:
+            QTimer.singleShot(0, self._load_engine)  # after the first window is on screen
+        if is_initialised(self.data_dir):
             self.login.resize(520, 420)
             self.login.show()
             if os.environ.get("VEREDA_QUIT_WHEN_SHOWN") == "login":
                 # For bench/startup.py and the installer's smoke test: report the first painted frame and leave.
                 QTimer.singleShot(0, self._report_shown)
         else:
+            from app.ui.setup_wizard import SetupWizard
+
             self.wizard = SetupWizard(self.data_dir, self.tasks)
             self.wizard.finished_setup.connect(self._set_up)
             self.wizard.resize(640, 480)
@@ -92,6 +131,10 @@ class VeredaApp(QObject):
         self.login.show()
 
     def _unlocked(self, store: ClinicStore) -> None:
+        if self.main is None:
+            self._waiting_store = store
+            self.login.status.setText(tr("login.loading_model"))
+            return
         self.store = store
         self.preferences.last_login = store.principal.login
         self.preferences.save()
@@ -122,15 +165,15 @@ class VeredaApp(QObject):
             self.lock(reason="idle")
 
     def lock(self, reason: str = "user") -> None:
-        store = self.store
-        if store is None:
+        store, main = self.store, self.main
+        if store is None or main is None:
             return
         self.idle_timer.stop()
 
         def locked(_result: object) -> None:
             self.store = None
-            self.main.detach()
-            self.main.hide()
+            main.detach()
+            main.hide()
             self.login.reset()
             self.login.show()
             self.login.raise_()
@@ -138,11 +181,12 @@ class VeredaApp(QObject):
         def do_lock(_draft: object) -> None:
             self.tasks.run_database(lambda: store.lock(reason), locked, lambda e: (show_error(None, e), locked(None)))
 
-        self.main.save_draft(do_lock)
+        main.save_draft(do_lock)
 
     def quit(self) -> None:
         store, self.store = self.store, None
-        self.main.detach()
+        if self.main is not None:
+            self.main.detach()
         if store is None:
             QApplication.quit()
             return
@@ -165,12 +209,7 @@ def run(data_dir: Path | None = None) -> int:
     app.setApplicationName("Vereda")
     translator().set_language(preferences.language)  # after the QApplication: it also loads Qt's own catalog
     install_excepthook()
-    try:
-        engine = DiagnosisEngine.load()
-    except Exception as exc:  # the app cannot work without its model: say so and stop
-        show_error(None, exc)
-        return 1
-    vereda = VeredaApp(preferences.data_path, engine, preferences)
+    vereda = VeredaApp(preferences.data_path, None, preferences)
     vereda.start()
     app.aboutToQuit.connect(vereda.shutdown)
     return app.exec()

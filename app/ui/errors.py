@@ -12,7 +12,6 @@ import threading
 from types import TracebackType
 
 from app import logs
-from app.core.bundle import BundleError
 from app.core.contract import ContractError
 from app.store.messages import StoreError
 from app.ui.i18n import tr, translator
@@ -24,6 +23,8 @@ log = logging.getLogger(__name__)
 def friendly_message(error: BaseException) -> str:
     if isinstance(error, ContractError):
         return error.message(translator().lang)
+    from app.core.bundle import BundleError  # numpy comes with it; not needed before the first error
+
     if isinstance(error, BundleError):
         return tr("error.bundle", detail=str(error))
     if isinstance(error, StoreError):

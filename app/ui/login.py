@@ -7,8 +7,8 @@ says what it is doing. Errors come from the store in the doctor's language (wron
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from app.store.store import ClinicStore
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
@@ -24,6 +24,13 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskManager
+
+
+def _store() -> Any:
+    """The store class, imported on the database worker: SQLAlchemy's import never blocks the window."""
+    from app.store.store import ClinicStore
+
+    return ClinicStore
 
 
 class LoginWindow(QWidget):
@@ -111,18 +118,19 @@ class LoginWindow(QWidget):
     def submit(self) -> None:
         if not self.button.isEnabled():
             return
+
         self.button.setEnabled(False)
         self.status.setText(tr("login.opening"))
         if self.use_recovery.isChecked():
             key = self.recovery.text()
-            op = lambda: ClinicStore.unlock_with_recovery_key(self.data_dir, key)  # noqa: E731
+            op = lambda: _store().unlock_with_recovery_key(self.data_dir, key)  # noqa: E731
         else:
             login, passphrase = self.login.text().strip(), self.passphrase.text()
-            op = lambda: ClinicStore.unlock(self.data_dir, login, passphrase)  # noqa: E731
+            op = lambda: _store().unlock(self.data_dir, login, passphrase)  # noqa: E731
         self.passphrase.clear()
         self.tasks.run_database(op, self._done, self._failed)
 
-    def _done(self, store: ClinicStore) -> None:
+    def _done(self, store: object) -> None:
         self.status.clear()
         self.button.setEnabled(True)
         self.unlocked.emit(store)
