@@ -3,6 +3,7 @@
     python -m model_export build      # simulate, compare candidates, train, calibrate, export, evaluate
     python -m model_export evaluate   # re-evaluate a bundle; writes metrics to its manifest and the model card
     python -m model_export check      # check the knowledge base and print a summary
+    python -m model_export sign BUNDLE --key PRIVATE.pem   # Ed25519 signature (manifest.sig); see model_export/sign.py
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         created=dt.date.fromisoformat(args.created) if args.created else None,
     )
     metrics = evaluate_bundle(args.out, test, card=args.model_card)
+    if args.sign_key:
+        from model_export import sign
+
+        sign.main([str(args.out), "--key", str(args.sign_key)])
     _progress(f"done in {time.perf_counter() - started:.0f} s")
     print(json.dumps({k: metrics["held_out"]["all"] for k in ("held_out",)}, indent=1))
     return 0
@@ -160,10 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--no-compare", dest="compare", action="store_false", help="skip the candidate comparison")
     build.add_argument("--no-model-card", dest="model_card", action="store_false",
                        help="do not rewrite docs/model_card.md")
+    build.add_argument("--sign-key", type=Path, help="sign the bundle with this Ed25519 private key at the end")
     evaluate = sub.add_parser("evaluate", help="re-evaluate a bundle")
     evaluate.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     evaluate.add_argument("--no-model-card", dest="model_card", action="store_false")
     sub.add_parser("check", help="check the knowledge base")
+    sub.add_parser("sign", help="sign or verify a bundle (python -m model_export sign --help)", add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "sign":
+        from model_export import sign
+
+        return sign.main(argv[1:])
     args = parser.parse_args(argv)
     return {"build": cmd_build, "evaluate": cmd_evaluate, "check": cmd_check}[args.command](args)
 

@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from app.core.bundle import FORMAT, MANIFEST, sha256_file
 from app.core.engine import softmax
 from app.core.features import FeatureSchema
+from app.core.signing import SIGNATURE
 from app.core.vocabulary import Vocabulary
 
 INPUT_NAME = "features"
@@ -127,10 +128,15 @@ def write_bundle(
 
 
 def write_manifest(bundle: Path, manifest: dict[str, Any]) -> None:
-    """(Re)write the manifest with the sha256 of every other file in the bundle, atomically."""
+    """(Re)write the manifest with the sha256 of every other file in the bundle, atomically.
+
+    A signature of the previous manifest no longer holds and is removed: sign again (`python -m model_export sign`).
+    """
     manifest = dict(manifest)
+    (bundle / SIGNATURE).unlink(missing_ok=True)
     manifest["files"] = {
-        p.name: sha256_file(p) for p in sorted(bundle.iterdir()) if p.is_file() and p.name != MANIFEST
+        p.name: sha256_file(p) for p in sorted(bundle.iterdir())
+        if p.is_file() and p.name not in (MANIFEST, SIGNATURE) and not p.name.startswith(".")
     }
     text = json.dumps(manifest, ensure_ascii=False, indent=1) + "\n"
     fd, tmp = tempfile.mkstemp(dir=bundle, prefix=".manifest-")

@@ -15,7 +15,7 @@ from app.core.explain import NotAdditiveError
 
 def test_manifest_matches_files(bundle_dir: Path):
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
-    files = {p.name for p in bundle_dir.iterdir() if p.is_file() and p.name != "manifest.json"}
+    files = {p.name for p in bundle_dir.iterdir() if p.is_file() and p.name not in ("manifest.json", "manifest.sig")}
     assert set(manifest["files"]) == files
     for name, digest in manifest["files"].items():
         assert sha256_file(bundle_dir / name) == digest
@@ -23,6 +23,12 @@ def test_manifest_matches_files(bundle_dir: Path):
         assert key in manifest
     assert manifest["data"]["knowledge_sha256"]
     assert all(d <= 1e-5 for d in manifest["parity"]["max_abs_diff"].values())
+
+
+def test_shipped_bundle_is_signed_with_the_pinned_key(bundle_dir: Path):
+    from app.core.signing import load_public_key, pinned_public_key_path, verify_bundle
+
+    verify_bundle(bundle_dir, load_public_key(pinned_public_key_path()))
 
 
 def test_shipped_bundle_was_built_from_the_current_knowledge_base(bundle_dir: Path):
