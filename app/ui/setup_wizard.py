@@ -70,46 +70,67 @@ class _ClinicPage(QWizardPage):
         return bool(self.name.text().strip() and self.municipality.text().strip())
 
 
-class _AdminPage(QWizardPage):
-    def __init__(self, wizard: SetupWizard) -> None:
-        super().__init__()
-        self._wizard = wizard
-        self.login = QLineEdit("admin")
+class _AccountFields:
+    """User name, full name and passphrase twice, with their labels and an error line: one account's form rows."""
+
+    KEYS = ("setup.login", "setup.display_name", "setup.passphrase", "setup.passphrase_again")
+
+    def __init__(self, form: QFormLayout, login: str = "") -> None:
+        self.login = QLineEdit(login)
         self.display_name = QLineEdit()
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.confirm = QLineEdit()
         self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b71c1c;")
-        self.labels = [QLabel() for _ in range(4)]
-        form = QFormLayout(self)
-        for label, field in zip(self.labels, (self.login, self.display_name, self.passphrase, self.confirm),
-                                strict=True):
+        self.labels = [QLabel() for _ in self.KEYS]
+        for label, field in zip(self.labels, self.fields, strict=True):
             form.addRow(label, field)
+
+    @property
+    def fields(self) -> tuple[QLineEdit, ...]:
+        return (self.login, self.display_name, self.passphrase, self.confirm)
+
+    def retranslate(self) -> None:
+        for label, key in zip(self.labels, self.KEYS, strict=True):
+            label.setText(tr(key))
+
+    def passphrases_match(self) -> bool:
+        if self.passphrase.text() != self.confirm.text():
+            self.error.setText(tr("setup.passphrase_mismatch"))
+            return False
+        return True
+
+
+class _AdminPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self._wizard = wizard
+        form = QFormLayout(self)
+        self.account = _AccountFields(form, login="admin")
+        self.login, self.display_name = self.account.login, self.account.display_name
+        self.passphrase, self.confirm, self.error = self.account.passphrase, self.account.confirm, self.account.error
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
         form.addRow(self.hint)
         form.addRow(self.error)
-        for field in (self.login, self.display_name, self.passphrase, self.confirm):
+        for field in self.account.fields:
             field.textChanged.connect(self.completeChanged)
 
     def retranslate(self) -> None:
         self.setTitle(tr("setup.admin_title"))
-        for label, key in zip(self.labels, ("setup.login", "setup.display_name", "setup.passphrase",
-                                            "setup.passphrase_again"), strict=True):
-            label.setText(tr(key))
+        self.account.retranslate()
         self.hint.setText(tr("setup.passphrase_hint"))
 
     def isComplete(self) -> bool:
-        return all(f.text() for f in (self.login, self.display_name, self.passphrase, self.confirm))
+        return all(f.text() for f in self.account.fields)
 
     def validatePage(self) -> bool:
         if self._wizard.store is not None:
             return True
-        if self.passphrase.text() != self.confirm.text():
-            self.error.setText(tr("setup.passphrase_mismatch"))
+        if not self.account.passphrases_match():
             return False
         self.error.setText(tr("setup.creating"))
         self.setEnabled(False)
@@ -149,29 +170,17 @@ class _DoctorPage(QWizardPage):
         super().__init__()
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
-        self.login = QLineEdit()
-        self.display_name = QLineEdit()
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.confirm = QLineEdit()
-        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b71c1c;")
-        self.labels = [QLabel() for _ in range(4)]
         form = QFormLayout(self)
         form.addRow(self.explanation)
-        for label, field in zip(self.labels, (self.login, self.display_name, self.passphrase, self.confirm),
-                                strict=True):
-            form.addRow(label, field)
+        self.account = _AccountFields(form)
+        self.login, self.display_name = self.account.login, self.account.display_name
+        self.passphrase, self.confirm, self.error = self.account.passphrase, self.account.confirm, self.account.error
         form.addRow(self.error)
 
     def retranslate(self) -> None:
         self.setTitle(tr("setup.doctor_title"))
         self.explanation.setText(tr("setup.doctor_explanation"))
-        for label, key in zip(self.labels, ("setup.login", "setup.display_name", "setup.passphrase",
-                                            "setup.passphrase_again"), strict=True):
-            label.setText(tr(key))
+        self.account.retranslate()
 
     def wanted(self) -> bool:
         return any(f.text() for f in (self.login, self.display_name, self.passphrase))
@@ -182,10 +191,7 @@ class _DoctorPage(QWizardPage):
         if not all(f.text().strip() for f in (self.login, self.display_name, self.passphrase)):
             self.error.setText(tr("setup.doctor_incomplete"))
             return False
-        if self.passphrase.text() != self.confirm.text():
-            self.error.setText(tr("setup.passphrase_mismatch"))
-            return False
-        return True
+        return self.account.passphrases_match()
 
 
 class _ServicePage(QWizardPage):
