@@ -1,4 +1,4 @@
-"""`vereda-server`: run the central service and administer it (enrollment codes, model registry, signing keys).
+"""`vereda-server`: run the central service and administer it (enrollment, model registry, signing keys, staff).
 
     vereda-server serve [--database URL] [--host 127.0.0.1] [--port 8000] [--workers N]
     vereda-server enroll-code --clinic NAME [--expires-hours H]
@@ -6,6 +6,10 @@
     vereda-server promote VERSION
     vereda-server models [--json]
     vereda-server keygen --out DIR [--name NAME] [--passphrase-file F]
+    vereda-server import-feedback FILE [--receipt RECEIPT]   (a sealed USB file from `vereda usb-export`)
+    vereda-server export-model VERSION --out FILE             (the bundle archive, for a USB stick)
+    vereda-server staff add USER [--password-file F] | password USER [--password-file F] | disable USER
+                  | enable USER | list [--json]
 
 Admin commands work on the database directly (run them where the service runs, as its user) and migrate it first.
 Output is JSON on stdout; errors are `{"error": {...}}` on stderr, never a traceback. Exit codes: 0 success, 2 a
@@ -96,6 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.add_argument("--name", default="vereda", help="file name prefix (default: vereda)")
     keygen.add_argument("--passphrase-file", type=Path, help="encrypt the private key with the first line of this file")
     keygen.add_argument("--force", action="store_true", help="overwrite existing key files")
+
+    imp = sub.add_parser("import-feedback", parents=[db],
+                         help="store the feedback of a sealed USB file from a clinic laptop (`vereda usb-export`)")
+    imp.add_argument("file", type=Path, help="the sealed feedback file")
+    imp.add_argument("--receipt", type=Path, default=None,
+                     help="where to write the sealed receipt for the laptop (default: FILE.receipt)")
+    export = sub.add_parser("export-model", parents=[db], help="write a published bundle's archive to a file (USB)")
+    export.add_argument("version")
+    export.add_argument("--out", type=Path, required=True, help="the .tar.gz file to write")
+
+    staff = sub.add_parser("staff", help="staff accounts of the browser page (/app)")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    password_help = ("read the password from the first line of this file (default: ask twice on the terminal); "
+                     "at least 10 characters")
+    add = staff_sub.add_parser("add", parents=[db], help="create an account")
+    add.add_argument("username", metavar="USER")
+    add.add_argument("--password-file", type=Path, help=password_help)
+    passwd = staff_sub.add_parser("password", parents=[db], help="set a new password (ends the user's sessions)")
+    passwd.add_argument("username", metavar="USER")
+    passwd.add_argument("--password-file", type=Path, help=password_help)
+    disable = staff_sub.add_parser("disable", parents=[db], help="disable an account and end its sessions now")
+    disable.add_argument("username", metavar="USER")
+    enable = staff_sub.add_parser("enable", parents=[db], help="enable a disabled account again")
+    enable.add_argument("username", metavar="USER")
+    staff_list = staff_sub.add_parser("list", parents=[db], help="list the accounts")
+    staff_list.add_argument("--json", action="store_true", help="JSON instead of a table")
     return parser
 
 
@@ -254,10 +284,98 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _new_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password on; use --password-file FILE")
+    first = getpass.getpass(f"New password for {args.username}: ")
+    if getpass.getpass("Once more: ") != first:
+        raise UsageError("the two passwords differ; nothing was changed")
+    return first
+
+
+def _staff_public(user: Any) -> dict[str, Any]:
+    from server.schemas import StaffPublic
+
+    public = StaffPublic(username=user.username, enabled=user.disabled_at is None, created_at=user.created_at,
+                         password_changed_at=user.password_changed_at, last_login_at=user.last_login_at,
+                         disabled_at=user.disabled_at)
+    return json.loads(public.model_dump_json())  # type: ignore[no-any-return]
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    from server.db import crud
+
+    try:
+        if args.staff_command in ("add", "password"):
+            crud.normalise_username(args.username)  # a bad name is refused before the password is asked for
+            password = _new_password(args)
+        with _sessions(args)() as session:
+            if args.staff_command == "list":
+                users = [_staff_public(u) for u in crud.list_staff(session)]
+                return _print_staff(users, args.json)
+            out: dict[str, Any]
+            if args.staff_command == "add":
+                out = _staff_public(crud.add_staff(session, args.username, password))
+            elif args.staff_command == "password":
+                user, ended = crud.set_staff_password(session, args.username, password)
+                out = {**_staff_public(user), "sessions_ended": ended}
+            elif args.staff_command == "disable":
+                user, ended = crud.disable_staff(session, args.username)
+                out = {**_staff_public(user), "sessions_ended": ended}
+            else:
+                out = _staff_public(crud.enable_staff(session, args.username))
+            session.commit()
+    except crud.StaffError as exc:
+        raise UsageError(str(exc)) from None
+    print(_dump(out))
+    return EXIT_OK
+
+
+def _print_staff(users: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
+        print(_dump(users))
+        return EXIT_OK
+    if not users:
+        print("no staff accounts yet (vereda-server staff add USER)")
+        return EXIT_OK
+    header = ("USER", "STATE", "CREATED", "LAST LOGIN")
+    rows = [(u["username"], "enabled" if u["enabled"] else "disabled", u["created_at"][:16].replace("T", " "),
+             (u["last_login_at"] or "-")[:16].replace("T", " ")) for u in users]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_import_feedback(args: argparse.Namespace) -> int:
+    from server.usb_files import UsbFileError, import_feedback_file
+
+    try:
+        summary = import_feedback_file(_sessions(args), _settings(args).bundle_cache, args.file, args.receipt)
+    except UsbFileError as exc:
+        raise UsageError(str(exc)) from None
+    print(_dump(summary))
+    return EXIT_OK
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from server.usb_files import UsbFileError, export_model
+
+    try:
+        print(_dump(export_model(_sessions(args), args.version, args.out)))
+    except UsbFileError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
 COMMANDS = {
     "serve": cmd_serve, "enroll-code": cmd_enroll_code, "publish-model": cmd_publish, "promote": cmd_promote,
-    "models": cmd_models, "keygen": cmd_keygen,
+    "models": cmd_models, "keygen": cmd_keygen, "staff": cmd_staff,
 }
+COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import RedirectResponse
 
 from app import __version__
 from app.core.bundle import shipped_bundle_dir
@@ -27,6 +28,7 @@ from server.core.ratelimit import RateLimiter
 from server.db import migrate
 from server.db.session import make_engine, make_sessions
 from server.schemas import FeedbackBatchCreate
+from server.web import pages
 
 log = logging.getLogger("vereda.server")
 
@@ -34,7 +36,8 @@ DESCRIPTION = """Central service of Vereda, an offline-first diagnosis aid for r
 
 Devices enroll with a one-time code, send de-identified confirmed outcomes (`/v1/feedback:batch`, idempotent by
 record UUID), fetch signed model updates (`/v1/models/latest`, resumable `/v1/models/{version}/bundle`), and may ask
-for a cloud diagnosis (`/v1/predict`, the same contract as the app). Every error is
+for a cloud diagnosis (`/v1/predict`, the same contract as the app). Staff of connected sites use the browser page
+at `/app` (login, then the same findings as the desktop consultation). Every error is
 `{"error": {"code", "field", "message", "request_id"}}`. See docs/api.md.
 """
 
@@ -85,5 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(root)
     app.include_router(v1)
     app.include_router(aliases)
+    # The browser page (issue 9), with its own script, style and icon served from the package.
+    app.state.login_limiter = pages.login_limiter(settings)
+    app.include_router(pages.router)
+    app.add_api_route("/", lambda: RedirectResponse("/app", status_code=307), include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -20,8 +20,9 @@ Severity = Literal[STATES]  # type: ignore[valid-type]
 # Every string a feedback record may carry is an identifier of a known shape, never prose.
 SnakeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 HpoTerm = Annotated[str, StringConstraints(pattern=r"^HP:\d{7}$")]
-# ICD-10 (A00, J18.9, A01.0) or Orphanet (ORPHA:558).
-DiagnosisCode = Annotated[str, StringConstraints(pattern=r"^([A-Z]\d{2}(\.\d{1,2})?|ORPHA:\d{1,7})$")]
+# ICD-10 (A00, J18.9, A01.0, and national extensions such as S72.001A) or Orphanet (ORPHA:558): the same rule the
+# clinic's store applies when the doctor confirms (app/store/store.py), so nothing it accepts is refused here.
+DiagnosisCode = Annotated[str, StringConstraints(pattern=r"^([A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?|ORPHA:[0-9]{1,7})$")]
 ClinicId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
 ModelVersionText = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")]
 # The keyed pseudonym is an HMAC in hex: letters of a name cannot pass.
@@ -222,3 +223,14 @@ class ModelListItem(ModelBase):
     promoted_at: dt.datetime | None
     promoted_by: str | None
     metrics: dict[str, Any]
+
+
+class StaffPublic(BaseModel):
+    """A staff account as `vereda-server staff list` shows it (never the password hash)."""
+
+    username: str
+    enabled: bool
+    created_at: dt.datetime
+    password_changed_at: dt.datetime
+    last_login_at: dt.datetime | None
+    disabled_at: dt.datetime | None

@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies: settings, a database session, the cloud engine, and the calling device.
+"""Typed FastAPI dependencies: settings, a database session, the cloud engine, and the calling device or staff login.
 
 Settings and engine dependencies are `async` on purpose: FastAPI runs plain `def` dependencies in its thread pool,
 a cost /v1/predict should not pay on every request.
@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from server.api.errors import ApiError
 from server.cloud_engine import CloudEngine, PredictBatcher
+from server.core import security
 from server.core.config import Settings
 from server.db import crud
 from server.db.crud import AuthenticatedDevice
+from server.web.sessions import CSRF_HEADER, SESSION_COOKIE, WebLogin, load_login
 
 bearer = HTTPBearer(auto_error=False, description="device token from POST /v1/enroll")
 
@@ -86,3 +88,29 @@ async def optional_device(request: Request, credentials: Credentials,
 
 
 OptionalDeviceDep = Annotated[AuthenticatedDevice | None, Depends(optional_device)]
+
+
+async def predict_caller(request: Request, credentials: Credentials,
+                         settings: SettingsDep) -> AuthenticatedDevice | WebLogin | None:
+    """Who asks for a diagnosis: a device (bearer token), the browser page (staff session), or anonymous.
+
+    API clients send no cookie and are treated exactly as before (`optional_device`). A request that carries the
+    page's session cookie must also carry its CSRF token in the X-CSRF-Token header, else 403: a cookie alone is
+    what a forged cross-site request would have. A session that has ended is 401, so the page can send its user to
+    log in again instead of quietly answering as anonymous.
+    """
+    if credentials is not None:
+        return await optional_device(request, credentials, settings)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is None:
+        return await optional_device(request, credentials, settings)
+    if not security.same_secret(request.headers.get(CSRF_HEADER), security.csrf_token(session_id)):
+        raise ApiError(403, "csrf_failed", f"A request with the page's session cookie needs its {CSRF_HEADER} "
+                       "header; reload the page.")
+    login = await run_in_threadpool(load_login, request)
+    if login is None:
+        raise ApiError(401, "session_expired", "The staff session has ended; log in again at /app/login.")
+    return login
+
+
+PredictCallerDep = Annotated[AuthenticatedDevice | WebLogin | None, Depends(predict_caller)]

@@ -52,7 +52,7 @@ def route_label(scope: Scope) -> str:
         return "unmatched"
     raw = scope["path"].strip("/").split("/")
     depth = len(template.strip("/").split("/")) if template.strip("/") else 0
-    prefix = raw[: max(len(raw) - depth, 0)]
+    prefix = [part for part in raw[: max(len(raw) - depth, 0)] if part]  # "/" itself has no prefix
     return ("/" + "/".join(prefix) if prefix else "") + template
 
 

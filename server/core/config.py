@@ -3,8 +3,9 @@
 The service holds no secret of its own: device tokens and enrollment codes are random and stored only as sha256,
 and the signing key never reaches the service. The one credential, PostgreSQL's password, lives in the database URL,
 which has no default for PostgreSQL; without a URL the service uses a SQLite file in its data folder (one machine,
-small deployments, tests). Settings are checked at start, and a bad one stops the service with a message that names
-the variable.
+small deployments, tests). Staff passwords (the web page's logins) are stored as scrypt hashes and their sessions as
+sha256 of random ids, so they add no secret either. Settings are checked at start, and a bad one stops the service
+with a message that names the variable.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ class Settings(BaseSettings):
     public_key: Path | None = Field(
         default=None, description="Ed25519 public key (PEM); when set, publish-model refuses bundles it did not sign"
     )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="a staff login on the web page lasts at most this long"
+    )
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, le=24 * 60, description="a staff session unused this long ends (like the app's auto-lock)"
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Secure flag of the web page's cookies. 'auto': when the request came over HTTPS, as uvicorn sees "
+        "it (X-Forwarded-Proto is believed only from --forwarded-allow-ips); 'always': behind TLS whatever the proxy "
+        "says; 'never': plain-HTTP test setups only",
+    )
+    login_rate_per_minute: float = Field(
+        default=6.0, ge=0, description="sustained login attempts per minute, per address and per user name; 0 = off"
+    )
+    login_burst: int = Field(default=10, ge=1, description="login attempts allowed at once before the rate applies")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

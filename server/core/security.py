@@ -1,13 +1,15 @@
-"""Enrollment codes and device tokens: how they are made, how they are typed, and how they are stored (hashed).
+"""Enrollment codes, device tokens and web sessions: how they are made, typed, and stored (hashed).
 
-Both are random with full entropy (80 bits for a code an IT technician types, 256 bits for a device token), so a
-plain sha256 is enough to store them: there is nothing to brute-force that a slow hash would protect. The database
-never holds a usable code or token.
+All are random with full entropy (80 bits for a code an IT technician types, 256 bits for a device token or a staff
+session id), so a plain sha256 is enough to store them: there is nothing to brute-force that a slow hash would
+protect. The database never holds a usable code, token or session id. (Staff passwords are chosen by people and are
+hashed slowly instead: see `passwords`.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
@@ -50,3 +52,21 @@ def clinic_slug(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:24].strip("-") or "clinic"
     return f"{slug}-{secrets.token_hex(2)}"
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(session_id: str) -> str:
+    """The synchronizer token of a web session: a MAC of a fixed label keyed by the session id.
+
+    Only someone holding the session id (which lives in an HttpOnly cookie and, hashed, in the database) can make
+    it, so it needs no storage of its own, and neither the database nor a page that leaks the token gives the id.
+    """
+    return hmac.new(session_id.encode(), b"vereda-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a token the client sent with the one expected."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

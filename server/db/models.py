@@ -3,7 +3,8 @@
 Rules that must hold across processes live here as constraints, not in code: a feedback record's client UUID is
 unique (idempotent intake with any number of workers), a code or token hash is unique, and at most one model is in
 production (a partial unique index). The registry keeps every stage change with who made it and when, which the
-promotion gate of the MLOps loop builds on.
+promotion gate of the MLOps loop builds on. Staff accounts and their sessions serve the browser page (/app); a
+session row holds only the sha256 of its id.
 """
 
 from __future__ import annotations
@@ -175,3 +176,32 @@ class ModelStageChange(Base):
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class StaffUser(Base):
+    """A person who may use the browser page, made with `vereda-server staff add`. Disabled, never deleted, so the
+    name cannot be reused by someone else without the administrator seeing it."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # scrypt$ln$r$p$salt$hash (server.core.passwords)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffSession(Base):
+    """A login on the browser page. Valid while not revoked, before `expires_at`, and used within the idle limit."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the cookie's value
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

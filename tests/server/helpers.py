@@ -42,7 +42,8 @@ def free_port() -> int:
 class Server:
     """One `vereda-server serve` process."""
 
-    def __init__(self, database: str, workdir: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(self, database: str, workdir: Path, workers: int = 1, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
         self.database, self.port = database, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"server-{self.port}.log"
@@ -56,7 +57,7 @@ class Server:
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         cmd = [*server_command(), "serve", "--database", database, "--host", "127.0.0.1", "--port", str(self.port),
-               "--workers", str(workers)]
+               "--workers", str(workers), *(args or [])]
         self._log_fh = self.log.open("wb")
         self.process = subprocess.Popen(cmd, stdout=self._log_fh, stderr=subprocess.STDOUT, env=self.env, cwd=workdir)
         self._wait_ready()

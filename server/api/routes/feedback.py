@@ -2,27 +2,24 @@
 
 Records are validated one by one, so one bad record is answered in its place ("invalid") and the rest are stored.
 Each record's client UUID makes the intake idempotent across retries, processes and replicas (see crud): a replay
-gets the same answer as the first send, and a reused UUID with different content is a "conflict".
+gets the same answer as the first send, and a reused UUID with different content is a "conflict". The checks live
+in server/intake.py, shared with `vereda-server import-feedback` (USB files).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import ValidationError
 
-from app.core.vocabulary import Vocabulary
 from server.api.deps import CloudEngineDep, DeviceDep, SettingsDep, WriteSessionDep
-from server.api.errors import ApiError, validation_message
+from server.api.errors import ApiError
 from server.core import metrics
-from server.db import crud
-from server.schemas import ErrorDetail, ErrorPublic, FeedbackBatchPublic, FeedbackRecordCreate, FeedbackRecordStatus
+from server.intake import take_in
+from server.schemas import ErrorPublic, FeedbackBatchPublic
 
 log = logging.getLogger("vereda.server.feedback")
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 router = APIRouter(tags=["feedback"])
 
 BATCH_SCHEMA = {
@@ -31,25 +28,6 @@ BATCH_SCHEMA = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedbackBatchCreate"}}},
     }
 }
-
-
-def _unknown_key(record: FeedbackRecordCreate, vocabulary: Vocabulary) -> tuple[str, str] | None:
-    """(field, message) when a symptom or vital key is not in the model's vocabulary, else None.
-
-    The schema already keeps keys to snake_case identifiers; checking them against the vocabulary also keeps out
-    anything that merely looks like one (`telefono_3001234567`). The key itself is not echoed, for that reason.
-    """
-    if not set(record.request.symptoms) <= set(vocabulary.symptom_keys):
-        return "request.symptoms", "a key is not a symptom of the model's vocabulary (GET /v1/symptoms)"
-    if not set(record.request.vitals) <= set(vocabulary.vital_keys):
-        return "request.vitals", "a key is not a vital sign of the model's vocabulary (GET /v1/symptoms)"
-    return None
-
-
-def _uuid_of(item: Any) -> str | None:
-    """The uuid of an invalid record when it has a well-formed one, so the client can match the answer."""
-    value = item.get("uuid") if isinstance(item, dict) else None
-    return value.lower() if isinstance(value, str) and UUID_PATTERN.match(value) else None
 
 
 @router.post(
@@ -71,56 +49,18 @@ def feedback_batch(
         raise ApiError(422, "too_many_records",
                        f"A batch holds at most {settings.max_batch_records} records; got {len(items)}.", "records")
 
-    vocabulary = cloud.current().vocabulary
-    results: list[FeedbackRecordStatus | None] = [None] * len(items)
-    valid: list[dict[str, Any]] = []
-    positions: list[int] = []
-    for i, item in enumerate(items):
-        try:
-            record = FeedbackRecordCreate.model_validate(item)
-        except ValidationError as exc:
-            field, message = validation_message(exc.errors(include_input=False, include_url=False))
-            field = f"records[{i}].{field}" if field else f"records[{i}]"
-            results[i] = FeedbackRecordStatus(index=i, uuid=_uuid_of(item), status="invalid",
-                                              error=ErrorDetail(code="invalid_record", field=field, message=message))
-            continue
-        unknown = _unknown_key(record, vocabulary)
-        if unknown is not None:
-            results[i] = FeedbackRecordStatus(
-                index=i, uuid=record.uuid, status="invalid",
-                error=ErrorDetail(code="invalid_record", field=f"records[{i}].{unknown[0]}", message=unknown[1]),
-            )
-            continue
-        if record.clinic_id != device.clinic_id:
-            results[i] = FeedbackRecordStatus(
-                index=i, uuid=record.uuid, status="rejected",
-                error=ErrorDetail(code="wrong_clinic", field=f"records[{i}].clinic_id",
-                                  message="The record names another clinic than the one this device is enrolled in."),
-            )
-            continue
-        valid.append(record.model_dump(mode="json"))
-        positions.append(i)
-
-    intake = crud.store_feedback(session, valid, device.clinic_pk, device.id)
+    intake = take_in(session, items, clinic_id=device.clinic_id, clinic_pk=device.clinic_pk, device_id=device.id,
+                     vocabulary=cloud.current().vocabulary)
     session.commit()
 
-    for i, record, status in zip(positions, valid, intake.status, strict=True):
-        error = None
-        if status == "conflict":
-            error = ErrorDetail(code="uuid_conflict", field=f"records[{i}].uuid",
-                                message="This uuid was already stored with different content; the stored record "
-                                "is kept. A new record needs a new uuid.")
-        results[i] = FeedbackRecordStatus(index=i, uuid=record["uuid"], status=status, error=error)  # type: ignore[arg-type]
-    final = [r for r in results if r is not None]
-    counts = {s: sum(1 for r in final if r.status == s) for s in ("accepted", "conflict", "invalid", "rejected")}
-
-    new = sum(1 for r in valid if r["uuid"] in intake.new)
+    answer = intake.answer
     clinic = device.clinic_id
-    metrics.FEEDBACK.labels(clinic, "accepted").inc(new)
-    metrics.FEEDBACK.labels(clinic, "duplicate").inc(counts["accepted"] - new)
+    metrics.FEEDBACK.labels(clinic, "accepted").inc(intake.new)
+    metrics.FEEDBACK.labels(clinic, "duplicate").inc(answer.accepted - intake.new)
     for status in ("conflict", "invalid", "rejected"):
-        if counts[status]:
-            metrics.FEEDBACK.labels(clinic, status).inc(counts[status])
-    if counts["accepted"] != len(items):
-        log.info("batch from %s: %s", clinic, counts)
-    return FeedbackBatchPublic(**counts, results=final)
+        if getattr(answer, status):
+            metrics.FEEDBACK.labels(clinic, status).inc(getattr(answer, status))
+    if answer.accepted != len(items):
+        log.info("batch from %s: %s", clinic, answer.model_dump(include={"accepted", "conflict", "invalid",
+                                                                         "rejected"}))
+    return answer

@@ -1,10 +1,11 @@
 """POST /v1/predict: the diagnose contract answered by the central service (`"engine": "cloud"`).
 
-The body is the same request as `vereda diagnose` takes and the answer the same response, from the same
-`app.core` engine; contract errors are 422 with the contract's own error object, in Spanish unless the caller asks
-for English (`?lang=en` or `Accept-Language: en`). The handler is `async`: requests are validated one by one (so each
-gets its own contract error) and diagnosed together with whatever else is waiting (`PredictBatcher`), on the event
-loop, because the work is a millisecond or two of CPU and a thread hop would cost more than it frees.
+The body is the same request as `vereda diagnose` takes and the answer the same response, from the same `app.core`
+engine; contract errors are 422 with the contract's own error object, in Spanish unless the caller asks for English
+(`?lang=en` or `Accept-Language: en`). The browser page (/app) calls it with its session cookie and CSRF header (see
+`deps.predict_caller`); API clients are unaffected. The handler is `async`: requests are validated one by one (so
+each gets its own contract error) and diagnosed together with whatever else is waiting (`PredictBatcher`), on the
+event loop, because the work is a millisecond or two of CPU and a thread hop would cost more than it frees.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.core.contract import ContractError
-from server.api.deps import CloudEngineDep, OptionalDeviceDep, PredictBatcherDep
+from server.api.deps import CloudEngineDep, PredictBatcherDep, PredictCallerDep
 from server.core import metrics
 from server.schemas import ErrorPublic
 
@@ -40,11 +41,12 @@ def language(request: Request) -> str:
 
 @router.post("/predict", openapi_extra=REQUEST_DOC,
              responses={200: {"description": "the diagnose response, with engine = cloud"},
-                        401: {"model": ErrorPublic}, 413: {"model": ErrorPublic},
+                        401: {"model": ErrorPublic}, 403: {"model": ErrorPublic, "description": "the browser "
+                              "page's session cookie without its CSRF token"}, 413: {"model": ErrorPublic},
                         422: {"model": ErrorPublic, "description": "the request breaks the diagnose contract"},
                         429: {"model": ErrorPublic}})
 async def predict(request: Request, cloud: CloudEngineDep, batcher: PredictBatcherDep,
-                  device: OptionalDeviceDep) -> JSONResponse:
+                  caller: PredictCallerDep) -> JSONResponse:
     """Diagnose one request with the production model (or the shipped bundle when none is in production)."""
     if cloud.refresh_due:
         await run_in_threadpool(cloud.refresh)  # may unpack a new bundle: keep it off the event loop

@@ -1,0 +1,451 @@
+/* Vereda's consultation page: reads the findings, asks /v1/predict (same origin, session cookie + CSRF header),
+   and draws the answer in the desktop app's order. Plain script, no build step, no third-party code.
+   Text is set with textContent only: nothing from a response is ever parsed as HTML.
+   Nothing about the patient is stored: the findings live in the form and the answer in memory until "Clear". */
+(function () {
+  "use strict";
+
+  const data = JSON.parse(document.getElementById("page-data").textContent);
+  const messages = data.messages;
+  const vocabulary = data.vocabulary;
+  const symptomsByKey = Object.fromEntries(vocabulary.symptoms.map((s) => [s.key, s]));
+  const vitalsByKey = Object.fromEntries(vocabulary.vitals.map((v) => [v.key, v]));
+  const MAX_BARS = 8; // as the desktop chart
+  const MAX_RARE = 5;
+
+  let lang = data.lang;
+  let lastRequest = null;
+  let lastResponse = null;
+  let errorShown = false;
+
+  const $ = (id) => document.getElementById(id);
+  const form = $("consultation");
+  const resultBody = $("result-body");
+  const resultMessage = $("result-message");
+  const placeholder = $("result-placeholder");
+  const formError = $("form-error");
+  const diagnoseButton = $("diagnose");
+  // On a phone the answer is below the form: it is brought into view when it arrives.
+  const narrow = window.matchMedia("(max-width: 959px)");
+
+  function t(key, params) {
+    const text = (messages[lang] && messages[lang][key]) || messages.es[key] || key;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
+  }
+
+  function pick(value) {
+    if (value && typeof value === "object") return value[lang] || value.es || "";
+    return value == null ? "" : String(value);
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function fmt(x) {
+    return Number.isInteger(x) ? String(x) : String(Math.round(x * 100) / 100);
+  }
+
+  /* --- language ------------------------------------------------------------------------------------------------ */
+
+  function applyLanguage(next) {
+    lang = next;
+    document.documentElement.lang = lang;
+    document.title = t("app.title");
+    document.querySelectorAll("[data-i18n]").forEach((node) => {
+      const params = {};
+      for (const [name, value] of Object.entries(node.dataset)) {
+        if (name.startsWith("i18n") && name !== "i18n" && !name.startsWith("i18nPlaceholder")
+            && !name.startsWith("i18nLabel")) {
+          params[name.slice(4).toLowerCase()] = value;
+        }
+      }
+      node.textContent = t(node.dataset.i18n, params);
+    });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => {
+      node.placeholder = t(node.dataset.i18nPlaceholder);
+    });
+    document.querySelectorAll("[data-i18n-label]").forEach((node) => {
+      node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    });
+    document.querySelectorAll("[data-system-label]").forEach((node) => {
+      node.textContent = pick(vocabulary.systems[node.dataset.systemLabel]);
+    });
+    document.querySelectorAll("[data-symptom-label]").forEach((node) => {
+      node.textContent = pick(symptomsByKey[node.dataset.symptomLabel].label);
+    });
+    document.querySelectorAll("[data-vital-label]").forEach((node) => {
+      node.textContent = pick(vitalsByKey[node.dataset.vitalLabel].label);
+    });
+    document.querySelectorAll("[data-vital-unit]").forEach((node) => {
+      node.textContent = pick(vitalsByKey[node.dataset.vitalUnit].unit);
+    });
+    document.querySelectorAll("[data-vital-range]").forEach((node) => {
+      const [low, high] = vitalsByKey[node.dataset.vitalRange].plausible;
+      node.textContent = t("consult.vital_range", { low: fmt(low), high: fmt(high) });
+    });
+    document.querySelectorAll(".lang-switch a").forEach((link) => {
+      if (link.dataset.lang === lang) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    });
+    document.querySelectorAll('input[name="lang"]').forEach((input) => { input.value = lang; });
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `vereda_lang=${lang}; Path=/app; Max-Age=31536000; SameSite=Lax${secure}`;
+    history.replaceState(null, "", `${location.pathname}?lang=${lang}`);
+    filterSymptoms();
+    if (lastResponse) renderResult(lastRequest, lastResponse);
+    // A contract error came in the old language: ask again (nothing is stored, so asking twice is harmless).
+    if (errorShown && lastRequest) submit();
+  }
+
+  document.querySelectorAll(".lang-switch a").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      event.preventDefault(); // switch in place: keep what the doctor typed and the answer on screen
+      applyLanguage(link.dataset.lang);
+    });
+  });
+
+  /* --- symptoms: search, "only entered", count ------------------------------------------------------------------ */
+
+  const search = $("symptom-search");
+  const onlyEntered = $("only-entered");
+  const symptomInputs = Array.from(form.querySelectorAll(".symptom input"));
+  const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  const haystack = Object.fromEntries(vocabulary.symptoms.map((s) => [
+    s.key, fold(`${s.key.replace(/_/g, " ")} ${s.label.es} ${s.label.en}`),
+  ]));
+
+  function filterSymptoms() {
+    const words = fold(search.value).split(/\s+/).filter(Boolean);
+    let shown = 0;
+    document.querySelectorAll(".system").forEach((system) => {
+      let visible = 0;
+      system.querySelectorAll(".symptom").forEach((row) => {
+        const input = row.querySelector("input");
+        const match = words.every((w) => haystack[row.dataset.symptom].includes(w))
+          && (!onlyEntered.checked || input.value !== "" || input.validity.badInput);
+        row.hidden = !match;
+        if (match) visible += 1;
+      });
+      system.hidden = visible === 0;
+      shown += visible;
+    });
+    $("no-match").hidden = shown > 0;
+  }
+
+  function updateCount() {
+    const count = symptomInputs.filter((i) => i.value !== "" && Number(i.value) >= 1).length;
+    const node = $("entered-count");
+    node.dataset.i18nCount = String(count);
+    node.textContent = t("consult.entered", { count });
+  }
+
+  search.addEventListener("input", filterSymptoms);
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { // Enter in the search jumps to the first matching symptom, not submit
+      event.preventDefault();
+      const first = symptomInputs.find((i) => !i.closest(".symptom").hidden && !i.closest(".system").hidden);
+      if (first) first.focus();
+    }
+  });
+  onlyEntered.addEventListener("change", filterSymptoms);
+  symptomInputs.forEach((input) => input.addEventListener("input", updateCount));
+
+  /* --- errors next to their field ------------------------------------------------------------------------------- */
+
+  function fieldLabel(field) {
+    if (field === "age") return t("consult.age");
+    if (field === "sex") return t("consult.sex");
+    if (field === "duration_days") return t("consult.duration");
+    const [group, key] = field.split(".");
+    if (group === "symptoms" && symptomsByKey[key]) return pick(symptomsByKey[key].label);
+    if (group === "vitals" && vitalsByKey[key]) return pick(vitalsByKey[key].label);
+    return field;
+  }
+
+  function fieldContainer(field) {
+    if (!field) return null;
+    return Array.from(form.querySelectorAll("[data-field]")).find((node) => node.dataset.field === field) || null;
+  }
+
+  function clearErrors() {
+    errorShown = false;
+    formError.hidden = true;
+    resultMessage.hidden = true;
+    form.querySelectorAll(".field-error").forEach((p) => { p.hidden = true; p.textContent = ""; });
+    form.querySelectorAll('[aria-invalid="true"]').forEach((i) => i.removeAttribute("aria-invalid"));
+  }
+
+  function showFieldError(field, message) {
+    errorShown = true;
+    const container = fieldContainer(field);
+    const target = container && container.querySelector(":scope > .field-error");
+    // The contract names the JSON field («vitals.spo2»); the doctor reads the label they typed into.
+    const label = field ? fieldLabel(field) : null;
+    const text = label ? message.split(`«${field}»`).join(`«${label}»`).split(`'${field}'`).join(`'${label}'`)
+      : message;
+    if (target) {
+      target.textContent = text;
+      target.hidden = false;
+      const input = container.querySelector("input");
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        const row = container.closest(".symptom");
+        if (row) { row.hidden = false; row.closest(".system").hidden = false; }
+        input.focus({ preventScroll: true });
+        container.scrollIntoView({ block: "center" });
+      }
+    } else {
+      formError.textContent = text;
+      formError.hidden = false;
+      formError.scrollIntoView({ block: "center" });
+    }
+    showMessage(t("error.check_field", { message: text }));
+  }
+
+  function showMessage(text, link) {
+    resultMessage.replaceChildren(el("span", null, text));
+    if (link) {
+      resultMessage.append(" ");
+      const a = el("a", null, link.text);
+      a.href = link.href;
+      resultMessage.append(a);
+    }
+    resultMessage.hidden = false;
+    placeholder.hidden = true;
+    if (narrow.matches && formError.hidden && !form.querySelector('[aria-invalid="true"]')) {
+      resultMessage.scrollIntoView({ block: "center" });
+    }
+  }
+
+  /* --- the request ---------------------------------------------------------------------------------------------- */
+
+  function numberFrom(input, field, problems) {
+    if (input.validity.badInput) { problems.push(field); return undefined; }
+    if (input.value.trim() === "") return undefined;
+    return Number(input.value);
+  }
+
+  function collect() {
+    const problems = [];
+    const request = {};
+    const age = numberFrom($("age"), "age", problems);
+    if (age !== undefined) request.age = age;
+    const sex = form.querySelector('input[name="sex"]:checked');
+    if (sex) request.sex = sex.value;
+    const duration = numberFrom($("duration_days"), "duration_days", problems);
+    if (duration !== undefined) request.duration_days = duration;
+    request.symptoms = {};
+    symptomInputs.forEach((input) => {
+      const value = numberFrom(input, `symptoms.${input.dataset.key}`, problems);
+      if (value !== undefined) request.symptoms[input.dataset.key] = value;
+    });
+    request.vitals = {};
+    form.querySelectorAll(".vital input").forEach((input) => {
+      const value = numberFrom(input, `vitals.${input.dataset.key}`, problems);
+      if (value !== undefined) request.vitals[input.dataset.key] = value;
+    });
+    return { request, problems };
+  }
+
+  let busy = false;
+
+  async function submit() {
+    if (busy) return; // one question at a time (the button and Ctrl+Enter both ask)
+    clearErrors();
+    const { request, problems } = collect();
+    if (problems.length) {
+      // The browser could not read a number there (for example "3,,5"): say so before asking the service.
+      problems.forEach((field) => showFieldError(field, t("error.not_a_number")));
+      return;
+    }
+    lastRequest = request;
+    busy = true;
+    diagnoseButton.disabled = true;
+    diagnoseButton.textContent = t("consult.diagnosing");
+    let reply;
+    try {
+      reply = await fetch(`/v1/predict?lang=${lang}`, {
+        method: "POST",
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "Content-Type": "application/json", [data.csrfHeader]: data.csrf },
+        body: JSON.stringify(request),
+      });
+    } catch (err) {
+      showMessage(t("error.unreachable"));
+      return;
+    } finally {
+      busy = false;
+      diagnoseButton.disabled = false;
+      diagnoseButton.textContent = t("consult.diagnose");
+    }
+    let body = null;
+    try { body = await reply.json(); } catch (err) { body = null; }
+    const error = body && body.error;
+    if (reply.ok && body) {
+      lastResponse = body;
+      renderResult(request, body);
+      if (narrow.matches) $("result").scrollIntoView({ block: "start" });
+      return;
+    }
+    if (reply.status === 422 && error) {
+      showFieldError(error.field, error.message);
+    } else if (reply.status === 401) {
+      showMessage(t("error.session_ended"), { text: t("error.login_link"), href: "/app/login" });
+    } else if (reply.status === 403) {
+      showMessage(t("error.csrf"));
+    } else if (reply.status === 429) {
+      showMessage(t("error.rate_limited", { seconds: reply.headers.get("Retry-After") || "1" }));
+    } else {
+      showMessage(t("error.server", { status: reply.status, request_id: (error && error.request_id) || "-" }));
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { // the desktop's shortcut
+      event.preventDefault();
+      submit();
+    }
+  });
+  $("clear").addEventListener("click", () => {
+    form.reset();
+    clearErrors();
+    lastRequest = null;
+    lastResponse = null;
+    resultBody.hidden = true;
+    placeholder.hidden = false;
+    search.value = "";
+    filterSymptoms();
+    updateCount();
+    $("age").focus();
+  });
+
+  /* --- the answer ----------------------------------------------------------------------------------------------- */
+
+  function findingLabel(name, request) {
+    if (symptomsByKey[name]) {
+      const label = pick(symptomsByKey[name].label);
+      const value = (request.symptoms || {})[name] || 0;
+      return value ? `${label} ${fmt(value)}/10` : t("result.absent", { name: label });
+    }
+    if (vitalsByKey[name]) {
+      const vital = vitalsByKey[name];
+      const value = (request.vitals || {})[name];
+      const label = pick(vital.label);
+      return value != null ? `${label} ${fmt(value)} ${pick(vital.unit)}` : t("result.not_measured", { name: label });
+    }
+    if (name === "age") return t("result.age", { age: fmt(request.age || 0) });
+    if (name === "sex") return request.sex === "F" ? t("result.sex_f") : t("result.sex_m");
+    if (name === "duration_days") {
+      return request.duration_days != null ? t("result.duration", { days: fmt(request.duration_days) })
+        : t("result.duration_unknown");
+    }
+    return name;
+  }
+
+  function renderChart(request, response) {
+    const chart = $("chart");
+    const which = $("why-target").value || "severity";
+    const contributions = Object.entries(((response.explanation || {})[which] || {}).contributions || {});
+    const bars = contributions.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, MAX_BARS);
+    chart.replaceChildren();
+    if (!bars.length) {
+      chart.append(el("p", "hint", t("result.no_explanation")));
+      chart.setAttribute("aria-label", t("result.no_explanation"));
+      return;
+    }
+    const largest = Math.max(...bars.map(([, v]) => Math.abs(v))) || 1;
+    const described = [];
+    bars.forEach(([name, value]) => {
+      const label = findingLabel(name, request);
+      const signed = `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(2)}`;
+      described.push(`${label}: ${signed}`);
+      const row = el("div", "why-row");
+      const track = el("div", "why-track");
+      const bar = el("div", `why-bar ${value >= 0 ? "toward" : "away"}`);
+      const width = (Math.abs(value) / largest) * 48; // percent of the track, from its centre line
+      // Toward the target goes right of the centre line, away goes left: side and colour both carry it.
+      bar.style.left = value >= 0 ? "50%" : `${50 - width}%`;
+      bar.style.width = `${Math.max(width, 0.5)}%`;
+      track.append(bar);
+      row.append(el("span", "why-label", label), track, el("span", "why-value", signed));
+      chart.append(row);
+    });
+    chart.setAttribute("aria-label", `${t("result.why")}: ${described.join("; ")}`);
+  }
+
+  function renderResult(request, r) {
+    placeholder.hidden = true;
+    resultBody.hidden = false;
+    const banner = $("state-banner");
+    banner.className = `banner state-${r.severity}`;
+    banner.dataset.state = r.severity;
+    banner.textContent = t("result.banner", {
+      state: pick(r.severity_label), confidence: Math.round(100 * r.confidence),
+    });
+
+    const attention = $("attention");
+    attention.hidden = !r.requires_immediate_attention;
+    $("attention-title").textContent = `⚠ ${t("result.attention")}`;
+    $("red-flags").replaceChildren(...(r.red_flags || []).map((f) => el("li", null, pick(f.message))));
+
+    $("conditions").replaceChildren(...r.top_conditions.map((c) => {
+      const percent = Math.round(100 * c.probability);
+      const item = el("li", "condition");
+      const name = el("span", "condition-name", `${pick(c.name)} `);
+      name.append(el("span", "condition-code", `(${c.code})`));
+      const bar = el("div", "bar");
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", `${pick(c.name)}: ${percent} %`);
+      const fill = el("div", "bar-fill");
+      fill.style.width = `${Math.min(100, Math.max(0, 100 * c.probability))}%`;
+      bar.append(fill, el("span", "bar-text", `${percent} %`));
+      item.append(name, bar);
+      return item;
+    }));
+
+    const rare = $("rare");
+    const rareItems = (r.rare_diseases || []).slice(0, MAX_RARE);
+    if (rareItems.length) {
+      const list = el("ul", "rare-list");
+      rareItems.forEach((d) => {
+        const li = el("li", null, `${pick(d.name)} (${d.orpha_code}) `);
+        const matched = (d.matched_labels || d.matched_terms || []).map(pick).join(", ");
+        li.append(el("span", "rare-terms", `— ${t("result.rare_matched", { terms: matched })}`));
+        list.append(li);
+      });
+      rare.replaceChildren(list);
+    } else {
+      rare.replaceChildren(el("p", "hint", t("result.rare_none")));
+    }
+
+    const lines = (r.recommendations && (r.recommendations[lang] || r.recommendations.es)) || [];
+    $("recommendations").replaceChildren(...lines.map((line) => el("li", null, line)));
+
+    const select = $("why-target");
+    const current = select.value || "severity";
+    const top = r.top_conditions[0];
+    select.replaceChildren(
+      new Option(t("result.why_state", { state: pick(r.severity_label) }), "severity"),
+      new Option(t("result.why_condition", { condition: top ? pick(top.name) : "" }), "condition"),
+    );
+    select.value = current;
+    renderChart(request, r);
+    $("model-line").textContent = t("result.model", { version: r.model.version, engine: r.engine });
+  }
+
+  $("why-target").addEventListener("change", () => {
+    if (lastResponse) renderChart(lastRequest, lastResponse);
+  });
+
+  filterSymptoms();
+  updateCount();
+})();

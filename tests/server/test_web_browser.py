@@ -1,0 +1,197 @@
+"""The browser page end to end: Debian's headless Chromium (Playwright) against a real `vereda-server serve`.
+
+A doctor logs in, types the origin document's case 4 and reads ENFERMEDAD AGUDA with the attention flag, switches to
+English without losing the findings, gets a clear message next to a bad value, and a phone-sized screen shows it
+all without sideways scrolling. A logged-out visitor is refused, and POSTs without the CSRF token are refused.
+Skipped, with the reason, when Chromium or Playwright is missing (.ci/run installs Chromium).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.server.browser import DESKTOP, PHONE, chromium_path, enter_case, launch, log_in, staff_user
+from tests.server.helpers import CASE4, Server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Server:
+    workdir = tmp_path_factory.mktemp("web-browser")
+    database = f"sqlite:///{workdir / 'vereda-server.db'}"
+    staff_user(database, workdir)
+    return start_server(database)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, executable)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Refused requests (401, 403, 422) are logged by Chromium as "Failed to load resource"; they are expected here.
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    yield page
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"  # a CSP violation or a script error shows here
+
+
+def diagnose(page: Any) -> None:
+    page.click("#diagnose")
+    page.wait_for_selector("#state-banner[data-state]")
+
+
+def test_a_logged_out_visitor_is_sent_to_the_login_form(page: Any, site: Server) -> None:
+    page.goto(f"{site.url}/app")
+    assert page.url == f"{site.url}/app/login"
+    assert page.is_visible("#password") and not page.is_visible("#consultation")
+    reply = page.request.post(f"{site.url}/v1/predict", data=CASE4, headers={"X-CSRF-Token": "x"},
+                              fail_on_status_code=False)
+    assert reply.status == 200  # no session cookie: an API client, answered as before (predict is open)
+    page.fill("#username", "dra.rojas")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert "Usuario o contraseña incorrectos" in page.inner_text("#login-notice")
+    page.goto(f"{site.url}/app")
+    assert page.url == f"{site.url}/app/login"
+
+
+def test_case_4_reads_acute_illness_with_the_attention_flag(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    assert page.evaluate("document.documentElement.lang") == "es"
+    enter_case(page, CASE4)
+    assert page.inner_text("#entered-count") == "Síntomas ingresados: 3"
+    diagnose(page)
+    banner = page.locator("#state-banner")
+    assert "ENFERMEDAD AGUDA" in banner.inner_text()
+    assert banner.get_attribute("data-state") == "ENFERMEDAD_AGUDA"
+    assert page.evaluate("getComputedStyle(document.getElementById('state-banner')).backgroundColor") \
+        == "rgb(198, 40, 40)"  # #c62828, the desktop app's colour for AGUDA
+    assert page.is_visible("#attention")
+    assert "REQUIERE ATENCIÓN INMEDIATA" in page.inner_text("#attention")
+    assert page.locator("#red-flags li").count() >= 1
+    assert page.locator("#conditions li").count() >= 5
+    assert "%" in page.inner_text("#conditions li >> nth=0")
+    assert page.locator("#recommendations li").count() >= 1
+    assert page.is_visible("#rare")  # a list, or the sentence that none fits
+    assert page.locator("#chart .why-row").count() >= 3
+    assert "Dolor torácico 7/10" in page.inner_text("#chart") or "7/10" in page.inner_text("#chart")
+    page.select_option("#why-target", "condition")
+    assert page.locator("#chart .why-row").count() >= 3
+    assert "motor cloud" in page.inner_text("#model-line")
+
+
+def test_switching_to_english_keeps_the_findings_and_the_answer(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    enter_case(page, CASE4)
+    diagnose(page)
+    page.click(".lang-switch a[data-lang=en]")
+    page.locator("html[lang=en]").wait_for(state="attached")
+    assert "Acute illness" in page.inner_text("#state-banner")
+    assert "NEEDS IMMEDIATE ATTENTION" in page.inner_text("#attention")
+    assert page.inner_text("label[for=age]") == "Age (years)"
+    assert page.input_value("#age") == "40" and page.input_value("#s-dificultad_respirar") == "9"
+    assert page.inner_text("button#diagnose") == "Diagnose"
+    page.reload()  # the choice is remembered
+    assert page.inner_text("label[for=age]") == "Age (years)"
+    page.click(".lang-switch a[data-lang=es]")
+    page.locator("html[lang=es]").wait_for(state="attached")
+
+
+def test_a_bad_value_shows_a_clear_message_next_to_its_field(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    enter_case(page, {**CASE4, "age": 140})
+    page.click("#diagnose")
+    age_error = page.locator("[data-field=age] > .field-error")
+    age_error.wait_for(state="visible")
+    assert age_error.inner_text() == "«Edad (años)» debe estar entre 0 y 120; se recibió 140."
+    assert page.get_attribute("#age", "aria-invalid") == "true"
+    assert not page.is_visible("#result-body")
+
+    page.fill("#age", "40")
+    page.fill("#s-fatiga", "12")
+    page.click("#diagnose")
+    symptom_error = page.locator("[data-field='symptoms.fatiga'] > .field-error")
+    symptom_error.wait_for(state="visible")
+    assert "«Fatiga» debe estar entre 0 y 10" in symptom_error.inner_text()
+    assert not page.is_visible("[data-field=age] > .field-error")  # the old message is gone
+
+    page.click(".lang-switch a[data-lang=en]")  # the message is asked for again in English
+    page.locator("[data-field='symptoms.fatiga'] > .field-error",
+                 has_text="'Fatigue' must be between 0 and 10").wait_for()
+    page.click(".lang-switch a[data-lang=es]")
+    page.locator("html[lang=es]").wait_for(state="attached")
+
+    page.fill("#s-fatiga", "")
+    page.fill("#s-dolor_pecho", "")
+    page.click("#diagnose")
+    too_few = page.locator("[data-field=symptoms] > .field-error")
+    too_few.wait_for(state="visible")
+    assert "al menos 3 hallazgos" in too_few.inner_text()
+
+
+def test_posts_without_the_csrf_token_are_refused(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    # The page's own session cookie goes with these requests (same origin), but not the token.
+    status = page.evaluate("""async (body) => {
+        const without = await fetch('/v1/predict', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                     body: JSON.stringify(body)});
+        const answer = await without.json();
+        return [without.status, answer.error.code];
+    }""", CASE4)
+    assert status == [403, "csrf_failed"]
+    logout = page.request.post(f"{site.url}/app/logout", form={"csrf_token": "forged"}, fail_on_status_code=False,
+                               max_redirects=0)
+    assert logout.status == 403
+    page.goto(f"{site.url}/app")
+    assert page.url == f"{site.url}/app"  # still logged in: the forged logout did nothing
+    fresh = page.context.browser.new_context()
+    try:
+        login = fresh.request.post(f"{site.url}/app/login", form={"username": "dra.rojas",
+                                                                   "password": "la doctora de la vereda"},
+                                   fail_on_status_code=False, max_redirects=0)
+        assert login.status == 403  # the login form's token is missing
+    finally:
+        fresh.close()
+    page.click("form.logout button")
+    page.wait_for_url(f"{site.url}/app/login?notice=logged_out")
+    page.goto(f"{site.url}/app")
+    assert page.url == f"{site.url}/app/login"
+
+
+def test_the_page_fits_a_390_px_phone(browser: Any, site: Server) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        log_in(page, site.url)
+        width = "document.documentElement.scrollWidth"
+        assert page.evaluate(width) <= PHONE["width"]
+        page.fill("#symptom-search", "respir")
+        assert page.is_visible("#s-dificultad_respirar") and not page.is_visible("#s-fiebre")
+        page.fill("#symptom-search", "")
+        enter_case(page, CASE4)
+        diagnose(page)
+        assert "ENFERMEDAD AGUDA" in page.inner_text("#state-banner")
+        assert page.evaluate(width) <= PHONE["width"]
+        box = page.locator("#state-banner").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    finally:
+        context.close()
