@@ -3,8 +3,9 @@
 Exit codes: 0 success, 2 invalid input (the error JSON is on stderr), 1 anything else (a message, never a
 traceback, on stderr; the traceback goes to the log). `vereda check` also exits 1 when a check finds a problem.
 
-IT staff commands (`init`, `demo`, `check`, `backup`, `restore`) work on a clinic's data folder (default: the
-per-user data folder from platformdirs). Passphrases and the recovery key are asked for on the terminal, or read
+IT staff commands (`init`, `demo`, `check`, `backup`, `restore`, and for the central service `enroll`, `sync`,
+`usb-export`, `usb-import`, `model-rollback`) work on a clinic's data folder (default: the per-user data folder
+from platformdirs). Passphrases and the recovery key are asked for on the terminal, or read
 from a file for scripts (`--passphrase-file`, `--recovery-key-file`; first line, nothing else), never taken from
 the command line, where other users of the laptop could read them in the process list.
 """
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--bundle", metavar="DIR", type=Path, help="model bundle folder (default: the shipped one)")
     diagnose.add_argument("--pretty", action="store_true", help="indent the JSON output")
     _add_store_commands(sub)
+
+    selftest = sub.add_parser("self-test", help="check that this copy of Vereda works here (model bundle and its "
+                              "signature, the origin document's cases, encrypted database, one screen)")
+    selftest.add_argument("--json", action="store_true", help="print the report as JSON")
+    # The screen check runs in a child process (app/selftest.py says why); this is how it is started.
+    selftest.add_argument("--screen-only", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -99,6 +106,36 @@ def _add_store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     restore.add_argument("--recovery-key-file", metavar="FILE", type=Path, help="read the recovery key from FILE")
     restore.add_argument("--force", action="store_true",
                          help="replace a newer or different database (it is kept aside, never deleted)")
+
+    enroll = sub.add_parser("enroll", help="enroll this laptop with the central service (one-time code)")
+    data_dir(enroll)
+    login(enroll)
+    enroll.add_argument("--server", metavar="URL", required=True, help="the central service, https://…")
+    enroll.add_argument("--code", required=True, help="one-time enrollment code from `vereda-server enroll-code`")
+    enroll.add_argument("--force", action="store_true", help="enroll again although already enrolled")
+    enroll.add_argument("--allow-http", action="store_true",
+                        help="accept plain http to another machine (a lab only: the token would travel in clear)")
+
+    sync = sub.add_parser("sync", help="send pending feedback and install a newer signed model; prints JSON")
+    data_dir(sync)
+    login(sync)
+    sync.add_argument("--batch-size", type=int, default=500, metavar="N", help="records per request (default 500)")
+    sync.add_argument("--no-model-update", action="store_true", help="only send feedback")
+
+    usb_export = sub.add_parser("usb-export", help="write pending feedback to one sealed file for the central "
+                                "service (clinics that are never online)")
+    data_dir(usb_export)
+    login(usb_export)
+    usb_export.add_argument("--output", metavar="FILE", type=Path, required=True, help="the file to write")
+
+    usb_import = sub.add_parser("usb-import", help="import a signed model bundle archive or a feedback receipt")
+    data_dir(usb_import)
+    login(usb_import)
+    usb_import.add_argument("file", type=Path, help="a model bundle (.tar.gz) or a receipt from the central service")
+
+    rollback = sub.add_parser("model-rollback", help="go back to the previous model (the current one is withdrawn)")
+    data_dir(rollback)
+    login(rollback)
 
 
 def _open(path: str) -> IO[str]:
@@ -347,8 +384,70 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------- sync commands
+# The device token never appears in any output: summaries come from Enrollment.public() and SyncResult.to_json().
+def _direct(store: Any) -> Any:
+    return lambda fn: fn(store)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from app.sync.enrollment import enroll
+
+    with _unlock(args, args.lang) as store:
+        enrollment = enroll(_direct(store), args.server, args.code, force=args.force, allow_http=args.allow_http)
+    print(_dump({"enrolled": True, **enrollment.public()}, True))
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from app.sync.run import run_sync
+
+    data_dir = _data_dir(args)
+    with _unlock(args, args.lang) as store:
+        result = run_sync(_direct(store), data_dir, batch_size=max(1, args.batch_size),
+                          update_models=not args.no_model_update)
+    print(_dump(result.to_json(args.lang), True))
+    return EXIT_OK if result.reached_service else EXIT_FAILURE
+
+
+def cmd_usb_export(args: argparse.Namespace) -> int:
+    from app.sync.usb import export_feedback
+
+    with _unlock(args, args.lang) as store:
+        exported = export_feedback(_direct(store), args.output)
+    print(_dump({"file": str(exported.path), "records": exported.count, "unmappable": exported.unmappable}, True))
+    return EXIT_OK
+
+
+def cmd_usb_import(args: argparse.Namespace) -> int:
+    from app.sync.usb import import_file
+
+    with _unlock(args, args.lang) as store:
+        summary = import_file(_direct(store), args.file, _data_dir(args), lang=args.lang)
+    print(_dump(summary, True))
+    return EXIT_FAILURE if summary.get("status") == "refused" else EXIT_OK
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from app.sync.run import reconcile_installed
+    from app.sync.updates import active_version, rollback
+
+    data_dir = _data_dir(args)
+    with _unlock(args, args.lang) as store:
+        pointer = rollback(data_dir)
+        reconcile_installed(_direct(store), data_dir)
+        store.record_sync("model_rollback", {"withdrawn": pointer.withdrawn[-1], "active": active_version(data_dir)})
+    print(_dump({"active": active_version(data_dir), "withdrawn": list(pointer.withdrawn)}, True))
+    return EXIT_OK
+
+
 _STORE_COMMANDS = {"init": cmd_init, "demo": cmd_demo, "check": cmd_check, "backup": cmd_backup,
-                   "restore": cmd_restore}
+                   "restore": cmd_restore, "enroll": cmd_enroll, "sync": cmd_sync, "usb-export": cmd_usb_export,
+                   "usb-import": cmd_usb_import, "model-rollback": cmd_model_rollback}
+# Sync errors a person fixes by typing something else.
+_INVALID_SYNC_INPUT = frozenset({"invalid_url", "insecure_url", "already_enrolled", "enrollment_code_unknown",
+                                 "enrollment_code_used", "enrollment_code_expired", "usb_unreadable",
+                                 "usb_invalid_file", "usb_wrong_device"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,14 +461,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "diagnose":
             return cmd_diagnose(args)
+        if args.command == "self-test":
+            from app import selftest
+
+            return selftest.main(args.lang, args.json, screen_only=args.screen_only)
         if args.command in _STORE_COMMANDS:
             from app.store import StoreError
+            from app.sync.messages import SyncError
 
             try:
                 return _STORE_COMMANDS[args.command](args)
             except StoreError as exc:
                 print(_dump(exc.to_json(args.lang), False), file=sys.stderr)
                 return EXIT_INVALID if exc.code in _INVALID_INPUT else EXIT_FAILURE
+            except SyncError as exc:
+                print(_dump(exc.to_json(args.lang), False), file=sys.stderr)
+                return EXIT_INVALID if exc.code in _INVALID_SYNC_INPUT else EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: a message, not a traceback

@@ -28,7 +28,7 @@ from typing import Any
 
 import platformdirs
 import sqlcipher3
-from sqlalchemy import select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,13 @@ SYSTEM = "system"
 _LOGIN = re.compile(r"^[a-z0-9._-]{2,32}$")
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 _ORPHA = re.compile(r"^ORPHA:[0-9]{1,7}$")
+# An outbox row the central service refused for good carries this prefix in last_error and is no longer pending.
+REFUSED_PREFIX = "refused: "
+_NOT_REFUSED = or_(FeedbackOutbox.last_error.is_(None), ~FeedbackOutbox.last_error.startswith(REFUSED_PREFIX))
+# Settings written by the sync client on behalf of whoever is logged in (a doctor's sync, a completed enrollment).
+SYNC_SETTINGS = frozenset({"last_sync", "last_sync_result", "device_token", "device_id", "central_clinic_id",
+                           "central_clinic_name", "enrollment_code"})
+SECRET_SETTINGS = frozenset({"device_token"})
 
 # Who may do what. Emergency access (the recovery key) acts as an administrator; it is logged as such.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -838,19 +845,32 @@ class ClinicStore:
 
     # ================================================================================================ outbox / sync
     def pending_feedback(self, limit: int = 500) -> list[FeedbackOutbox]:
+        """Rows waiting to be sent, oldest first: not acknowledged and not refused by the central service."""
         self._require("sync")
         with self._tx() as s:
-            return list(s.scalars(select(FeedbackOutbox).where(FeedbackOutbox.sent_at.is_(None))
+            return list(s.scalars(select(FeedbackOutbox).where(FeedbackOutbox.sent_at.is_(None), _NOT_REFUSED)
                                   .order_by(FeedbackOutbox.id).limit(limit)))
+
+    def feedback_counts(self) -> dict[str, int]:
+        """{"pending", "refused", "sent"}: what the status bar and `vereda sync` show (counts only, no rows)."""
+        self._require("sync")
+        with self._tx() as s:
+            sent = s.scalar(select(func.count()).select_from(FeedbackOutbox)
+                            .where(FeedbackOutbox.sent_at.is_not(None))) or 0
+            pending = s.scalar(select(func.count()).select_from(FeedbackOutbox)
+                               .where(FeedbackOutbox.sent_at.is_(None), _NOT_REFUSED)) or 0
+            refused = s.scalar(select(func.count()).select_from(FeedbackOutbox)
+                               .where(FeedbackOutbox.sent_at.is_(None), ~_NOT_REFUSED)) or 0
+        return {"pending": pending, "refused": refused, "sent": sent}
 
     def mark_feedback_sent(self, outbox_ids: Sequence[int]) -> None:
         self._require("sync")
         now = utcnow()
         with self._tx() as s:
-            for row in s.scalars(select(FeedbackOutbox).where(FeedbackOutbox.id.in_(list(outbox_ids)))):
-                row.sent_at = now
-                row.attempts += 1
-                row.last_error = None
+            # One UPDATE for the batch (a sync marks 500 rows at a time; row-by-row costs more than the network).
+            s.execute(update(FeedbackOutbox).where(FeedbackOutbox.id.in_(list(outbox_ids)))
+                      .values(sent_at=now, attempts=FeedbackOutbox.attempts + 1, last_error=None)
+                      .execution_options(synchronize_session=False))
             self._audit(s, "sync.feedback_sent", None, {"count": len(outbox_ids)})
 
     def mark_feedback_failed(self, outbox_ids: Sequence[int], error: str) -> None:
@@ -861,6 +881,16 @@ class ClinicStore:
                 row.last_error = error[:500]
             self._audit(s, "sync.feedback_failed", None, {"count": len(outbox_ids), "error": error[:200]})
 
+    def mark_feedback_refused(self, outbox_ids: Sequence[int], reason: str) -> None:
+        """The central service refused these rows for good (conflict, invalid, rejected): they leave the pending
+        queue, are never deleted, and keep the reason (no clinical values: a status, a code, a field name)."""
+        self._require("sync")
+        with self._tx() as s:
+            s.execute(update(FeedbackOutbox).where(FeedbackOutbox.id.in_(list(outbox_ids)))
+                      .values(attempts=FeedbackOutbox.attempts + 1, last_error=(REFUSED_PREFIX + reason)[:500])
+                      .execution_options(synchronize_session=False))
+            self._audit(s, "sync.feedback_refused", None, {"count": len(outbox_ids), "reason": reason[:200]})
+
     def record_sync(self, event: str, detail: dict[str, Any] | None = None) -> None:
         """Log a sync event (connection found, model update offered, USB import ...). No patient data in detail."""
         self._require("sync")
@@ -870,7 +900,9 @@ class ClinicStore:
     # ================================================================================================ bundles/settings
     def record_installed_bundle(self, *, version: str, sha256: str, source: str, manifest: dict[str, Any],
                                 activate: bool = True) -> InstalledModelBundle:
-        self._require("maintain")
+        # "sync", not "maintain": updates arrive during a doctor's sync. What protects the clinic is the signature,
+        # version and expiry checks app/sync makes before this call, not the role of whoever is logged in.
+        self._require("sync")
         with self._tx() as s:
             row = s.scalar(select(InstalledModelBundle).where(InstalledModelBundle.sha256 == sha256))
             if row is None:
@@ -896,14 +928,17 @@ class ClinicStore:
         return self._setting_value(key, default)
 
     def set_setting(self, key: str, value: Any) -> None:
-        self._require("maintain")
+        """Clinic settings need an administrator; the sync state (SYNC_SETTINGS) is written by whoever syncs. The
+        values of SECRET_SETTINGS (the device token) never reach the audit log."""
+        self._require("sync" if key in SYNC_SETTINGS else "maintain")
         with self._tx() as s:
             row = s.get(Setting, key)
             if row is None:
                 s.add(Setting(key=key, value=value, updated_at=utcnow(), updated_by=self.principal.user_id))
             else:
                 row.value, row.updated_at, row.updated_by = value, utcnow(), self.principal.user_id
-            self._audit(s, "setting.change", f"setting:{key}", {"value": value})
+            logged = {"set": value is not None} if key in SECRET_SETTINGS else {"value": value}
+            self._audit(s, "setting.change", f"setting:{key}", logged)
         if key == "auto_lock_minutes":
             self.auto_lock_seconds = float(value) * 60.0
 

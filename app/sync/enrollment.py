@@ -1,0 +1,88 @@
+"""Enrollment of this laptop with the central service, and the credentials it leaves in the encrypted store.
+
+`enroll()` spends a one-time code (`vereda-server enroll-code`) at `POST /v1/enroll` and keeps the answer in the
+store's settings: `central_url`, `device_token` (secret: the store writes "set" in the audit log instead of the
+value, and nothing here prints or logs it), `device_id`, `central_clinic_id`, `central_clinic_name`. The settings
+live in the SQLCipher database, so the token is encrypted at rest with everything else.
+
+The setup wizard may have saved a code typed before the laptop ever saw a network (`enrollment_code`);
+`complete_pending_enrollment()` spends it at the first sync and then forgets it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from app.sync.client import CentralClient, normalise_server_url
+from app.sync.messages import SyncError
+
+if TYPE_CHECKING:
+    from app.store.store import ClinicStore
+    from app.sync.outbox import StoreCall
+
+log = logging.getLogger("vereda.sync.enrollment")
+
+URL, TOKEN, DEVICE_ID, CLINIC_ID, CLINIC_NAME, PENDING_CODE = (
+    "central_url", "device_token", "device_id", "central_clinic_id", "central_clinic_name", "enrollment_code")
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    server_url: str
+    token: str = field(repr=False)
+    device_id: int
+    clinic_id: str
+    clinic_name: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """What may be shown or printed: everything but the token."""
+        return {"server": self.server_url, "device_id": self.device_id, "clinic_id": self.clinic_id,
+                "clinic_name": self.clinic_name}
+
+
+def load_enrollment(store: ClinicStore) -> Enrollment | None:
+    url, token, clinic = store.setting(URL), store.setting(TOKEN), store.setting(CLINIC_ID)
+    if not url or not token or not clinic:
+        return None
+    return Enrollment(str(url), str(token), int(store.setting(DEVICE_ID, 0) or 0), str(clinic),
+                      str(store.setting(CLINIC_NAME, "") or ""))
+
+
+def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: bool = False, allow_http: bool = False,
+           client_factory: Callable[[str], CentralClient] | None = None) -> Enrollment:
+    """Enroll with `server_url` using `code`; store and return the credentials. Raises SyncError."""
+    url = normalise_server_url(server_url, allow_http=allow_http)
+    current = call_store(load_enrollment)
+    if current is not None and not force:
+        raise SyncError("already_enrolled", url=current.server_url)
+    with (client_factory or CentralClient)(url) as client:
+        answer = client.enroll(code.strip())
+    enrollment = Enrollment(url, str(answer["device_token"]), int(answer["device_id"]), str(answer["clinic_id"]),
+                            str(answer.get("clinic_name", "")))
+
+    def save(store: ClinicStore) -> None:
+        if store.setting(URL) != url:
+            store.set_setting(URL, url)
+        store.set_setting(TOKEN, enrollment.token)
+        store.set_setting(DEVICE_ID, enrollment.device_id)
+        store.set_setting(CLINIC_ID, enrollment.clinic_id)
+        store.set_setting(CLINIC_NAME, enrollment.clinic_name)
+        if store.setting(PENDING_CODE):
+            store.set_setting(PENDING_CODE, None)
+        store.record_sync("enrolled", enrollment.public())
+
+    call_store(save)
+    log.info("enrolled with %s as device %d of %s", url, enrollment.device_id, enrollment.clinic_id)
+    return enrollment
+
+
+def complete_pending_enrollment(call_store: StoreCall[Any], *, allow_http: bool = False,
+                                client_factory: Callable[[str], CentralClient] | None = None) -> Enrollment | None:
+    """Spend the code the setup wizard saved, if there is one and the laptop is not enrolled yet."""
+    url, code, current = call_store(lambda s: (s.setting(URL), s.setting(PENDING_CODE), load_enrollment(s)))
+    if current is not None or not url or not code:
+        return current
+    return enroll(call_store, str(url), str(code), allow_http=allow_http, client_factory=client_factory)
