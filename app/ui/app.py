@@ -81,8 +81,10 @@ class VeredaApp(QObject):
             import app.store.store
             import app.ui.main_window  # noqa: F401
             from app.core.engine import DiagnosisEngine
+            from app.sync.updates import active_bundle_dir
 
-            return DiagnosisEngine.load()
+            # A model installed by a sync or from a USB stick, else the one shipped with the app.
+            return DiagnosisEngine.load(active_bundle_dir(self.data_dir))
 
         self.tasks.run(load, self._engine_ready, self._engine_failed)
 

@@ -88,6 +88,7 @@ class ConsultationWidget(QWidget):
     def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.predictor: Any = engine  # anything with .diagnose(request): the engine, or the mode-aware predictor
         self.tasks = tasks
         vocabulary = engine.vocabulary
         self._last_request: dict[str, Any] | None = None
@@ -345,7 +346,8 @@ class ConsultationWidget(QWidget):
             return
         self.message.clear()
         self.diagnose_button.setEnabled(False)
-        self.tasks.run(lambda: self.engine.diagnose(validated),
+        predictor = self.predictor
+        self.tasks.run(lambda: predictor.diagnose(validated),
                        lambda response: self._show(request, response),
                        self._failed)
 
@@ -372,6 +374,9 @@ class ConsultationWidget(QWidget):
             self.message.setText(tr("consult.need_final"))
             return
         self.close_requested.emit(code, self.notes.toPlainText().strip())
+
+    def set_predictor(self, predictor: Any) -> None:
+        self.predictor = predictor
 
     @property
     def last_request(self) -> dict[str, Any] | None:

@@ -31,12 +31,23 @@ from app.ui.qt import (
     QMessageBox,
     QStandardPaths,
     QTabWidget,
+    QTimer,
     Signal,
 )
 from app.ui.referral import ReferralLetter, write_pdf
 from app.ui.tasks import TaskManager
 
 log = logging.getLogger(__name__)
+STATUS_REFRESH_MS = 60_000  # connectivity and records waiting; a background sync follows when allowed
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return tr("status.never")
+    try:
+        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
 
 
 class MainWindow(QMainWindow):
@@ -74,9 +85,15 @@ class MainWindow(QMainWindow):
         self.consultation.diagnosed.connect(self.save_diagnosis)
         self.consultation.close_requested.connect(self.close_encounter)
 
-        self.status_mode, self.status_pending, self.status_sync, self.status_model = (QLabel() for _ in range(4))
-        for label in (self.status_mode, self.status_pending, self.status_sync, self.status_model):
+        self.status_connection, self.status_mode, self.status_pending, self.status_sync, self.status_model = (
+            QLabel() for _ in range(5))
+        for label in (self.status_connection, self.status_mode, self.status_pending, self.status_sync,
+                      self.status_model):
             self.statusBar().addPermanentWidget(label)
+        self._syncing = False
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_REFRESH_MS)
+        self.status_timer.timeout.connect(self.refresh_status)
 
         self.action_pdf = QAction(self)
         self.action_pdf.setEnabled(False)
@@ -90,7 +107,7 @@ class MainWindow(QMainWindow):
         self.action_settings = QAction(self)
         self.action_settings.triggered.connect(self.open_settings)
         self.action_sync = QAction(self)
-        self.action_sync.triggered.connect(self.sync_now)
+        self.action_sync.triggered.connect(lambda: self.sync_now(quiet=False))
         self.action_about = QAction(self)
         self.action_about.triggered.connect(lambda: AboutDialog(self, engine.bundle).exec())
         self.file_menu = self.menuBar().addMenu("")
@@ -123,10 +140,20 @@ class MainWindow(QMainWindow):
         self.db(lambda s: (s.clinic.name if hasattr(s, "clinic") else "", s.setting("mode", "offline"),
                            s.setting("last_sync")), self._show_session)
         self.refresh_status()
+        self.status_timer.start()
+        self.update_predictor()
         self.retranslate()
+
+    def update_predictor(self) -> None:
+        """Offline, hybrid or cloud, as the clinic's settings say (built on the database worker)."""
+        from app.sync.predict import ModePredictor
+
+        engine = self.engine
+        self.db(lambda s: ModePredictor.from_store(s, engine), self.consultation.set_predictor)
 
     def detach(self) -> None:
         self.store = None
+        self.status_timer.stop()
 
     def _show_session(self, values: tuple[str, str, str | None]) -> None:
         self.clinic_name = values[0] or ""
@@ -153,16 +180,32 @@ class MainWindow(QMainWindow):
         self.status_model.setText(tr("status.model", version=self.engine.bundle.version))
 
     def refresh_status(self) -> None:
-        def read(s: ClinicStore) -> tuple[int, str, str | None]:
-            return len(s.pending_feedback(limit=100_000)), s.setting("mode", "offline"), s.setting("last_sync")
+        """Mode, records waiting, last sync (database worker); then whether the central service answers (pool)."""
+        from app.sync.run import sync_status
 
-        self.db(read, self._show_status)
+        data_dir = self.data_dir
+        self.db(lambda s: sync_status(s, data_dir), self._show_status)
 
-    def _show_status(self, values: tuple[int, str, str | None]) -> None:
-        pending, mode, last_sync = values
-        self.status_mode.setText(tr(f"status.mode_{mode}") if mode in ("offline", "hybrid", "cloud") else mode)
-        self.status_pending.setText(tr("status.pending", count=pending))
-        self.status_sync.setText(tr("status.last_sync", when=last_sync or tr("status.never")))
+    def _show_status(self, status: dict[str, Any]) -> None:
+        from app.sync.client import probe
+
+        self._status = status
+        mode = status["mode"]
+        self.status_mode.setText(tr(f"status.mode_{mode}"))
+        self.status_pending.setText(tr("status.pending", count=status["pending"]))
+        self.status_sync.setText(tr("status.last_sync", when=_local_time(status["last_sync"])))
+        if mode == "offline" or not status["server"]:
+            self.status_connection.setText(tr("status.offline"))
+            return
+        server = status["server"]
+        self.tasks.run(lambda: probe(server, timeout=2.0), self._show_connectivity, lambda _e: None)
+
+    def _show_connectivity(self, connectivity: Any) -> None:
+        self.status_connection.setText(tr("status.online") if connectivity.reachable else tr("status.unreachable"))
+        status = getattr(self, "_status", {})
+        # Background sync only when the mode allows it, the laptop is enrolled and the service answers.
+        if connectivity.reachable and status.get("auto_sync") and status.get("pending") and not self._syncing:
+            self.sync_now(quiet=True)
 
     # Patients ----------------------------------------------------------------------------------------------------
     def search(self, query: str) -> None:
@@ -341,16 +384,57 @@ class MainWindow(QMainWindow):
     def _settings_saved(self, values: dict[str, Any]) -> None:
         translator().set_language(values["language"])
         self.settings_changed.emit(values)
+        self.update_predictor()
         self.refresh_status()
 
-    def sync_now(self) -> None:
-        self.db(lambda s: s.setting("central_url"), self._sync_with)
+    def sync_now(self, quiet: bool = False) -> None:
+        """Send confirmed outcomes and look for a model update, on the pool; store calls hop to the database worker.
 
-    def _sync_with(self, url: str | None) -> None:
-        if not url:
-            QMessageBox.information(self, tr("app.title"), tr("main.no_central"))
+        `quiet`: a background run says nothing unless something needs the doctor (a new model, refused records).
+        """
+        from app.sync.run import run_sync
+
+        store = self.store
+        if store is None or self._syncing:
             return
-        QMessageBox.information(self, tr("app.title"), tr("main.sync_not_enrolled", url=url))
+        self._syncing = True
+        self.action_sync.setEnabled(False)
+        if not quiet:
+            self.statusBar().showMessage(tr("main.syncing"))
+        tasks, data_dir = self.tasks, self.data_dir
+
+        def call_store(fn: Callable[[ClinicStore], Any]) -> Any:
+            return tasks.run_database(lambda: fn(store), on_error=lambda _e: None).result()
+
+        self.tasks.run(lambda: run_sync(call_store, data_dir), lambda r: self._synced(r, quiet),
+                       lambda e: self._sync_failed(e, quiet))
+
+    def _synced(self, result: Any, quiet: bool) -> None:
+        self._syncing = False
+        self.action_sync.setEnabled(True)
+        summary = result.to_json(translator().lang)
+        model = summary["model"]
+        if model.get("status") == "installed":
+            QMessageBox.information(self, tr("app.title"), tr("main.model_installed", version=model.get("version")))
+        message = summary["error"]["message"] if "error" in summary else tr(
+            "main.synced", sent=summary["acknowledged"], pending=summary["pending"])
+        if not quiet or "warning" in summary:
+            self.statusBar().showMessage(summary.get("warning") or message, 10_000)
+        self.refresh_status()
+
+    def _sync_failed(self, error: BaseException, quiet: bool) -> None:
+        from app.sync.messages import SyncError
+
+        self._syncing = False
+        self.action_sync.setEnabled(True)
+        if isinstance(error, SyncError) and error.code == "not_enrolled":
+            if not quiet:
+                QMessageBox.information(self, tr("app.title"), tr("main.not_enrolled"))
+            return
+        if quiet and isinstance(error, SyncError) and error.transient:
+            self.statusBar().showMessage(error.message(translator().lang), 10_000)
+            return
+        show_error(self, error)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Quitting keeps unsaved findings as a draft, like a lock does.
