@@ -32,6 +32,7 @@ class TaskManager(QObject):
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vereda-db")
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="vereda-work")
         self._in_flight = 0
+        self._closed = False
         # Queued connection: emitted from worker threads, delivered on the thread that owns this object (GUI).
         self._finished.connect(self._deliver)
 
@@ -45,6 +46,12 @@ class TaskManager(QObject):
 
     def _submit(self, executor: ThreadPoolExecutor, op: Callable[[], Any], on_done: Callback | None,
                 on_error: ErrorCallback | None) -> Future[Any]:
+        if self._closed:
+            # The app is closing: results still queued may ask for follow-up work (a status refresh); drop it.
+            log.debug("task dropped after shutdown")
+            dropped: Future[Any] = Future()
+            dropped.cancel()
+            return dropped
         self._in_flight += 1
         self.busy_changed.emit(self._in_flight)
 
@@ -80,5 +87,6 @@ class TaskManager(QObject):
         return self._in_flight
 
     def shutdown(self, wait: bool = True) -> None:
+        self._closed = True
         self._database.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
