@@ -174,3 +174,39 @@ def test_gui_thread_keeps_ticking_during_slow_database_work(qtbot, vereda: Vered
     assert len(ticks) >= 35, len(ticks)
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert max(gaps) < 0.5
+
+
+def test_idle_lock_keeps_unsaved_findings_as_a_draft(qtbot, vereda: VeredaApp, tmp_path: Path):
+    from app.store.keys import KdfParams
+    from app.store.store import ClinicStore
+
+    cheap = KdfParams(n=2**14, r=8, p=1)
+    store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto", municipality="Pueblo",
+                                     admin_login="admin", admin_name="Admin", admin_passphrase=PASSPHRASE, kdf=cheap)
+    store.add_user("ana", "Dra. Ana", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+    store.lock()
+    vereda.start()
+    vereda.login.login.setText("ana")
+    vereda.login.passphrase.setText(DOCTOR_PASSPHRASE)
+    vereda.login.button.click()
+    main = vereda.main
+    assert main is not None
+    qtbot.waitUntil(main.isVisible, timeout=WAIT)
+    QTimer.singleShot(200, fill_patient_dialog)
+    main.new_patient()
+    qtbot.waitUntil(lambda: main.patients.current() is not None, timeout=WAIT)
+    main.patients.consult_button.click()
+    main.consultation.symptom_model.set_intensities({"fiebre": 8, "tos": 6, "dolor_cabeza": 4})  # not diagnosed
+
+    vereda.watcher.last -= vereda.auto_lock_minutes * 60 + 1  # nobody touched the laptop for the idle minutes
+    vereda._check_idle()
+    qtbot.waitUntil(lambda: vereda.login.isVisible() and vereda.store is None, timeout=WAIT)
+
+    # Even if the app died now, the findings are in the database as a draft encounter.
+    again = ClinicStore.unlock(tmp_path / "clinic", "ana", DOCTOR_PASSPHRASE)
+    try:
+        patient = again.search_patients("gomez rios")[0]
+        drafts = [e for e in again.patient_encounters(patient.id) if e.status == "draft"]
+        assert len(drafts) == 1 and drafts[0].request["symptoms"] == {"fiebre": 8, "tos": 6, "dolor_cabeza": 4}
+    finally:
+        again.lock()
