@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Set up Vereda in a local virtual environment and start it or test it.
 
-This is the whole quick start: `python3 dev.py start` and `python3 dev.py test`. It needs only Python 3.11+
-(with its standard `venv` module) and access to PyPI. It creates `.venv/` beside this file, installs the project
-and what the chosen command needs, and skips the install when nothing changed since the last one.
+This is the whole quick start: `python3 dev.py start` and `python3 dev.py test`; `python3 dev.py package` builds the
+packaged app for IT staff in dist/. It needs only Python 3.11+ (with its standard `venv` module) and access to PyPI.
+It creates `.venv/` beside this file, installs the project and what the chosen command needs, and skips the install
+when nothing changed since the last one.
 """
 
 from __future__ import annotations
@@ -61,10 +62,15 @@ def main(argv: list[str]) -> int:
         if lint.returncode != 0:
             return lint.returncode
         return subprocess.run([python, "-m", "pytest", *rest], cwd=ROOT, env=env).returncode
+    if command == "package":
+        # The packaged app for IT staff: dist/vereda/ and its archive (installer/build.py). The dev extras include
+        # the `package` one, so this reuses the environment the tests ran in.
+        python = setup("dev")
+        return subprocess.run([python, str(ROOT / "installer" / "build.py"), *rest], cwd=ROOT).returncode
     if command == "setup":
         setup("dev")
         return 0
-    print("usage: python3 dev.py [start|test|setup] [arguments...]", file=sys.stderr)
+    print("usage: python3 dev.py [start|test|package|setup] [arguments...]", file=sys.stderr)
     return 2
 
 
