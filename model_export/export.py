@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,12 @@ def write_bundle(
     thresholds: dict[str, float],
     info: dict[str, Any],
     created: dt.date | None = None,
+    extras: Callable[[Path], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Export `models` (name -> (fitted model, class names)) into a bundle at `out`; return the manifest.
+
+    `extras(folder)` may write more files into the bundle being assembled and returns manifest entries for them
+    (the rare-disease index: {"rare": {...}}); they are pinned by sha256 like every other file.
 
     Raises ParityError when onnxruntime and scikit-learn disagree on `parity_rows` by more than 1e-5.
     """
@@ -113,6 +118,8 @@ def write_bundle(
                        "tolerance": PARITY_TOLERANCE},
             **info,
         }
+        if extras is not None:
+            manifest.update(extras(staging))
         write_manifest(staging, manifest)
         if out.exists():
             old = out.with_name(out.name + ".old")

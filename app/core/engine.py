@@ -17,11 +17,13 @@ from app.core import red_flags
 from app.core.bundle import ModelBundle
 from app.core.contract import DiagnoseRequest, validate_request
 from app.core.explain import SPACE, AdditiveExplainer, Explanation
+from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
 from app.core.vocabulary import STATE_LABELS, STATES, urgency
 
 TOP_CONDITIONS = 5
 ACUTE = "ENFERMEDAD_AGUDA"
+CHRONIC = "ENFERMEDAD_CRONICA"
 
 
 class _ScoringModel:
@@ -69,13 +71,16 @@ class DiagnosisEngine:
         thresholds = bundle.thresholds
         self.acute_threshold = thresholds["attention_acute_probability"]
         self.critical_threshold = thresholds["attention_critical_condition_probability"]
+        # The rare-disease index travels in the bundle; an older bundle without one still diagnoses.
+        self.rare: RareDiseaseRanker | None = RareDiseaseRanker.load(bundle.path) if "rare" in bundle.manifest else None
+        self._known_terms = self.rare.known_terms() if self.rare is not None else None
 
     @classmethod
     def load(cls, path: Path | None = None) -> DiagnosisEngine:
         return cls(ModelBundle.load(path))
 
     def validate(self, raw: Any) -> DiagnoseRequest:
-        return validate_request(raw, self.vocabulary)
+        return validate_request(raw, self.vocabulary, self._known_terms)
 
     def diagnose(self, raw: Any, engine: str = "local") -> dict[str, Any]:
         """Diagnose one request (a dict following the contract, or an already validated request)."""
@@ -122,6 +127,12 @@ class DiagnosisEngine:
             flags.append({"code": red_flags.MODEL_RISK_FLAG["code"],
                           "message": dict(red_flags.MODEL_RISK_FLAG["message"])})
         attention = bool(flags)
+        rare = self.rare.rank(request) if self.rare is not None else []
+        rare_alert = self.rare.alert(rare) if self.rare is not None else False
+        if rare_alert and urgency(state) < urgency(CHRONIC):
+            # Findings that fit an orphan disease are never "not ill" or "minor complaints": at least a
+            # long-lasting condition to follow up and refer (precautionary principle; never lowers a state).
+            state = CHRONIC
 
         order = np.argsort(-cond_p, kind="stable")
         top = [
@@ -144,8 +155,9 @@ class DiagnosisEngine:
             "requires_immediate_attention": attention,
             "red_flags": flags,
             "top_conditions": top,
-            "rare_diseases": [],
-            "recommendations": recommendations_for(state, attention),
+            "rare_diseases": list(rare),
+            "rare_disease_alert": rare_alert,
+            "recommendations": recommendations_for(state, attention, rare_alert),
             "explanation": {
                 "space": SPACE,
                 "severity": self._explanation_json(state, severity_expl),

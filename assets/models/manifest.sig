@@ -1,1 +1,1 @@
-M/dlSsBmYk//SMZR/MGH2HzgE0A62HB+WUw9xry3ujgso+RDoSZ9pRZzfXLvDynr/leNA8cubZkyraCthY5eBQ==
+Y9SgaDZnZPJySB+SEkVK1Cice3bGDUm88oEAYhfunaKA+8vTEvqDBorm25R0fmWvHxtHJ4Ida2INkCiekaTgAA==

@@ -105,3 +105,31 @@ def test_more_fever_never_lowers_the_fever_contribution(engine):
         r = engine.diagnose({**CASE, "vitals": {"temperature_c": t}})
         contributions.append(r["explanation"]["severity"]["contributions"]["temperature_c"])
     assert np.all(np.isfinite(contributions))
+
+
+MARFAN = {"age": 14, "sex": "M", "symptoms": {"perdida_peso": 3},
+          "hpo_terms": ["HP:0001166", "HP:0001519", "HP:0001083", "HP:0002616"]}  # arachnodactyly, tall, lens, aorta
+
+
+def test_rare_disease_ranking_and_alert(engine):
+    r = engine.diagnose(MARFAN)
+    assert r["rare_diseases"][0]["orpha_code"] == "ORPHA:558"
+    assert set(r["rare_diseases"][0]["matched_terms"]) >= {"HP:0001166", "HP:0001083"}
+    assert len(r["rare_diseases"]) <= 10
+    assert r["rare_disease_alert"] is True
+    # Never "not ill" with findings that fit an orphan disease; the recommendation says to refer.
+    assert urgency(r["severity"]) >= urgency("ENFERMEDAD_CRONICA")
+    assert any("rara" in line for line in r["recommendations"]["es"])
+
+
+def test_common_presentations_do_not_raise_the_rare_alert(engine):
+    for request in (CASE, *(origin_request(s) for s, _ in ORIGIN_CASES)):
+        assert engine.diagnose(request)["rare_disease_alert"] is False
+
+
+def test_unknown_hpo_terms_are_rejected(engine):
+    from app.core.contract import ContractError
+
+    with pytest.raises(ContractError) as info:
+        engine.validate({**MARFAN, "hpo_terms": ["HP:9999999", "HP:0001166", "HP:0001519"]})
+    assert (info.value.code, info.value.field) == ("unknown_hpo_term", "hpo_terms[0]")

@@ -1,0 +1,456 @@
+"""Benchmark: rare-disease ranking on simulated patients, side by side with pyhpo/hpo3 set similarity.
+
+    python bench/rare.py [--seed 2026] [--per-disease 10] [--peer-cases 300] [--grid-peer-cases 15]
+
+Simulated patients follow Köhler et al. 2009 (Am J Hum Genet 85:457) and LIRICAL (Robinson et al. 2020): for a
+disease, n findings drawn without replacement from its Orphanet annotations with probability proportional to the
+annotated frequency; imprecision replaces each finding, with the given probability, by one of its ancestors below
+Phenotypic abnormality (chosen uniformly); then noise adds k terms unrelated to the disease (neither an ancestor nor
+a descendant of any of its annotations) nor to each other, drawn uniformly from the terms annotated to at least one
+Orphanet disease, so that noise looks like a real finding. Eligible diseases have at least 3 annotated phenotypes; a
+disease with fewer than n gives all it has.
+
+- Headline setting (issue 6): frequency-drawn findings, 30% imprecision, one noise term, n cycling over 3, 5, 8;
+  `--per-disease` cases per eligible disease (all of them). Top-1, top-10, median rank and mean reciprocal rank, with
+  95% bootstrap intervals (1,000 resamples), over cases and macro-averaged over diseases (diseases resampled).
+- Grid: n in {3, 5, 8} x k in {0, 1, n//2} x imprecision in {0, 0.3}, one case per eligible disease per setting.
+- Peer: hpo3's `HPOSet.similarity_scores` (Phenomizer-style, kind "orpha") with graphic and resnik information
+  content, funSimAvg and BMA combination, on the same ontology and annotation files. It takes ~0.2 s per patient
+  and variant on one core, so it runs on a random subsample of the same cases (`--peer-cases` in the headline,
+  `--grid-peer-cases` per grid setting, best headline variant only); Vereda's figures on exactly those cases are
+  printed beside it, with the paired difference.
+- Ties are counted pessimistically: rank = 1 + diseases scoring higher + other diseases scoring the same.
+- Latency of `RareDiseaseRanker.rank` (all diseases scored, top 10 with matched terms) per patient; index size;
+  false "rare disease" alerts on 2,000 simulated common-condition clinic patients (model_export.simulator), and the
+  alert rate on the simulated rare-disease patients.
+
+The figures are printed and written to bench/results/rare.json. The index is built into a temporary folder unless
+`--index` names one. The peer needs hpo3 (in the build extra); without it the peer columns are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.contract import DiagnoseRequest, validate_request  # noqa: E402
+from app.core.rare import ALERT_THRESHOLD, RARE_PRIOR, RareDiseaseRanker  # noqa: E402
+from model_export import knowledge  # noqa: E402
+from model_export.rare_index import (  # noqa: E402
+    INDEX_FILE,
+    TERMS_FILE,
+    build_rare_index,
+    hpo_data_dir,
+    hpo_int,
+    hpo_str,
+    parse_obo,
+    read_orpha_annotations,
+)
+from model_export.simulator import Simulator  # noqa: E402
+
+PA = hpo_int("HP:0000118")
+NS = (3, 5, 8)
+HEADLINE = {"imprecision": 0.3, "noise": 1}
+BOOTSTRAP = 1000
+
+
+@dataclass(frozen=True)
+class Case:
+    disease: int  # index in the ranker's disease arrays
+    terms: tuple[str, ...]
+    n: int
+    k: int
+    imprecision: float
+
+
+class CaseFactory:
+    """Draws simulated patients from the raw annotation files (independently of how the index encodes them)."""
+
+    def __init__(self, ranker: RareDiseaseRanker) -> None:
+        data = hpo_data_dir()
+        onto = parse_obo(data / "hp.obo")
+        self.ancestors = onto.ancestors()
+        current = {t for t, term in onto.terms.items() if not term.obsolete and PA in self.ancestors.get(t, set())}
+        current.add(PA)
+        canonical = {t: t for t in current}
+        for t, term in onto.terms.items():
+            if not term.obsolete and t in current:
+                for alt in term.alt_ids:
+                    canonical.setdefault(alt, t)
+            if term.obsolete and term.replaced_by in current:
+                canonical.setdefault(t, term.replaced_by)
+        _, orpha, _ = read_orpha_annotations(data / "phenotype.hpoa", canonical)
+        position = {int(c): i for i, c in enumerate(ranker.disease_codes)}
+        self.diseases: dict[int, tuple[list[int], np.ndarray]] = {}
+        annotated: set[int] = set()
+        for code, disease in orpha.items():
+            if code in position and disease.present:
+                terms = sorted(disease.present)
+                self.diseases[position[code]] = (terms, np.array([disease.present[t] for t in terms]))
+                annotated.update(terms)
+        self.noise_pool = np.array(sorted(annotated))
+        self.eligible = sorted(d for d, (terms, _) in self.diseases.items() if len(terms) >= 3)
+
+    def _proper_ancestors(self, term: int) -> list[int]:
+        return sorted(a for a in self.ancestors.get(term, ()) if a != PA and PA in self.ancestors.get(a, set()))
+
+    def case(self, disease: int, n: int, k: int, imprecision: float, rng: np.random.Generator) -> Case:
+        terms, freqs = self.diseases[disease]
+        take = min(n, len(terms))
+        chosen = rng.choice(len(terms), size=take, replace=False, p=freqs / freqs.sum())
+        findings: list[int] = []
+        for i in chosen:
+            term = terms[int(i)]
+            if rng.random() < imprecision:
+                ancestors = self._proper_ancestors(term)
+                if ancestors:
+                    term = ancestors[int(rng.integers(len(ancestors)))]
+            if term not in findings:
+                findings.append(term)
+        related_up = set(terms)
+        for t in terms:
+            related_up |= self.ancestors.get(t, set())
+        annotated = set(terms)
+        added, noise = 0, []
+        for _ in range(100_000):  # a disease annotated to whole organ systems leaves few unrelated terms
+            if added == k:
+                break
+            x = int(self.noise_pool[int(rng.integers(len(self.noise_pool)))])
+            if x in related_up or x in findings or annotated & self.ancestors.get(x, set()):
+                continue
+            up = self.ancestors.get(x, set())
+            if any(n in up or x in self.ancestors.get(n, set()) for n in noise):
+                continue  # Köhler: noise terms are not ancestors or descendants of each other either
+            findings.append(x)
+            noise.append(x)
+            added += 1
+        order = rng.permutation(len(findings))
+        return Case(disease, tuple(hpo_str(findings[i]) for i in order), n, k, imprecision)
+
+
+def pessimistic_rank(scores: np.ndarray, true: int) -> int:
+    s = scores[true]
+    return int(1 + np.count_nonzero(scores > s) + np.count_nonzero(scores == s) - 1)
+
+
+def summary(ranks: np.ndarray, diseases: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    """Top-1, top-10, median rank, MRR over cases and macro over diseases, with bootstrap 95% intervals."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+
+    def stats(r: np.ndarray) -> np.ndarray:
+        return np.array([np.mean(r <= 1), np.mean(r <= 10), np.median(r), np.mean(1.0 / r)])
+
+    point = stats(ranks)
+    boots = np.array([stats(ranks[rng.integers(len(ranks), size=len(ranks))]) for _ in range(BOOTSTRAP)])
+    out: dict[str, Any] = {"cases": len(ranks)}
+    for j, name in enumerate(("top1", "top10", "median_rank", "mrr")):
+        out[name] = [float(point[j]), *np.percentile(boots[:, j], [2.5, 97.5]).tolist()]
+
+    # Macro: every disease weighs the same, whatever its number of cases; the bootstrap resamples diseases.
+    uniq, inverse = np.unique(diseases, return_inverse=True)
+    per = np.zeros((len(uniq), 3))
+    for j, f in enumerate((lambda r: r <= 1, lambda r: r <= 10, lambda r: 1.0 / r)):
+        per[:, j] = np.bincount(inverse, weights=f(ranks).astype(np.float64)) / np.bincount(inverse)
+    macro_point = per.mean(axis=0)
+    macro_boots = np.array([per[rng.integers(len(uniq), size=len(uniq))].mean(axis=0) for _ in range(BOOTSTRAP)])
+    out["macro"] = {"diseases": len(uniq)}
+    for j, name in enumerate(("top1", "top10", "mrr")):
+        out["macro"][name] = [float(macro_point[j]), *np.percentile(macro_boots[:, j], [2.5, 97.5]).tolist()]
+    return out
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> list[float]:
+    """Top-1 of a minus top-1 of b on the same cases, with a bootstrap 95% interval."""
+    d = (np.asarray(a) <= 1).astype(float) - (np.asarray(b) <= 1).astype(float)
+    boots = [d[rng.integers(len(d), size=len(d))].mean() for _ in range(BOOTSTRAP)]
+    return [float(d.mean()), *np.percentile(boots, [2.5, 97.5]).tolist()]
+
+
+class Peer:
+    """hpo3 (Rust) set similarity against every Orphanet disease, on pyhpo's data files."""
+
+    VARIANTS = (("graphic", "funSimAvg"), ("graphic", "BMA"), ("resnik", "funSimAvg"), ("resnik", "BMA"))
+
+    def __init__(self, ranker: RareDiseaseRanker) -> None:
+        # hpo3 and pyhpo share the import name `pyhpo`; the compiled module `pyhpo.pyhpo` is hpo3's whichever of
+        # the two owns `pyhpo/__init__.py`.
+        from pyhpo.pyhpo import HPOSet, Ontology
+
+        Ontology(str(hpo_data_dir()))
+        self.HPOSet = HPOSet
+        position = {int(c): i for i, c in enumerate(ranker.disease_codes)}
+        diseases = [d for d in Ontology.orpha_diseases if int(d.id) in position]
+        self.sets = [HPOSet.from_orpha_disease(d) for d in diseases]
+        self.position = np.array([position[int(d.id)] for d in diseases])
+        self.true_index = {p: i for i, p in enumerate(self.position)}
+        self.version = Ontology.version()
+
+    def ranks(self, case: Case, variants: tuple[tuple[str, str], ...]) -> dict[str, int]:
+        query = self.HPOSet.from_queries(list(case.terms))
+        out = {}
+        for method, combine in variants:
+            scores = np.asarray(query.similarity_scores(self.sets, kind="orpha", method=method, combine=combine))
+            out[f"{method}/{combine}"] = pessimistic_rank(scores, self.true_index[case.disease])
+        return out
+
+
+def vereda_rank(ranker: RareDiseaseRanker, case: Case) -> tuple[int, float]:
+    """Pessimistic rank of the true disease and P(some rare disease | findings)."""
+    evidence = ranker.evidence_for(ranker.findings(request_for(case)))
+    return pessimistic_rank(evidence.log_likelihood, case.disease), evidence.rare_posterior
+
+
+def calibration(common_p: np.ndarray, rare_p: np.ndarray, prior: float) -> dict[str, Any]:
+    """Reliability of P(rare) on a mix of common and rare patients in the model's prior proportion."""
+    p = np.concatenate([common_p, rare_p])
+    y = np.concatenate([np.zeros(len(common_p)), np.ones(len(rare_p))])
+    w = np.concatenate([np.full(len(common_p), (1 - prior) / len(common_p)), np.full(len(rare_p), prior / len(rare_p))])
+    edges = [0.0, 0.1, 0.3, 0.7, 0.9, 1.0 + 1e-9]
+    bins = []
+    for low, high in itertools.pairwise(edges):
+        m = (p >= low) & (p < high)
+        if m.any():
+            bins.append({"low": low, "high": min(high, 1.0), "patients": int(m.sum()),
+                         "predicted": float(np.average(p[m], weights=w[m])),
+                         "observed": float(np.average(y[m], weights=w[m]))})
+    alert = p >= ALERT_THRESHOLD
+    ppv = float(np.average(y[alert], weights=w[alert])) if alert.any() else float("nan")
+    return {"prior": prior, "bins": bins, "ppv": ppv, "sensitivity": float(alert[y == 1].mean()),
+            "brier": float(np.average((p - y) ** 2, weights=w))}
+
+
+def request_for(case: Case) -> DiagnoseRequest:
+    return DiagnoseRequest(age=30.0, sex="F", duration_days=None, symptoms={}, vitals={}, hpo_terms=case.terms)
+
+
+def fmt(stat: list[float], pct: bool = True) -> str:
+    if pct:
+        return f"{100 * stat[0]:5.1f} [{100 * stat[1]:5.1f}, {100 * stat[2]:5.1f}]"
+    return f"{stat[0]:6.1f} [{stat[1]:.1f}, {stat[2]:.1f}]"
+
+
+def print_summary(label: str, s: dict[str, Any]) -> None:
+    m = s["macro"]
+    print(f"  {label:<22} n={s['cases']:<6} top1 {fmt(s['top1'])}  top10 {fmt(s['top10'])}  "
+          f"median {fmt(s['median_rank'], pct=False)}  MRR {s['mrr'][0]:.3f} [{s['mrr'][1]:.3f}, {s['mrr'][2]:.3f}]")
+    print(f"  {'':<22} macro over {m['diseases']} diseases: top1 {fmt(m['top1'])}  top10 {fmt(m['top10'])}  "
+          f"MRR {m['mrr'][0]:.3f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--per-disease", type=int, default=10, help="headline cases per eligible disease")
+    parser.add_argument("--max-diseases", type=int, default=0, help="subsample eligible diseases (0: all)")
+    parser.add_argument("--peer-cases", type=int, default=300, help="headline cases also run through the peer")
+    parser.add_argument("--grid-peer-cases", type=int, default=15, help="peer cases per grid setting")
+    parser.add_argument("--no-grid", dest="grid", action="store_false")
+    parser.add_argument("--index", type=Path, help="use this built index instead of building one")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "rare.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    results: dict[str, Any] = {"seed": args.seed}
+
+    kb = knowledge.load()
+    vocabulary = kb.vocabulary()
+    with tempfile.TemporaryDirectory(prefix="vereda-rare-") as tmp:
+        index_dir = args.index or Path(tmp)
+        if args.index is None:
+            info = build_rare_index(index_dir, {s["key"]: s["hpo"] for s in kb.symptoms}, knowledge_base=kb)
+            print(f"index built in {info['build_seconds']} s")
+        sizes = {name: (index_dir / name).stat().st_size for name in (INDEX_FILE, TERMS_FILE)}
+        t = time.perf_counter()
+        ranker = RareDiseaseRanker.load(index_dir)
+        load_s = time.perf_counter() - t
+    results["index"] = {"version": ranker.version, "bytes": sizes, "total_mb": sum(sizes.values()) / 1e6,
+                        "diseases": ranker.n_diseases, "load_s": load_s}
+    print(f"index {ranker.version}: {ranker.n_diseases} diseases; {INDEX_FILE} {sizes[INDEX_FILE] / 1e6:.2f} MB + "
+          f"{TERMS_FILE} {sizes[TERMS_FILE] / 1e6:.2f} MB = {sum(sizes.values()) / 1e6:.2f} MB (budget 30 MB); "
+          f"load {1000 * load_s:.0f} ms")
+
+    factory = CaseFactory(ranker)
+    eligible = factory.eligible
+    if args.max_diseases and args.max_diseases < len(eligible):
+        eligible = sorted(rng.choice(eligible, size=args.max_diseases, replace=False).tolist())
+    print(f"eligible diseases (>= 3 annotated phenotypes): {len(eligible)} of {ranker.n_diseases}"
+          + (" (subsampled)" if args.max_diseases else ""))
+
+    try:
+        peer: Peer | None = Peer(ranker)
+        print(f"peer: hpo3 HPOSet.similarity_scores, kind 'orpha', HPO {peer.version}, {len(peer.sets)} diseases")
+    except ImportError as exc:
+        peer = None
+        print(f"peer skipped: hpo3 is not installed ({exc})")
+
+    # --- Headline setting ---
+    # n cycles over the whole run, so that every n gets a third of the cases whatever --per-disease is.
+    cases = [factory.case(d, NS[(j * args.per_disease + i) % len(NS)], HEADLINE["noise"], HEADLINE["imprecision"],
+                          rng)
+             for j, d in enumerate(eligible) for i in range(args.per_disease)]
+    ranks, rare_probability = np.zeros(len(cases), dtype=np.int64), np.zeros(len(cases))
+    t = time.perf_counter()
+    for i, c in enumerate(cases):
+        ranks[i], rare_probability[i] = vereda_rank(ranker, c)
+    vereda_s = time.perf_counter() - t
+    alerts = rare_probability >= ALERT_THRESHOLD
+    diseases = np.array([c.disease for c in cases])
+    ns = np.array([c.n for c in cases])
+    print(f"\nHeadline: frequency-drawn findings, 30% imprecision, 1 noise term, n in {NS}; "
+          f"{len(cases)} cases ({args.per_disease} per disease), Vereda {1000 * vereda_s / len(cases):.2f} ms/case")
+    head = {"all": summary(ranks, diseases, rng)}
+    print_summary("Vereda, all", head["all"])
+    for n in NS:
+        head[f"n={n}"] = summary(ranks[ns == n], diseases[ns == n], rng)
+        print_summary(f"Vereda, n={n}", head[f"n={n}"])
+    results["headline"] = {"vereda": head, "rare_alert_rate": float(alerts.mean())}
+
+    best_variant = None
+    if peer is not None and args.peer_cases:
+        sub = rng.choice(len(cases), size=min(args.peer_cases, len(cases)), replace=False)
+        t = time.perf_counter()
+        peer_ranks: dict[str, list[int]] = {f"{m}/{c}": [] for m, c in Peer.VARIANTS}
+        for i in sub:
+            for name, r in peer.ranks(cases[i], Peer.VARIANTS).items():
+                peer_ranks[name].append(r)
+        peer_s = (time.perf_counter() - t) / len(sub) / len(Peer.VARIANTS)
+        print(f"\nSame setting, peer subsample of {len(sub)} cases (peer {1000 * peer_s:.0f} ms/case/variant):")
+        sub_summary = {"vereda": summary(ranks[sub], diseases[sub], rng)}
+        print_summary("Vereda", sub_summary["vereda"])
+        for name, r in peer_ranks.items():
+            sub_summary[name] = summary(np.array(r), diseases[sub], rng)
+            print_summary(f"peer {name}", sub_summary[name])
+        best_variant = max(peer_ranks, key=lambda v: (np.mean(np.array(peer_ranks[v]) <= 1),
+                                                      np.mean(1.0 / np.array(peer_ranks[v]))))
+        diff = paired_difference(ranks[sub], np.array(peer_ranks[best_variant]), rng)
+        print(f"  Vereda top-1 minus best peer ({best_variant}): {fmt(diff)} points (paired bootstrap)")
+        results["headline"]["peer_subsample"] = {"cases": len(sub), "summary": sub_summary,
+                                                 "best_peer": best_variant, "top1_difference": diff,
+                                                 "peer_ms_per_case_variant": 1000 * peer_s}
+
+    # --- Latency of the full rank() call ---
+    lat_cases = cases[:: max(1, len(cases) // 2000)][:2000]
+    for c in lat_cases[:50]:
+        ranker.rank(request_for(c))
+    times = []
+    for c in lat_cases:
+        t = time.perf_counter()
+        ranker.rank(request_for(c))
+        times.append(time.perf_counter() - t)
+    wide = DiagnoseRequest(30.0, "F", None, {s.key: 7 for s in vocabulary.symptoms[:20]}, {},
+                           tuple(sorted({hpo_str(int(ranker.term_ids[i])) for i in range(0, 18000, 600)})))
+    wide_times = []
+    for _ in range(100):
+        t = time.perf_counter()
+        ranker.rank(wide)
+        wide_times.append(time.perf_counter() - t)
+    lat = {"cases": len(times), "p50_ms": 1000 * float(np.percentile(times, 50)),
+           "p95_ms": 1000 * float(np.percentile(times, 95)), "max_ms": 1000 * float(np.max(times)),
+           "wide_request_p95_ms": 1000 * float(np.percentile(wide_times, 95)),
+           "wide_request_findings": len(ranker.findings(wide))}
+    results["latency"] = lat
+    print(f"\nLatency of rank() (all {ranker.n_diseases} diseases, top 10 with matched terms), {lat['cases']} "
+          f"headline patients: p50 {lat['p50_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms, max {lat['max_ms']:.2f} ms; "
+          f"a {lat['wide_request_findings']}-finding request: p95 {lat['wide_request_p95_ms']:.2f} ms (budget 10 ms)")
+
+    # --- False alerts on common-condition clinic patients ---
+    sim = Simulator(kb).sample(2000, seed=args.seed)
+    fired = []
+    rare_p = []
+    for r, code in zip(sim.requests, sim.condition, strict=True):
+        request = validate_request(r, vocabulary, ranker.known_terms())
+        ranked = ranker.rank(request)
+        rare_p.append(ranked.rare_probability)
+        if ranker.alert(ranked):
+            fired.append(str(code))
+    rate = len(fired) / len(sim.requests)
+    wilson = _wilson(len(fired), len(sim.requests))
+    results["false_alerts"] = {"patients": len(sim.requests), "alerts": len(fired), "rate": rate,
+                               "wilson95": wilson, "conditions": sorted(set(fired)),
+                               "max_rare_probability": float(np.max(rare_p)),
+                               "p99_rare_probability": float(np.percentile(rare_p, 99))}
+    print(f"\nFalse rare-disease alerts on {len(sim.requests)} simulated common-condition patients: {len(fired)} "
+          f"({100 * rate:.2f}%, 95% CI {100 * wilson[0]:.2f}-{100 * wilson[1]:.2f}%; budget 1%); "
+          f"P(rare) p99 {np.percentile(rare_p, 99):.2g}, max {np.max(rare_p):.2g}")
+    print(f"Alert rate on the headline rare-disease patients: {100 * alerts.mean():.1f}% "
+          + ", ".join(f"n={n}: {100 * alerts[ns == n].mean():.1f}%" for n in NS))
+    results["calibration"] = calibration(np.array(rare_p), rare_probability, RARE_PRIOR)
+    print(f"Calibration of P(rare) on a clinic mix with {100 * RARE_PRIOR:.0f}% rare-disease patients (the model's "
+          f"prior; the headline rare patients and the common patients above, reweighted):")
+    for row in results["calibration"]["bins"]:
+        print(f"  P(rare) in [{row['low']:.1f}, {row['high']:.1f}): {row['patients']:>6} patients, mean predicted "
+              f"{row['predicted']:.3f}, observed rare share {row['observed']:.3f}")
+    c = results["calibration"]
+    print(f"  alerts (P >= {ALERT_THRESHOLD}): positive predictive value {c['ppv']:.3f}, sensitivity "
+          f"{c['sensitivity']:.3f}; Brier score {c['brier']:.4f}")
+
+    # --- Grid of settings ---
+    if args.grid:
+        print("\nGrid (one case per eligible disease per setting; peer on a subsample, best headline variant):")
+        results["grid"] = []
+        variant = tuple(v for v in Peer.VARIANTS if f"{v[0]}/{v[1]}" == best_variant)
+        for imprecision in (0.0, 0.3):
+            for n in NS:
+                for k in sorted({0, 1, n // 2}):
+                    grid_cases = [factory.case(d, n, k, imprecision, rng) for d in eligible]
+                    g_ranks = np.array([vereda_rank(ranker, c)[0] for c in grid_cases])
+                    g_dis = np.array([c.disease for c in grid_cases])
+                    row: dict[str, Any] = {"n": n, "k": k, "imprecision": imprecision,
+                                           "vereda": summary(g_ranks, g_dis, rng)}
+                    line = (f"  n={n} k={k} imprecision={imprecision:.1f}: Vereda top1 {fmt(row['vereda']['top1'])} "
+                            f"top10 {fmt(row['vereda']['top10'])} MRR {row['vereda']['mrr'][0]:.3f}")
+                    if peer is not None and variant and args.grid_peer_cases:
+                        sub = rng.choice(len(grid_cases), size=min(args.grid_peer_cases, len(grid_cases)),
+                                         replace=False)
+                        p = np.array([peer.ranks(grid_cases[i], variant)[best_variant] for i in sub])
+                        row["peer_subsample"] = {"cases": len(sub), "variant": best_variant,
+                                                 "vereda_top1": float(np.mean(g_ranks[sub] <= 1)),
+                                                 "peer_top1": float(np.mean(p <= 1)),
+                                                 "vereda_top10": float(np.mean(g_ranks[sub] <= 10)),
+                                                 "peer_top10": float(np.mean(p <= 10))}
+                        ps = row["peer_subsample"]
+                        line += (f" | on {len(sub)}: Vereda top1 {100 * ps['vereda_top1']:.0f}% vs peer "
+                                 f"{100 * ps['peer_top1']:.0f}%, top10 {100 * ps['vereda_top10']:.0f}% vs "
+                                 f"{100 * ps['peer_top10']:.0f}%")
+                    print(line, flush=True)
+                    results["grid"].append(row)
+
+    # --- Targets ---
+    checks = {
+        "headline top-10 >= 0.95": head["all"]["top10"][0] >= 0.95,
+        "latency p95 <= 10 ms": lat["p95_ms"] <= 10.0,
+        "index <= 30 MB": sum(sizes.values()) <= 30e6,
+        "false alerts <= 1%": rate <= 0.01,
+    }
+    if "peer_subsample" in results["headline"]:
+        checks["top-1 >= best peer + 20 points"] = results["headline"]["peer_subsample"]["top1_difference"][0] >= 0.20
+    results["checks"] = checks
+    results["seconds"] = time.perf_counter() - started
+    print("\nTargets: " + "; ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in checks.items()))
+    print(f"done in {results['seconds']:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    return 0 if all(checks.values()) else 1
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
