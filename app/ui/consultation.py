@@ -26,6 +26,8 @@ from app.ui.qt import (
     QKeySequence,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QObject,
     QPlainTextEdit,
     QPushButton,
@@ -43,6 +45,13 @@ from app.ui.symptoms_model import COL_INTENSITY, COL_SYMPTOM, COL_SYSTEM, Sympto
 from app.ui.tasks import TaskManager
 
 NOT_MEASURED = -1.0  # spin boxes show "—" at their minimum: the vital was not measured
+
+
+def _load_terms(engine: DiagnosisEngine) -> Any:
+    """The HPO term search of the engine's bundle (on a worker thread), or None for a bundle without an index."""
+    from app.core.hpo_search import TermSearch
+
+    return TermSearch.load(engine.bundle.path) if engine.rare is not None else None
 
 
 class _IntensityKeys(QObject):
@@ -144,6 +153,28 @@ class ConsultationWidget(QWidget):
         self.table.installEventFilter(_IntensityKeys(self.table, self.search))
         self.search.installEventFilter(self)
         self.entered_label = QLabel()
+
+        # Extra findings as HPO terms (above all for the rare-disease ranking), searched in Spanish or English.
+        self.terms: Any = None  # app.core.hpo_search.TermSearch, loaded on the pool (half a second)
+        self.hpo_box = QGroupBox()
+        self.hpo_search = QLineEdit()
+        self.hpo_search.setClearButtonEnabled(True)
+        self.hpo_search.textChanged.connect(self._search_terms)
+        self.hpo_search.returnPressed.connect(self._add_first_term)
+        self.hpo_results = QListWidget()
+        self.hpo_results.setMaximumHeight(72)
+        self.hpo_results.itemActivated.connect(self._add_term)
+        self.hpo_chosen = QListWidget()
+        self.hpo_chosen.setMaximumHeight(52)
+        self.hpo_chosen.installEventFilter(self)
+        hpo_layout = QVBoxLayout(self.hpo_box)
+        hpo_layout.setContentsMargins(6, 4, 6, 4)
+        hpo_layout.addWidget(self.hpo_search)
+        hpo_layout.addWidget(self.hpo_results)
+        hpo_layout.addWidget(self.hpo_chosen)
+        self.hpo_results.hide()
+        self.hpo_chosen.hide()
+        self.tasks.run(lambda: _load_terms(engine), self._terms_ready, lambda _e: self.hpo_box.setEnabled(False))
         self.symptom_model.intensities_changed.connect(self._update_entered)
 
         self.diagnose_button = QPushButton()
@@ -198,6 +229,7 @@ class ConsultationWidget(QWidget):
         top_row.addWidget(self.vitals_box, 1)
         left_layout.addLayout(top_row)
         left_layout.addWidget(self.symptoms_box, 1)
+        left_layout.addWidget(self.hpo_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
@@ -246,6 +278,8 @@ class ConsultationWidget(QWidget):
             label.setText(f"{pick(vital.label)} ({pick(vital.unit)})")
             self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{low:g}", high=f"{high:g}"))
         self.symptoms_box.setTitle(tr("consult.symptoms"))
+        self.hpo_box.setTitle(tr("consult.hpo_title"))
+        self.hpo_search.setPlaceholderText(tr("consult.hpo_search"))
         self.search.setPlaceholderText(tr("consult.search"))
         self.only_entered.setText(tr("consult.only_entered"))
         self.diagnose_button.setText(tr("consult.diagnose"))
@@ -296,6 +330,9 @@ class ConsultationWidget(QWidget):
                 vitals[vital.key] = round(box.value(), vital.decimals)
         request: dict[str, Any] = {"age": self.age.value(), "sex": self.sex.currentData(),
                                    "symptoms": self.symptom_model.intensities(), "vitals": vitals}
+        terms = self.chosen_terms()
+        if terms:
+            request["hpo_terms"] = terms
         if self.duration.value() >= 0:
             request["duration_days"] = self.duration.value()
         return request
@@ -310,9 +347,15 @@ class ConsultationWidget(QWidget):
             value = (request.get("vitals") or {}).get(vital.key)
             self.vitals[vital.key].setValue(value if value is not None else vital.plausible[0] - 1)
         self.symptom_model.set_intensities(request.get("symptoms", {}))
+        self.hpo_chosen.clear()
+        for term in request.get("hpo_terms") or []:
+            self._add_chosen(term)
 
     def clear(self) -> None:
         self.symptom_model.clear()
+        self.hpo_chosen.clear()
+        self.hpo_chosen.hide()
+        self.hpo_search.clear()
         self.search.clear()
         for vital in self.engine.vocabulary.vitals:
             self.vitals[vital.key].setValue(vital.plausible[0] - 1)
@@ -322,6 +365,45 @@ class ConsultationWidget(QWidget):
         self.result.clear()
         self.confirm_box.setEnabled(False)
         self._last_request = None
+
+    # Extra findings (HPO) ----------------------------------------------------------------------------------------
+    def _terms_ready(self, terms: Any) -> None:
+        self.terms = terms
+        self.result.term_label = self.term_label
+        self.hpo_box.setEnabled(True)
+
+    def term_label(self, hpo: str) -> str:
+        info = self.terms.term(hpo) if self.terms is not None else None
+        return info.label(translator().lang) if info is not None else hpo
+
+    def _search_terms(self, text: str) -> None:
+        self.hpo_results.clear()
+        matches = self.terms.search(text, limit=8, lang=translator().lang) if self.terms and text.strip() else []
+        for match in matches:
+            item = QListWidgetItem(f"{self.term_label(match.hpo_id)} ({match.hpo_id})")
+            item.setData(Qt.ItemDataRole.UserRole, match.hpo_id)
+            self.hpo_results.addItem(item)
+        self.hpo_results.setVisible(bool(matches))
+
+    def _add_first_term(self) -> None:
+        if self.hpo_results.count():
+            self._add_term(self.hpo_results.item(0))
+
+    def _add_term(self, item: QListWidgetItem) -> None:
+        self._add_chosen(item.data(Qt.ItemDataRole.UserRole))
+        self.hpo_search.clear()
+
+    def _add_chosen(self, hpo: str) -> None:
+        if hpo in self.chosen_terms():
+            return
+        item = QListWidgetItem(f"✕ {self.term_label(hpo)} ({hpo})")
+        item.setData(Qt.ItemDataRole.UserRole, hpo)
+        item.setToolTip(tr("consult.hpo_remove"))
+        self.hpo_chosen.addItem(item)
+        self.hpo_chosen.show()
+
+    def chosen_terms(self) -> list[str]:
+        return [self.hpo_chosen.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.hpo_chosen.count())]
 
     def _focus_first_symptom(self) -> None:
         if self.symptom_filter.rowCount() > 0:
@@ -333,6 +415,12 @@ class ConsultationWidget(QWidget):
         if (obj is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
                 and event.key() == Qt.Key.Key_Down):
             self._focus_first_symptom()
+            return True
+        # Delete on a chosen extra finding removes it.
+        if (obj is self.hpo_chosen and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.hpo_chosen.currentItem()):
+            self.hpo_chosen.takeItem(self.hpo_chosen.currentRow())
+            self.hpo_chosen.setVisible(self.hpo_chosen.count() > 0)
             return True
         return super().eventFilter(obj, event)
 

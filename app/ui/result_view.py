@@ -48,6 +48,7 @@ class DiagnosisView(QWidget):
         self.vocabulary = vocabulary
         self._response: dict[str, Any] | None = None
         self._request: dict[str, Any] = {}
+        self.term_label: Any = lambda hpo: hpo  # HPO id -> label; the consultation sets it once its index loads
 
         self.banner = QLabel()
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -147,12 +148,14 @@ class DiagnosisView(QWidget):
         self.conditions.setColumnStretch(1, 2)
 
         self.rare_title.setText(tr("result.rare"))
-        if r["rare_diseases"]:
+        # The list is shown only when the ranking is confident: five random syndromes for a cold are noise.
+        if r["rare_diseases"] and r.get("rare_disease_alert"):
             items = []
             for d in r["rare_diseases"][:5]:
-                matched = ", ".join(d.get("matched_labels") or d.get("matched_terms") or [])
-                items.append(f"<li>{d['name']} ({d['orpha_code']}) — {tr('result.rare_matched', terms=matched)}</li>")
-            self.rare.setText("<ul>" + "".join(items) + "</ul>")
+                matched = ", ".join(self.term_label(t) for t in d.get("matched_terms", []))
+                items.append(f"<li>{d['name']} ({d['orpha_code']}, {100 * d['score']:.0f} %) — "
+                             f"{tr('result.rare_matched', terms=matched)}</li>")
+            self.rare.setText(f"<b>{tr('result.rare_alert')}</b><ul>" + "".join(items) + "</ul>")
         else:
             self.rare.setText(tr("result.rare_none"))
 

@@ -79,3 +79,19 @@ def test_language_switch_relabels_everything(qtbot, consultation):
         assert consultation.diagnose_button.text().startswith("Diagnosticar")
     finally:
         t.set_language("es")
+
+
+def test_extra_findings_from_hpo_search_reach_the_rare_ranking(qtbot, consultation):
+    qtbot.waitUntil(lambda: consultation.terms is not None, timeout=20_000)
+    type_symptom(qtbot, consultation, "perdida de peso", "3")
+    for query in ("aracnodact", "ectopia del crist", "raiz aort", "tall stature"):
+        consultation.hpo_search.setText(query)
+        assert consultation.hpo_results.count() > 0, query
+        qtbot.keyClick(consultation.hpo_search, Qt.Key.Key_Return)
+    assert len(consultation.chosen_terms()) == 4
+    assert consultation.request()["hpo_terms"] == consultation.chosen_terms()
+    with qtbot.waitSignal(consultation.diagnosed, timeout=10_000) as blocker:
+        consultation.diagnose()
+    response = blocker.args[1]
+    assert response["rare_disease_alert"] and response["rare_diseases"][0]["orpha_code"] == "ORPHA:558"
+    assert "Marfan" in consultation.result.rare.text()
