@@ -194,7 +194,10 @@ class MainWindow(QMainWindow):
         self.status_mode.setText(tr(f"status.mode_{mode}"))
         self.status_pending.setText(tr("status.pending", count=status["pending"]))
         self.status_sync.setText(tr("status.last_sync", when=_local_time(status["last_sync"])))
-        if mode == "offline" or not status["server"]:
+        if mode == "offline":
+            self.status_connection.clear()  # the mode says it all: no probing, no background sync
+            return
+        if not status["server"]:
             self.status_connection.setText(tr("status.offline"))
             return
         server = status["server"]
