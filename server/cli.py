@@ -5,11 +5,18 @@
     vereda-server publish-model BUNDLE_DIR --stage staging|production [--public-key PEM] [--allow-unsigned]
     vereda-server promote VERSION
     vereda-server models [--json]
+    vereda-server export-feedback [--since DATE] [--clinic ID] --out FILE.jsonl
+    vereda-server drift [--since DATE] [--clinic ID] --out DIR         (HTML report + JSON summary; server/drift.py)
+    vereda-server jobs [--every N] [--max-age-days D] [--drift-summary JSON] [--run]   (retraining triggers)
     vereda-server keygen --out DIR [--name NAME] [--passphrase-file F]
     vereda-server import-feedback FILE [--receipt RECEIPT]   (a sealed USB file from `vereda usb-export`)
     vereda-server export-model VERSION --out FILE             (the bundle archive, for a USB stick)
     vereda-server staff add USER [--password-file F] | password USER [--password-file F] | disable USER
                   | enable USER | list [--json]
+
+Promotion to production (`promote`, `publish-model --stage production`) passes the MLOps gate first
+(model_export.mlops.gate, issue 8): refused, exit 2, unless the candidate beats production on condition macro-F1 on
+the held-out evaluation set, keeps recall of critical patients, and passes its check cases.
 
 Admin commands work on the database directly (run them where the service runs, as its user) and migrate it first.
 Output is JSON on stdout; errors are `{"error": {...}}` on stderr, never a traceback. Exit codes: 0 success, 2 a
@@ -86,11 +93,36 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--allow-unsigned", action="store_true", help="accept a bundle without manifest.sig "
                          "(development only: clinics refuse unsigned bundles)")
     publish.add_argument("--by", help="who publishes (default: the login name)")
+    publish.add_argument("--gate-simulated", type=int, default=None, metavar="N",
+                         help="simulated held-out patients in the promotion gate's evaluation (default 2000)")
 
     promote = sub.add_parser("promote", parents=[db], help="make a published version the production model")
     promote.add_argument("version")
     promote.add_argument("--by", help="who promotes (default: the login name)")
     promote.add_argument("--reason", help="why, for the registry's history")
+    promote.add_argument("--gate-simulated", type=int, default=None, metavar="N",
+                         help="simulated held-out patients in the promotion gate's evaluation (default 2000)")
+
+    exp = sub.add_parser("export-feedback", parents=[db], help="write confirmed feedback as JSONL (for retraining)")
+    exp.add_argument("--since", metavar="DATE", help="received on or after this ISO date")
+    exp.add_argument("--clinic", metavar="ID", help="one clinic's public id")
+    exp.add_argument("--out", type=Path, required=True)
+
+    drift = sub.add_parser("drift", parents=[db], help="drift report of received feedback against the training data")
+    drift.add_argument("--since", metavar="DATE", help="feedback received on or after this ISO date")
+    drift.add_argument("--clinic", metavar="ID", help="one clinic's public id")
+    drift.add_argument("--out", type=Path, required=True, help="folder for drift.html and drift.json")
+    drift.add_argument("--bundle", type=Path, default=None, help="compare with this bundle (default: production)")
+    drift.add_argument("--reference-n", type=int, default=None, help="simulated reference patients (default <= 5000)")
+
+    jobs = sub.add_parser("jobs", parents=[db], help="check the retraining triggers; --run retrains when one fires")
+    jobs.add_argument("--every", type=int, default=500, help="retrain after N new confirmed cases (default 500)")
+    jobs.add_argument("--max-age-days", type=int, default=90, help="retrain when production is older (default 90)")
+    jobs.add_argument("--drift-summary", type=Path, default=None, help="drift.json of the last `drift` run")
+    jobs.add_argument("--workdir", type=Path, default=Path("retrain"), help="where exports and candidates go")
+    jobs.add_argument("--version", default=None, help="candidate version (default: today's date)")
+    jobs.add_argument("--scale", type=float, default=1.0, help="retrain's --scale")
+    jobs.add_argument("--run", action="store_true", help="run the retrain commands when a trigger fires")
 
     models = sub.add_parser("models", parents=[db], help="list the model registry")
     models.add_argument("--json", action="store_true", help="full JSON instead of a table")
@@ -207,7 +239,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         model, created = crud.add_model(session, prepared, actor)
         previous = None
         if args.stage == "production":
-            model, previous = crud.promote(session, model.version, actor, reason="published to production")
+            reason = _gate(session, model, args)
+            model, previous = crud.promote(session, model.version, actor, reason=f"published to production; {reason}")
         session.commit()
         summary = {
             "version": model.version, "stage": model.stage, "created": created,
@@ -225,10 +258,84 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from server.db import crud
 
     with _sessions(args)() as session:
-        model, previous = crud.promote(session, args.version, _actor(args), reason=args.reason)
+        candidate = crud.get_model(session, args.version)
+        gate = "no gate"
+        if candidate is not None and candidate.stage == "staging":
+            gate = _gate(session, candidate, args)
+        reason = f"{args.reason}; {gate}" if args.reason else gate
+        model, previous = crud.promote(session, args.version, _actor(args), reason=reason)
         session.commit()
         print(_dump({"version": model.version, "stage": model.stage, "promoted_by": model.promoted_by,
-                     "promoted_at": model.promoted_at, "replaced": previous.version if previous else None}))
+                     "promoted_at": model.promoted_at, "replaced": previous.version if previous else None,
+                     "gate": (model.metrics or {}).get("gate")}))
+    return EXIT_OK
+
+
+def _gate(session: Any, model: Any, args: argparse.Namespace) -> str:
+    """Run the promotion gate; record its verdict with the model; raise RegistryError (exit 2) when it refuses."""
+    from server import mlops
+    from server.registry import RegistryError
+
+    decision = mlops.run_gate(session, model, _settings(args).bundle_cache, args.gate_simulated)
+    mlops.record_gate(model, decision)
+    if not decision.accepted:
+        session.commit()  # the refusal and its figures stay in the registry for `models --json`
+        raise RegistryError(f"promotion of {model.version} refused by the gate: " + " | ".join(decision.reasons))
+    return "gate: " + "; ".join(decision.reasons)
+
+
+def cmd_export_feedback(args: argparse.Namespace) -> int:
+    from server import mlops
+
+    try:
+        since = mlops.parse_since(args.since)
+    except ValueError:
+        raise UsageError("--since must be an ISO date, e.g. 2026-11-01") from None
+    with _sessions(args)() as session:
+        n = mlops.export_feedback(session, args.out, since, args.clinic)
+    print(_dump({"records": n, "out": str(args.out)}))
+    return EXIT_OK
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from server import drift, mlops
+    from server.db import crud
+
+    try:
+        since = mlops.parse_since(args.since)
+    except ValueError:
+        raise UsageError("--since must be an ISO date, e.g. 2026-11-01") from None
+    with _sessions(args)() as session:
+        feedback = mlops.load_feedback(session, since, args.clinic)
+        bundle = args.bundle
+        if bundle is None:
+            production = crud.production_model(session)
+            if production is None:
+                raise UsageError("no production model to compare with; pass --bundle DIR")
+            bundle = mlops.bundle_dir(session, production, _settings(args).bundle_cache)
+    summary = drift.compute(feedback, bundle, args.reference_n)
+    files = drift.write_report(summary, args.out)
+    print(_dump({"flag": summary["flag"], "reasons": summary["reasons"], "n_feedback": summary["n_feedback"],
+                 "agreement": summary["agreement"], "prediction_psi": summary["prediction"]["psi"], **files}))
+    return EXIT_OK
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from server import mlops
+
+    with _sessions(args)() as session:
+        state = mlops.triggers(session, args.every, args.max_age_days, args.drift_summary)
+    version = args.version or f"{dt.date.today():%Y.%m.%d}"
+    commands = mlops.retrain_commands(getattr(args, "database", None), args.workdir, version, args.scale)
+    state["commands"] = [" ".join(c) for c in commands] if state["fired"] else []
+    if state["fired"] and args.run:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        state["ran"] = mlops.run_commands(commands)
+        state["next"] = (f"sign {args.workdir}/candidate-{version} (python -m model_export sign), publish it to "
+                         "staging, then `vereda-server promote` (the gate decides)")
+    print(_dump(state))
     return EXIT_OK
 
 
@@ -244,9 +351,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not items:
         print("no models published yet (vereda-server publish-model BUNDLE --stage staging)")
         return EXIT_OK
-    header = ("VERSION", "STAGE", "EXPIRES", "SIZE", "SIGNED BY", "PUBLISHED", "PROMOTED")
+    from server.mlops import headline
+
+    header = ("VERSION", "STAGE", "F1", "CRIT.RECALL", "EXPIRES", "SIZE", "SIGNED BY", "PUBLISHED", "PROMOTED")
     rows = [
-        (i.version, i.stage, i.expires, str(i.archive_size), i.signed_by or "-",
+        (i.version, i.stage, *headline(i.metrics), i.expires, str(i.archive_size), i.signed_by or "-",
          f"{i.published_at:%Y-%m-%d %H:%M} {i.published_by}",
          f"{i.promoted_at:%Y-%m-%d %H:%M} {i.promoted_by}" if i.promoted_at else "-")
         for i in items
@@ -375,7 +484,8 @@ COMMANDS = {
     "serve": cmd_serve, "enroll-code": cmd_enroll_code, "publish-model": cmd_publish, "promote": cmd_promote,
     "models": cmd_models, "keygen": cmd_keygen, "staff": cmd_staff,
 }
-COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model})
+COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model,
+                 "export-feedback": cmd_export_feedback, "drift": cmd_drift, "jobs": cmd_jobs})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,18 +13,34 @@ from pydantic import ValidationError
 
 from tests.server.helpers import DEV_PRIVATE_KEY, DEV_PUBLIC_KEY, ROOT, feedback_record, signed_bundle
 
+# Admin-only modules of the MLOps loop (issue 8): only `vereda-server` admin commands import them, and they may use
+# the build-time package model_export there; the serving path must not (checked at run time below).
+ADMIN_ONLY = {"server/mlops.py", "server/drift.py"}
+
 
 def test_server_imports_nothing_of_the_app_but_core() -> None:
     bad = []
     for path in (ROOT / "server").rglob("*.py"):
+        admin_only = str(path.relative_to(ROOT)) in ADMIN_ONLY
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             for name in names:
-                if (name.startswith("app.") and not name.startswith("app.core")) or name.split(".")[0] in (
-                        "PySide6", "model_export"):
+                if (name.startswith("app.") and not name.startswith("app.core")) or name.split(".")[0] == "PySide6" \
+                        or (name.split(".")[0] == "model_export" and not admin_only):
                     bad.append(f"{path.relative_to(ROOT)}: {name}")
     assert not bad
+
+
+def test_the_serving_path_does_not_load_the_build_tools() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, server.main, server.cli; server.main.create_app; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('model_export', 'sklearn') "
+            "or m in ('server.mlops', 'server.drift')); print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 # --- the feedback record schema -----------------------------------------------------------------------------------

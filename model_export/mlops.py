@@ -1,0 +1,286 @@
+"""The MLOps loop's build-time half (issue 8): the held-out evaluation set, the promotion gate, and retraining from
+doctor-confirmed feedback.
+
+Used by `python -m model_export retrain` and, at admin time only, by `vereda-server promote`/`publish-model`/`drift`
+(the serving path of the central service never imports this package).
+
+The evaluation set of the gate is (a) simulated held-out patients (the build's test seed, never trained on) plus (b)
+the held-out share of confirmed feedback stored on the server. Which feedback records are held out is decided by a
+hash of the record's uuid, so every run, on every machine, puts the same record on the same side, and a record once
+used for evaluation is never trained on by a later retrain.
+
+Feedback carries the confirmed diagnosis but not a confirmed state, so a confirmed case counts as "critical" when its
+confirmed condition is marked critical in the knowledge base; the state model is retrained on simulated patients only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from app.core.engine import DiagnosisEngine
+from app.core.features import FeatureSchema
+from app.core.vocabulary import STATES, Vocabulary
+from app.sync.check_cases import failures, load_cases
+from model_export import evaluate as ev
+from model_export import knowledge
+from model_export.train import LOGISTIC_C, Dataset, default_schema, make_dataset
+
+HOLDOUT_FRACTION = 0.3  # share of confirmed feedback kept for evaluation, by uuid hash
+FEEDBACK_WEIGHT = 5.0  # sample_weight of a confirmed case against 1.0 for a simulated patient
+EVAL_SEED = 3  # the build's test seed: simulated patients never trained on
+EVAL_SIMULATED = 2000
+# Gate rule (origin document: "nobody ships a model that is worse"): condition macro-F1 on the whole evaluation set
+# must be strictly higher than production's, and recall of critical patients must not be lower (no tolerance).
+MIN_F1_GAIN = 0.0
+CRITICAL_RECALL_TOLERANCE = 0.0
+RARE_EVIDENCE = "rare_evidence.json"
+RETRAIN_CARD = "model_card_retrain.md"
+
+
+def is_held_out(uuid: str, fraction: float = HOLDOUT_FRACTION) -> bool:
+    """Deterministic split of a feedback record: the first 8 hex digits of sha256(uuid) as a number in [0, 1)."""
+    return int(hashlib.sha256(uuid.lower().encode()).hexdigest()[:8], 16) / 2**32 < fraction
+
+
+def read_feedback(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL export (`vereda-server export-feedback`), one JSON object a line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _age(value: float | str) -> float:
+    """Feedback may carry an age band ("30-44", "80+") instead of years: take its middle (or LOW+5)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    numbers = [int(n) for n in re.findall(r"\d+", value)]
+    return float(numbers[0] + 5) if len(numbers) == 1 else (numbers[0] + numbers[1]) / 2
+
+
+def feedback_request(record: dict[str, Any]) -> dict[str, Any]:
+    """The diagnose request of a feedback record (age band folded to years; HPO terms dropped, the common-condition
+    models do not read them)."""
+    req = dict(record["request"])
+    req["age"] = _age(req["age"])
+    req.pop("hpo_terms", None)
+    if req.get("duration_days") is None:
+        req.pop("duration_days", None)
+    return req
+
+
+def feedback_dataset(records: list[dict[str, Any]], kb: knowledge.KnowledgeBase, vocabulary: Vocabulary,
+                     schema: FeatureSchema) -> Dataset | None:
+    """Confirmed cases with a known common-condition code as a Dataset; None when there are none.
+
+    `state` is the answer's own state (no confirmed state exists); it is never used as a training target.
+    """
+    codes = {c.code for c in kb.conditions}
+    usable = [r for r in records if r["confirmed_diagnosis"] in codes]
+    if not usable:
+        return None
+    requests = [feedback_request(r) for r in usable]
+    from app.core.contract import validate_request
+
+    valid = [validate_request(r, vocabulary) for r in requests]
+    raw = schema.raw_matrix(valid)
+    condition = np.array([r["confirmed_diagnosis"] for r in usable])
+    return Dataset(
+        requests=valid, raw=raw, expanded=schema.expand(raw), condition=condition,
+        state=np.array([STATES.index(r["response_summary"]["severity"]) for r in usable]),
+        critical=np.array([kb.condition(c).critical for c in condition]),
+        age=np.array([v.age for v in valid]), sex=np.array([v.sex for v in valid]),
+    )
+
+
+def concat(a: Dataset, b: Dataset) -> Dataset:
+    return Dataset(a.requests + b.requests, np.vstack([a.raw, b.raw]), np.vstack([a.expanded, b.expanded]),
+                   np.concatenate([a.condition, b.condition]), np.concatenate([a.state, b.state]),
+                   np.concatenate([a.critical, b.critical]), np.concatenate([a.age, b.age]),
+                   np.concatenate([a.sex, b.sex]))
+
+
+@dataclass
+class EvaluationSet:
+    simulated: Dataset
+    feedback: Dataset | None
+    feedback_records: int = 0
+
+    @property
+    def combined(self) -> Dataset:
+        return self.simulated if self.feedback is None else concat(self.simulated, self.feedback)
+
+
+def evaluation_set(feedback: list[dict[str, Any]] | None = None, n_simulated: int = EVAL_SIMULATED,
+                   kb: knowledge.KnowledgeBase | None = None) -> EvaluationSet:
+    """The gate's held-out set: seeded simulated patients plus the held-out share of `feedback`."""
+    from model_export.simulator import Simulator
+
+    kb = kb or knowledge.load()
+    vocabulary = kb.vocabulary()
+    schema = default_schema(vocabulary)
+    simulated = make_dataset(Simulator(kb).sample(n_simulated, EVAL_SEED), vocabulary, schema)
+    held = [r for r in (feedback or []) if is_held_out(r["uuid"])]
+    return EvaluationSet(simulated, feedback_dataset(held, kb, vocabulary, schema), len(held))
+
+
+def _part_metrics(engine: DiagnosisEngine, data: Dataset) -> dict[str, Any]:
+    return ev._metrics(engine.diagnose_many(data.requests), data, np.ones(len(data.requests), bool))
+
+
+def evaluate_engine(engine: DiagnosisEngine, eval_set: EvaluationSet, bundle_dir: Path) -> dict[str, Any]:
+    """Condition macro-F1, critical recall etc. on each part and on the whole set, plus the bundle's check cases."""
+    out: dict[str, Any] = {"combined": _part_metrics(engine, eval_set.combined),
+                           "simulated": _part_metrics(engine, eval_set.simulated)}
+    out["feedback"] = _part_metrics(engine, eval_set.feedback) if eval_set.feedback is not None else {"n": 0}
+    out["check_case_failures"] = failures(engine, load_cases(bundle_dir))
+    return out
+
+
+@dataclass
+class GateDecision:
+    accepted: bool
+    reasons: list[str] = field(default_factory=list)
+    candidate: dict[str, Any] = field(default_factory=dict)
+    production: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "reasons": self.reasons, "candidate": self.candidate,
+                "production": self.production, "rule": {
+                    "condition_macro_f1": f"candidate > production + {MIN_F1_GAIN} on the combined held-out set",
+                    "critical_recall": f"candidate >= production - {CRITICAL_RECALL_TOLERANCE}",
+                    "check_cases": "all pass"}}
+
+
+def _files_identical(a: Path, b: Path) -> bool:
+    """Same model files (by the sha256 pinned in each manifest): a re-release of the same weights."""
+    ma = json.loads((a / "manifest.json").read_text(encoding="utf-8"))
+    mb = json.loads((b / "manifest.json").read_text(encoding="utf-8"))
+    onnx = [n for n in ma.get("files", {}) if n.endswith(".onnx")]
+    return bool(onnx) and all(ma["files"].get(n) == mb.get("files", {}).get(n) for n in onnx) and \
+        set(onnx) == {n for n in mb.get("files", {}) if n.endswith(".onnx")}
+
+
+def gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[str, Any]] | None = None,
+         n_simulated: int = EVAL_SIMULATED) -> GateDecision:
+    """Decide whether `candidate_dir` may replace `production_dir` (None: no production yet, only check cases).
+
+    A candidate whose ONNX files are byte-identical to production's (a re-release: new version, dates or signature,
+    same weights) has by construction the same metrics and is not worse; it passes without a new evaluation.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # small matrices: BLAS threads only fight the service for the cores
+        return _gate(Path(candidate_dir), production_dir, feedback, n_simulated)
+
+
+def _gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[str, Any]] | None,
+          n_simulated: int) -> GateDecision:
+    if production_dir is not None and _files_identical(candidate_dir, Path(production_dir)):
+        return GateDecision(True, ["same model files as production (re-release): metrics unchanged"])
+    eval_set = evaluation_set(feedback, n_simulated)
+    cand = evaluate_engine(DiagnosisEngine.load(candidate_dir), eval_set, candidate_dir)
+    prod = None
+    if production_dir is not None:
+        prod = evaluate_engine(DiagnosisEngine.load(Path(production_dir)), eval_set, Path(production_dir))
+    return decide(cand, prod)
+
+
+def decide(cand: dict[str, Any], prod: dict[str, Any] | None) -> GateDecision:
+    """The gate's rule on two `evaluate_engine` results (production None: only the check cases count)."""
+    reasons: list[str] = []
+    if cand["check_case_failures"]:
+        reasons.append("fails check cases / no pasa los casos de control: " + "; ".join(cand["check_case_failures"]))
+    if prod is not None:
+        cf, pf = cand["combined"]["condition_macro_f1"], prod["combined"]["condition_macro_f1"]
+        if not cf > pf + MIN_F1_GAIN:
+            reasons.append(f"condition macro-F1 {cf:.4f} does not beat production {pf:.4f} on the held-out set "
+                           f"(n={cand['combined']['n']}) / el F1 macro no supera al modelo en producción")
+        cr, pr = cand["combined"]["critical_recall"], prod["combined"]["critical_recall"]
+        if cr is not None and pr is not None and cr < pr - CRITICAL_RECALL_TOLERANCE:
+            reasons.append(f"critical-patient recall {cr:.4f} is lower than production {pr:.4f} "
+                           f"(n={cand['combined']['critical_n']}) / pierde sensibilidad en pacientes críticos")
+    return GateDecision(not reasons, reasons or ["passes the gate"], cand, prod)
+
+
+# --- retraining --------------------------------------------------------------------------------------------------
+
+
+def rare_evidence(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ORPHA-coded confirmed cases grouped by disease: few-shot evidence for the rare-disease ranking.
+
+    Format 1: {"format": 1, "created": DATE, "diseases": {"ORPHA:n": {"cases": k, "hpo_terms": {"HP:x": count},
+    "symptoms": {"key": count}}}}. The ranking may add a term's share among a disease's confirmed cases to that
+    disease's annotation frequency; nothing in the app reads it yet (see docs/mlops.md).
+    """
+    diseases: dict[str, dict[str, Any]] = defaultdict(lambda: {"cases": 0, "hpo_terms": Counter(),
+                                                               "symptoms": Counter()})
+    for r in records:
+        code = r["confirmed_diagnosis"]
+        if not code.startswith("ORPHA:"):
+            continue
+        d = diseases[code]
+        d["cases"] += 1
+        d["hpo_terms"].update(r["request"].get("hpo_terms", []))
+        d["symptoms"].update(k for k, v in r["request"].get("symptoms", {}).items() if v >= 1)
+    return {"format": 1, "created": dt.date.today().isoformat(),
+            "diseases": {k: {"cases": v["cases"], "hpo_terms": dict(v["hpo_terms"]), "symptoms": dict(v["symptoms"])}
+                         for k, v in sorted(diseases.items())}}
+
+
+def fit_condition(train: Dataset, weights: np.ndarray) -> LogisticRegression:
+    """The shipped additive logistic model's settings, with confirmed cases weighing more."""
+    model = LogisticRegression(C=LOGISTIC_C, max_iter=3000, tol=1e-5)
+    model.fit(train.expanded, train.condition, sample_weight=weights)
+    return model
+
+
+def carry_over(base: Path, out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Files and manifest sections of the base bundle that a retrain does not produce (the rare-disease index, check
+    cases): copied so the candidate keeps them."""
+    base_manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
+    for name in base_manifest.get("files", {}):
+        if not (out / name).exists() and (base / name).is_file():
+            shutil.copy2(base / name, out / name)
+    for key, value in base_manifest.items():
+        if key not in manifest and key not in ("files", "metrics"):
+            manifest[key] = value
+    return manifest
+
+
+def model_card_section(version: str, info: dict[str, Any], metrics: dict[str, Any]) -> str:
+    sim, fb = metrics["simulated"], metrics["feedback"]
+
+    def row(name: str, m: dict[str, Any]) -> str:
+        if not m.get("n"):
+            return f"| {name} | 0 | - | - | - |"
+        return (f"| {name} | {m['n']} | {m['condition_macro_f1']} | {m['condition_accuracy']} | "
+                f"{m['critical_recall']} |")
+
+    return "\n".join([
+        f"## Retrained model {version}",
+        "",
+        f"Built {dt.date.today().isoformat()} by `python -m model_export retrain` from simulated patients "
+        f"({info['simulated_train']} train) plus {info['feedback_train']} confirmed cases "
+        f"(sample weight {info['feedback_weight']}); {info['feedback_held_out']} confirmed cases held out by uuid "
+        f"hash for evaluation; {info['rare_cases']} ORPHA-coded cases written to `{RARE_EVIDENCE}`.",
+        "",
+        "| evaluation set | n | condition macro-F1 | accuracy | critical recall |",
+        "|---|---|---|---|---|",
+        row("simulated held-out", sim),
+        row("confirmed held-out", fb),
+        row("combined", metrics["combined"]),
+        "",
+        "Not signed and not promoted: sign with `python -m model_export sign`, publish to staging with "
+        "`vereda-server publish-model`, and promote with `vereda-server promote` (the gate decides).",
+        "",
+    ])
