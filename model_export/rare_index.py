@@ -388,7 +388,9 @@ def build_rare_index(
     anc_indptr, anc_indices = _csr(anc_rows)
 
     # True-path propagation (as LIRICAL): a disease annotated to a term is annotated to its ancestors with at least
-    # the same frequency, so each ancestor takes the largest frequency below it.
+    # the same frequency, so each ancestor takes the largest frequency below it (cl_freq: how likely a patient shows
+    # it) and, for the ranking's reporting model, their sum (cl_sum: expected number of manifestations below it).
+    # cl_direct is the frequency annotated to the term itself (0 when it is only reached through descendants).
     closure_cols: dict[int, list[tuple[int, float, float, float]]] = defaultdict(list)
     excluded_cols: dict[int, list[int]] = defaultdict(list)
     for d, disease in enumerate(diseases):
