@@ -42,7 +42,7 @@ def make_private_dir(path: Path) -> None:
             path.chmod(PRIVATE_DIR)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # On POSIX the rename is durable only once the folder entry is on disk; Windows has no folder fsync.
     if os.name != "posix":
         return
@@ -68,7 +68,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -50,6 +50,7 @@ from app.core.signing import (
     pinned_public_key_path,
     verify_manifest_bytes,
 )
+from app.store.files import fsync_dir, write_json_atomic
 from app.sync.client import RetryPolicy, describe
 from app.sync.messages import SyncError
 
@@ -141,32 +142,11 @@ def active_version(data_dir: Path) -> str:
     return bundle_version(active_bundle_dir(data_dir))
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_active(data_dir: Path, pointer: ActivePointer) -> None:
-    """Replace the pointer atomically: temp file in the same folder, fsync, os.replace, fsync the folder."""
+    """Replace the pointer atomically (temp file, fsync, os.replace, fsync the folder): the store's own writer."""
     folder = models_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".active-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({**asdict(pointer), "withdrawn": list(pointer.withdrawn)}, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / ACTIVE_FILE)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
+    write_json_atomic(folder / ACTIVE_FILE, {**asdict(pointer), "withdrawn": list(pointer.withdrawn)})
 
 
 def _now() -> str:
@@ -413,7 +393,7 @@ def install_archive(archive: Path, data_dir: Path, *, source: str, public_key: E
             trash = folder / f".trash-{os.getpid()}-{bundle.version}"
             os.rename(final, trash)
         os.rename(staging, final)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         previous = pointer.version if pointer is not None and _installed(data_dir, pointer.version) else None
         write_active(data_dir, ActivePointer(bundle.version, previous, source, _now(),
                                              pointer.withdrawn if pointer else ()))
