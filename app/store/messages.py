@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.messages import LocalisedError, render
+
 LANGUAGES = ("es", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -317,22 +319,11 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def text(code: str, lang: str = "es", /, **params: Any) -> str:
     """The message `code` in `lang`, with its placeholders filled."""
-    entry = MESSAGES[code]
-    return entry.get(lang, entry["es"]).format(**params)
+    return render(MESSAGES, code, lang, **params)
 
 
-class StoreError(Exception):
+class StoreError(LocalisedError):
     """A failure of the patient store that a person can act on. `code` is a key of MESSAGES."""
 
-    def __init__(self, code: str, /, **params: Any) -> None:
-        if code not in MESSAGES:
-            raise KeyError(f"no message for store error {code!r}")
-        self.code = code
-        self.params = params
-        super().__init__(self.message("en"))
-
-    def message(self, lang: str = "es") -> str:
-        return text(self.code, lang, **self.params)
-
-    def to_json(self, lang: str = "es") -> dict[str, Any]:
-        return {"error": {"code": self.code, "field": self.params.get("field"), "message": self.message(lang)}}
+    MESSAGES = MESSAGES
+    KIND = "store error"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.messages import LocalisedError, render
+
 LANGUAGES = ("es", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -160,27 +162,19 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def text(code: str, lang: str = "es", /, **params: Any) -> str:
     """The message `code` in `lang`, with its placeholders filled."""
-    entry = MESSAGES[code]
-    return entry.get(lang, entry["es"]).format(**params)
+    return render(MESSAGES, code, lang, **params)
 
 
-class SyncError(Exception):
+class SyncError(LocalisedError):
     """A sync failure a person can act on (or wait out). `code` is a key of MESSAGES.
 
     `transient` says whether trying again later may work (no connection, a 500) or not (a bad signature, a revoked
     token): the GUI uses it to choose between a quiet status line and a message box.
     """
 
+    MESSAGES = MESSAGES
+    KIND = "sync error"
+
     def __init__(self, code: str, /, *, transient: bool = False, **params: Any) -> None:
-        if code not in MESSAGES:
-            raise KeyError(f"no message for sync error {code!r}")
-        self.code = code
         self.transient = transient
-        self.params = params
-        super().__init__(self.message("en"))
-
-    def message(self, lang: str = "es") -> str:
-        return text(self.code, lang, **self.params)
-
-    def to_json(self, lang: str = "es") -> dict[str, Any]:
-        return {"error": {"code": self.code, "field": self.params.get("field"), "message": self.message(lang)}}
+        super().__init__(code, **params)
