@@ -164,12 +164,13 @@ def store_feedback(
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(FeedbackRecord).on_conflict_do_nothing(index_elements=["uuid"]).returning(FeedbackRecord.uuid)
     new = frozenset(session.scalars(stmt, rows).all())
-    stored = dict(
-        session.execute(
+    stored = {
+        uuid: sha256
+        for uuid, sha256 in session.execute(
             select(FeedbackRecord.uuid, FeedbackRecord.payload_sha256)
             .where(FeedbackRecord.uuid.in_({r["uuid"] for r in rows}))
-        ).tuples().all()
-    )
+        )
+    }
     status = ["accepted" if stored.get(r["uuid"]) == r["payload_sha256"] else "conflict" for r in rows]
     return IntakeResult(status, new)
 
