@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -33,15 +32,6 @@ CHUNK_BYTES = 1 << 20
 
 class RegistryError(RuntimeError):
     """A bundle or stage change the registry refuses. The message says why, for the person running the command."""
-
-
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Order versions like 2026.11.1 < 2026.11.10 < 2027.1.0 (numbers as numbers, other parts as text after them)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
-
-
-def is_newer(candidate: str, current: str) -> bool:
-    return version_key(candidate) > version_key(current)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,19 @@ FORMAT = 1
 
 class BundleError(RuntimeError):
     """A model bundle that cannot be used. The message says which file and why."""
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Order versions like 2026.11.1 < 2026.11.10 < 2027.1.0 (numbers as numbers, other parts as text after them).
+
+    One order for the clinic's update client and the central registry, so neither can call newer what the other
+    calls older.
+    """
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
+
+
+def is_newer(candidate: str, current: str) -> bool:
+    return version_key(candidate) > version_key(current)
 
 
 def sha256_file(path: Path) -> str:

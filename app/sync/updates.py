@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from app.core.bundle import MANIFEST, BundleError, ModelBundle, shipped_bundle_dir
+from app.core.bundle import MANIFEST, BundleError, ModelBundle, is_newer, shipped_bundle_dir
 from app.core.signing import (
     SIGNATURE,
     SignatureError,
@@ -77,16 +77,6 @@ _VERDICTS_ON_CONTENT = frozenset({"update_unsigned", "update_bad_signature", "up
                                   "update_files_mismatch", "update_older", "update_expired", "update_checks_failed",
                                   "update_unsafe_archive"})
 _VERSION_DIR = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$")  # a version is also a folder name
-
-
-# -------------------------------------------------------------------------------------------------- versions
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """2026.11.1 < 2026.11.10 < 2027.1.0: numbers as numbers, other parts as text (the registry's order too)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\-+]", version))
-
-
-def is_newer(candidate: str, current: str) -> bool:
-    return version_key(candidate) > version_key(current)
 
 
 # -------------------------------------------------------------------------------------------------- the pointer

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core.bundle import is_newer
 from server.core import passwords, security
 from server.db.models import (
     Clinic,
@@ -34,7 +35,7 @@ from server.db.models import (
     StaffSession,
     StaffUser,
 )
-from server.registry import CHUNK_BYTES, PreparedBundle, RegistryError, is_newer
+from server.registry import CHUNK_BYTES, PreparedBundle, RegistryError
 
 
 def utcnow() -> dt.datetime:

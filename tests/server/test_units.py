@@ -124,7 +124,7 @@ def test_token_bucket() -> None:
 
 
 def test_versions_order_numerically() -> None:
-    from server.registry import is_newer, version_key
+    from app.core.bundle import is_newer, version_key
 
     assert sorted(["2026.11.10", "2026.11.2", "2027.1.0", "2026.9.30"], key=version_key) == [
         "2026.9.30", "2026.11.2", "2026.11.10", "2027.1.0"]

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from app.core.bundle import is_newer
 from app.core.sealed_file import SealedFileError, open_sealed, read_header, seal, token_key_material
 from app.store import StoreError
 from app.sync.client import RetryPolicy, normalise_server_url, probe
 from app.sync.messages import MESSAGES, SyncError
 from app.sync.outbox import UnmappableRow, iso_week, record_uuid, service_record
-from app.sync.updates import is_newer
 from tests.sync.conftest import Clinic, close_encounters, direct
 
 PLACEHOLDER = re.compile(r"{(\w+)}")
