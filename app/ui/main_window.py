@@ -67,6 +67,9 @@ class MainWindow(QMainWindow):
         self.patient: dict[str, Any] | None = None
         self.encounter_id: str | None = None
         self.encounter_closed = False
+        self._closed_final = ""  # the confirmed code and notes of the last closed encounter, for its letter
+        self._closed_notes = ""
+        self._status: dict[str, Any] = {}  # the last sync status read, for the background-sync decision
         self.last_pdf: Path | None = None
 
         self.patients = PatientsWidget()
@@ -205,7 +208,7 @@ class MainWindow(QMainWindow):
 
     def _show_connectivity(self, connectivity: Any) -> None:
         self.status_connection.setText(tr("status.online") if connectivity.reachable else tr("status.unreachable"))
-        status = getattr(self, "_status", {})
+        status = self._status
         # Background sync only when the mode allows it, the laptop is enrolled and the service answers.
         if connectivity.reachable and status.get("auto_sync") and status.get("pending") and not self._syncing:
             self.sync_now(quiet=True)
@@ -342,7 +345,7 @@ class MainWindow(QMainWindow):
         if response is None or self.patient is None:
             return
         vocabulary = self.engine.vocabulary
-        code = self.consultation.final_diagnosis.currentData() or getattr(self, "_closed_final", "")
+        code = self.consultation.final_diagnosis.currentData() or self._closed_final
         label = self.consultation.final_diagnosis.currentText() or code
         p = self.patient
         letter = ReferralLetter(
@@ -350,7 +353,7 @@ class MainWindow(QMainWindow):
             patient_document=f"{p['document_type']} {p['document_number']}".strip(),
             patient_age=age_years(p["birth_date"]) or request.get("age", 0), patient_sex=p["sex"],
             doctor=self.user_name, when=dt.datetime.now(), request=request, response=response,
-            final_diagnosis=label, notes=getattr(self, "_closed_notes", ""),
+            final_diagnosis=label, notes=self._closed_notes,
             symptom_labels={s.key: s.label for s in vocabulary.symptoms},
             vital_labels={v.key: v.label for v in vocabulary.vitals},
         )
