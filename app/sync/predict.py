@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from app.core.contract import DiagnoseRequest
 from app.core.vocabulary import STATES
 from app.sync.client import CentralClient, RetryPolicy, run_with_deadline
 from app.sync.messages import SyncError
@@ -90,12 +91,18 @@ class ModePredictor:
         with self._lock:
             return self._clock() < self._skip_until
 
-    def diagnose(self, request: Any) -> dict[str, Any]:
+    def diagnose(self, request: DiagnoseRequest | dict[str, Any]) -> dict[str, Any]:
         """The diagnose contract's answer; `"engine"` says who answered. Raises ContractError for an invalid
-        request (any mode) and SyncError `cloud_unavailable`/`cloud_not_configured` in cloud mode."""
+        request (any mode) and SyncError `cloud_unavailable`/`cloud_not_configured` in cloud mode.
+
+        `request` is normally the validated request the screen already holds (the `Predictor` seam of
+        app/core/predictor.py); a plain dict is validated here first, so nothing invalid ever leaves the laptop and
+        the error reads the same in every mode.
+        """
+        if not isinstance(request, DiagnoseRequest):
+            request = self.engine.validate(request)
         if self.mode == "offline":
             return self.engine.diagnose(request)
-        self.engine.validate(request)  # the same error in every mode, and nothing invalid leaves the laptop
         if self.mode == "cloud":
             if self._client is None:
                 raise SyncError("cloud_not_configured")
@@ -112,12 +119,13 @@ class ModePredictor:
                     self._skip_until = self._clock() + self.cooldown
         return self.engine.diagnose(request)
 
-    def _cloud(self, request: Any, timeout: float) -> dict[str, Any]:
+    def _cloud(self, request: DiagnoseRequest, timeout: float) -> dict[str, Any]:
         client = self._client
         assert client is not None
+        body = request.to_json()  # the contract's own JSON form of the validated request
 
         def call() -> Any:
-            response = client.predict(request, timeout)
+            response = client.predict(body, timeout)
             try:
                 if response.status_code != 200:
                     raise CloudFailure(f"HTTP {response.status_code}")

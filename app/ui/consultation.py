@@ -11,6 +11,7 @@ from typing import Any
 
 from app.core.contract import ContractError
 from app.core.engine import DiagnosisEngine
+from app.core.predictor import Predictor
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractItemView,
@@ -97,7 +98,7 @@ class ConsultationWidget(QWidget):
     def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
-        self.predictor: Any = engine  # anything with .diagnose(request): the engine, or the mode-aware predictor
+        self.predictor: Predictor = engine  # the offline engine, or the mode-aware predictor (app/sync/predict.py)
         self.tasks = tasks
         vocabulary = engine.vocabulary
         self._last_request: dict[str, Any] | None = None
@@ -463,7 +464,7 @@ class ConsultationWidget(QWidget):
             return
         self.close_requested.emit(code, self.notes.toPlainText().strip())
 
-    def set_predictor(self, predictor: Any) -> None:
+    def set_predictor(self, predictor: Predictor) -> None:
         self.predictor = predictor
 
     @property
