@@ -402,6 +402,7 @@ def render_screen(lang: str, out_dir: Path) -> CheckResult:
         widget = ConsultationWidget(engine, tasks)
         try:
             widget.resize(1280, 800)
+            widget.age.set_years(origin_cases()[SCREEN_CASE].request["age"])
             responses: list[dict[str, Any]] = []
             widget.diagnosed.connect(lambda _request, response: responses.append(response))
             widget.symptom_model.set_intensities(origin_cases()[SCREEN_CASE].request["symptoms"])

@@ -12,6 +12,7 @@ from typing import Any
 from app.core.contract import ContractError
 from app.core.engine import DiagnosisEngine
 from app.core.predictor import Predictor
+from app.ui.age_field import AgeField
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractItemView,
@@ -105,10 +106,7 @@ class ConsultationWidget(QWidget):
 
         # Patient -----------------------------------------------------------------------------------------------
         self.patient_label = QLabel()
-        self.age = QDoubleSpinBox()
-        self.age.setRange(0, 120)
-        self.age.setDecimals(1)
-        self.age.setValue(40)
+        self.age = AgeField()
         self.sex = QComboBox()
         self.duration = QDoubleSpinBox()
         self.duration.setRange(NOT_MEASURED, 3650)
@@ -264,6 +262,7 @@ class ConsultationWidget(QWidget):
         pick = translator().pick
         self.patient_box.setTitle(tr("consult.patient"))
         self.age_label.setText(tr("consult.age"))
+        self.age.retranslate()
         self.sex_label.setText(tr("consult.sex"))
         self.duration_label.setText(tr("consult.duration"))
         current_sex = self.sex.currentData() or "F"
@@ -316,10 +315,11 @@ class ConsultationWidget(QWidget):
             self.final_diagnosis.setCurrentIndex(max(0, index))
 
     # Input -------------------------------------------------------------------------------------------------------
-    def set_patient(self, name: str, age: float, sex: str) -> None:
+    def set_patient(self, name: str, age: float | None, sex: str) -> None:
+        """A registered patient; `age` None (birth date unknown) leaves the age for the doctor to enter."""
         self.clear()
         self.patient_label.setText(name)
-        self.age.setValue(age)
+        self.age.set_years(age)
         self.sex.setCurrentIndex(0 if sex == "F" else 1)
 
     def request(self) -> dict[str, Any]:
@@ -329,8 +329,11 @@ class ConsultationWidget(QWidget):
             box = self.vitals[vital.key]
             if box.value() >= vital.plausible[0]:
                 vitals[vital.key] = round(box.value(), vital.decimals)
-        request: dict[str, Any] = {"age": self.age.value(), "sex": self.sex.currentData(),
+        request: dict[str, Any] = {"sex": self.sex.currentData(),
                                    "symptoms": self.symptom_model.intensities(), "vitals": vitals}
+        age = self.age.years()
+        if age is not None:  # unknown: the contract's "age is required" asks for it
+            request = {"age": age, **request}
         terms = self.chosen_terms()
         if terms:
             request["hpo_terms"] = terms
@@ -340,7 +343,7 @@ class ConsultationWidget(QWidget):
 
     def load_request(self, request: dict[str, Any]) -> None:
         """Put a saved request (a draft, a past encounter) back on screen."""
-        self.age.setValue(float(request.get("age", 40)))
+        self.age.set_years(float(request["age"]) if request.get("age") is not None else None)
         self.sex.setCurrentIndex(0 if request.get("sex", "F") == "F" else 1)
         self.duration.setValue(float(request["duration_days"]) if request.get("duration_days") is not None
                                else NOT_MEASURED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app.core.age import age_in_years, format_age
 from app.store.models import DOCUMENT_TYPES
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
@@ -43,14 +44,7 @@ from app.ui.qt import (
 ModelIndex = QModelIndex | QPersistentModelIndex
 SEARCH_DELAY_MS = 250
 COLUMNS = ("name", "document", "age", "sex", "village")
-
-
-def age_years(birth: dt.date | None, today: dt.date | None = None) -> float | None:
-    if birth is None:
-        return None
-    today = today or dt.date.today()
-    days = (today - birth).days
-    return round(days / 365.25, 1) if days < 730 else float(int(days / 365.25))
+UNKNOWN_BIRTH = dt.date(1900, 1, 1)  # the date field's minimum, shown as "unknown"
 
 
 def patient_row(p: Any) -> dict[str, Any]:
@@ -103,8 +97,10 @@ class PatientTableModel(QAbstractTableModel):
             if column == "document":
                 return f"{p['document_type']} {p['document_number']}".strip()
             if column == "age":
-                age = age_years(p["birth_date"])
-                return "" if age is None else (f"{age:g}" if role == Qt.ItemDataRole.DisplayRole else age)
+                age = age_in_years(p["birth_date"])
+                if role == Qt.ItemDataRole.DisplayRole:
+                    return format_age(age, translator().lang)
+                return age
             if column == "sex":
                 return p["sex"]
             return p["village"]
@@ -134,8 +130,10 @@ class PatientDialog(QDialog):
         self.birth = QDateEdit()
         self.birth.setCalendarPopup(True)
         self.birth.setDisplayFormat("yyyy-MM-dd")
-        self.birth.setMinimumDate(dt.date(1900, 1, 1))
+        # The minimum date stands for "unknown" (shown as such): a patient is never silently given a birth date.
+        self.birth.setMinimumDate(UNKNOWN_BIRTH)
         self.birth.setMaximumDate(dt.date.today())
+        self.birth.setSpecialValueText(tr("patients.birth_unknown"))
         self.sex = QComboBox()
         self.sex.addItem(tr("consult.sex_f"), "F")
         self.sex.addItem(tr("consult.sex_m"), "M")
@@ -172,7 +170,7 @@ class PatientDialog(QDialog):
             self.phone.setText(patient["phone"])
             self.notes.setPlainText(patient["notes"])
         else:
-            self.birth.setDate(dt.date.today().replace(year=dt.date.today().year - 30))
+            self.birth.setDate(UNKNOWN_BIRTH)
 
     def _accept(self) -> None:
         if not self.given.text().strip() or not self.family.text().strip():
@@ -180,12 +178,16 @@ class PatientDialog(QDialog):
             return
         self.accept()
 
+    def birth_date(self) -> dt.date | None:
+        born = self.birth.date().toPython()
+        return None if born <= UNKNOWN_BIRTH else born
+
     def values(self) -> dict[str, Any]:
         return {
             "given_names": self.given.text().strip(), "family_names": self.family.text().strip(),
             "document_type": self.document_type.currentData(),
             "document_number": self.document.text().strip() or None,
-            "birth_date": self.birth.date().toPython(), "sex": self.sex.currentData(),
+            "birth_date": self.birth_date(), "sex": self.sex.currentData(),
             "village": self.village.text().strip() or None, "phone": self.phone.text().strip() or None,
             "notes": self.notes.toPlainText().strip() or None,
         }

@@ -16,6 +16,7 @@ from app.ui.tasks import TaskManager
 def consultation(qtbot, engine):
     tasks = TaskManager()
     widget = ConsultationWidget(engine, tasks)
+    widget.age.set_years(40)  # a quick consultation without a registered patient: the doctor types the age
     qtbot.addWidget(widget)
     widget.show()
     yield widget

@@ -5,6 +5,7 @@ confirm -> close -> history shows it -> PDF written -> lock -> unlock. And the w
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ def fill_patient_dialog() -> None:
     dialog.given.setText("María José")
     dialog.family.setText("Gómez Ríos")
     dialog.document.setText("1023456789")
+    dialog.birth.setDate(dt.date(1981, 5, 14))
     dialog.village.setText("La Esperanza")
     dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
 

@@ -32,6 +32,7 @@ def hybrid_screen(qtbot, engine, server):  # noqa: F811
     widget = ConsultationWidget(engine, tasks)
     predictor = ModePredictor(engine, "hybrid", proxy.url, None, cooldown=60)
     widget.set_predictor(predictor)
+    widget.age.set_years(40)
     qtbot.addWidget(widget)
     widget.show()
     yield widget, proxy
