@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.age import age_in_years
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
 from app.store.store import ClinicStore
@@ -20,7 +21,7 @@ from app.ui.consultation import ConsultationWidget
 from app.ui.dialogs import AboutDialog, SettingsDialog
 from app.ui.errors import show_error
 from app.ui.i18n import tr, translator
-from app.ui.patients import PatientDialog, PatientsWidget, age_years, encounter_row, patient_row
+from app.ui.patients import PatientDialog, PatientsWidget, encounter_row, patient_row
 from app.ui.qt import (
     QAction,
     QCloseEvent,
@@ -67,8 +68,6 @@ class MainWindow(QMainWindow):
         self.patient: dict[str, Any] | None = None
         self.encounter_id: str | None = None
         self.encounter_closed = False
-        self._closed_final = ""  # the confirmed code and notes of the last closed encounter, for its letter
-        self._closed_notes = ""
         self._status: dict[str, Any] = {}  # the last sync status read, for the background-sync decision
         self.last_pdf: Path | None = None
 
@@ -254,7 +253,7 @@ class MainWindow(QMainWindow):
     def start_consultation(self, patient: dict[str, Any]) -> None:
         self.reset_consultation()
         self.patient = patient
-        age = age_years(patient["birth_date"]) or 40.0
+        age = age_in_years(patient["birth_date"])  # None when unknown: the doctor enters it; 0 is a newborn
         self.consultation.set_patient(f"{patient['given_names']} {patient['family_names']}", age, patient["sex"])
         self.tabs.setCurrentWidget(self.consultation)
         self.consultation.search.setFocus()
@@ -322,8 +321,6 @@ class MainWindow(QMainWindow):
 
     def _closed(self, code: str, notes: str) -> None:
         self.encounter_closed = True
-        self._closed_final = code
-        self._closed_notes = notes
         self.consultation.confirm_box.setEnabled(False)
         self.action_pdf.setEnabled(True)
         self.statusBar().showMessage(tr("main.closed"), 8000)
@@ -340,25 +337,41 @@ class MainWindow(QMainWindow):
             self.export_referral(Path(path))
 
     def export_referral(self, target: Path, on_done: Callable[[Path], None] | None = None) -> None:
-        response = self.consultation.result.response
-        request = self.consultation.last_request or self.consultation.request()
-        if response is None or self.patient is None:
+        """Write the letter of the encounter on screen, built from its stored record on the database worker.
+
+        Everything in the letter (findings, answer, the doctor's diagnosis, notes, visit time) is read back from
+        that one encounter, never from what an earlier consultation left in the window: a letter once carried
+        another patient's notes that way.
+        """
+        if self.patient is None or self.encounter_id is None:
+            return
+        patient, encounter_id = self.patient, self.encounter_id
+        self.db(lambda s: encounter_row(s.get_encounter(encounter_id)),
+                lambda row: self._write_referral(patient, row, target, on_done))
+
+    def _write_referral(self, p: dict[str, Any], encounter: dict[str, Any], target: Path,
+                        on_done: Callable[[Path], None] | None) -> None:
+        request, response = encounter["request"], encounter["response"]
+        if not request or not response:
             return
         vocabulary = self.engine.vocabulary
-        code = self.consultation.final_diagnosis.currentData() or self._closed_final
-        label = self.consultation.final_diagnosis.currentText() or code
-        p = self.patient
+        code = encounter["final_code"] or ""
+        label = next((f"{d['name']} ({code})" for d in response.get("rare_diseases", [])
+                      if d["orpha_code"] == code), code)
+        if code in {c.code for c in vocabulary.conditions}:
+            label = f"{vocabulary.condition(code).name[translator().lang]} ({code})"
         letter = ReferralLetter(
             clinic=self.clinic_name, patient_name=f"{p['given_names']} {p['family_names']}",
             patient_document=f"{p['document_type']} {p['document_number']}".strip(),
-            patient_age=age_years(p["birth_date"]) or request.get("age", 0), patient_sex=p["sex"],
-            doctor=self.user_name, when=dt.datetime.now(), request=request, response=response,
-            final_diagnosis=label, notes=self._closed_notes,
+            patient_age=request.get("age") if request.get("age") is not None else age_in_years(p["birth_date"]),
+            patient_sex=p["sex"], doctor=self.user_name, when=encounter["started_at"].astimezone(),
+            request=request, response=response,
+            final_diagnosis=label, notes=encounter["notes"],
             symptom_labels={s.key: s.label for s in vocabulary.symptoms},
             vital_labels={v.key: v.label for v in vocabulary.vitals},
         )
         lang = translator().lang
-        patient_id, encounter_id = p["id"], self.encounter_id
+        patient_id, encounter_id = p["id"], encounter["id"]
 
         def written(path: Path) -> None:
             self.last_pdf = path

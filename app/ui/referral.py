@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.age import format_age
 from app.ui.i18n import translator
 from app.ui.qt import QMarginsF, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 
@@ -44,7 +45,7 @@ class ReferralLetter:
     clinic: str
     patient_name: str
     patient_document: str
-    patient_age: float
+    patient_age: float | None  # contract years; None when unknown
     patient_sex: str
     doctor: str
     when: dt.datetime
@@ -80,7 +81,7 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
 <tr><td><b>{t['date']}</b></td><td>{letter.when:%Y-%m-%d %H:%M}</td></tr>
 <tr><td><b>{t['patient']}</b></td><td>{e(letter.patient_name)}</td></tr>
 <tr><td><b>{t['document']}</b></td><td>{e(letter.patient_document)}</td></tr>
-<tr><td><b>{t['age_sex']}</b></td><td>{letter.patient_age:g} / {sex}</td></tr>
+<tr><td><b>{t['age_sex']}</b></td><td>{format_age(letter.patient_age, lang) or t['not_given']} / {sex}</td></tr>
 </table>
 <p><b>{t['findings']}</b>{duration_text}: {findings}</p>
 <p><b>{t['vitals']}</b>: {vitals}</p>
