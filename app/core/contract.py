@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
 
 MIN_FINDINGS = 3  # origin document: at least three symptoms per patient
@@ -20,7 +21,23 @@ DURATION_RANGE = (0.0, 3650.0)
 INTENSITY_RANGE = (0, 10)
 HPO_ID = re.compile(r"^HP:\d{7}$")
 MAX_HPO_TERMS = 50
-ALLOWED_FIELDS = ("age", "sex", "duration_days", "symptoms", "vitals", "hpo_terms")
+MAX_SIGNS = 40
+CONTRACT_VERSION = 2
+ALLOWED_FIELDS = ("age", "sex", "duration_days", "symptoms", "vitals", "hpo_terms",
+                  "pregnancy", "consciousness", "signs")
+# Contract v2 vitals. Their ranges belong to the contract, not to a bundle, so a request that carries them is valid
+# (and the danger-sign rules read them) even on a bundle whose models were trained before they existed.
+CONTRACT_VITALS: dict[str, tuple[float, float]] = {
+    "weight_kg": (0.3, 300.0),
+    "height_cm": (20.0, 250.0),
+    "muac_mm": (50.0, 400.0),
+    "capillary_refill_s": (0.0, 20.0),
+}
+PREGNANCY_STATUSES = ("pregnant", "postpartum", "not_pregnant", "unknown")
+PREGNANCY_AGE = (10.0, 60.0)
+PREGNANCY_WEEKS = (1.0, 45.0)
+POSTPARTUM_DAYS = (0.0, 42.0)
+AVPU = ("A", "V", "P", "U")
 
 # Error texts, es/en. Placeholders are filled from ContractError.params.
 ERROR_MESSAGES: dict[str, dict[str, str]] = {
@@ -81,10 +98,30 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Too many HPO terms (at most {high}).",
     },
     "too_few_findings": {
-        "es": "Se necesitan al menos {minimum} hallazgos (síntomas con intensidad 1 o más, o términos HPO); "
+        "es": "Se necesitan al menos {minimum} hallazgos (síntomas con intensidad 1 o más, signos o términos HPO); "
         "se recibieron {count}.",
-        "en": "At least {minimum} findings are needed (symptoms with intensity 1 or more, or HPO terms); "
+        "en": "At least {minimum} findings are needed (symptoms with intensity 1 or more, signs or HPO terms); "
         "got {count}.",
+    },
+    "pregnancy_not_applicable": {
+        "es": "«pregnancy» solo se admite para mujeres de {low} a {high} años (sexo {sex}, edad {age}).",
+        "en": "'pregnancy' is only accepted for women aged {low} to {high} (sex {sex}, age {age}).",
+    },
+    "invalid_pregnancy_status": {
+        "es": "«pregnancy.status» debe ser uno de {allowed}; se recibió {value}.",
+        "en": "'pregnancy.status' must be one of {allowed}; got {value}.",
+    },
+    "invalid_consciousness": {
+        "es": "«consciousness» debe ser A, V, P o U (escala AVPU); se recibió {value}.",
+        "en": "'consciousness' must be A, V, P or U (the AVPU scale); got {value}.",
+    },
+    "unknown_sign": {
+        "es": "Signo desconocido «{value}». Use un código de la lista de signos (por ejemplo «chest_indrawing»).",
+        "en": "Unknown sign '{value}'. Use a code from the list of signs (for example 'chest_indrawing').",
+    },
+    "too_many_signs": {
+        "es": "Demasiados signos (máximo {high}).",
+        "en": "Too many signs (at most {high}).",
     },
 }
 
@@ -93,6 +130,7 @@ _EXPECTED: dict[str, dict[str, str]] = {
     "integer": {"es": "un número entero de 0 a 10", "en": "a whole number from 0 to 10"},
     "object": {"es": "un objeto", "en": "an object"},
     "list": {"es": "una lista de términos HPO", "en": "a list of HPO terms"},
+    "sign_list": {"es": "una lista de códigos de signos", "en": "a list of sign codes"},
     "text": {"es": "un texto", "en": "a text"},
 }
 
@@ -117,8 +155,36 @@ class ContractError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Pregnancy:
+    """Contract v2 `pregnancy`: `weeks` only when pregnant, `days_since_delivery` only when postpartum."""
+
+    status: str  # one of PREGNANCY_STATUSES
+    weeks: float | None = None
+    days_since_delivery: float | None = None
+
+    @property
+    def pregnant(self) -> bool:
+        return self.status == "pregnant"
+
+    @property
+    def postpartum(self) -> bool:
+        return self.status == "postpartum"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        if self.weeks is not None:
+            out["weeks"] = self.weeks
+        if self.days_since_delivery is not None:
+            out["days_since_delivery"] = self.days_since_delivery
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class DiagnoseRequest:
-    """A validated request. Symptom keys are lower case; absent vitals are simply not in `vitals`."""
+    """A validated request. Symptom keys are lower case; absent vitals are simply not in `vitals`.
+
+    The contract v2 fields default to "not given", so every v1 request is a valid v2 request.
+    """
 
     age: float
     sex: str
@@ -126,6 +192,20 @@ class DiagnoseRequest:
     symptoms: dict[str, int]
     vitals: dict[str, float]
     hpo_terms: tuple[str, ...] = field(default=())
+    pregnancy: Pregnancy | None = None
+    consciousness: str | None = None  # AVPU; None = not assessed
+    signs: tuple[str, ...] = field(default=())
+
+    @property
+    def pregnant(self) -> bool:
+        return self.pregnancy is not None and self.pregnancy.pregnant
+
+    @property
+    def postpartum(self) -> bool:
+        return self.pregnancy is not None and self.pregnancy.postpartum
+
+    def has_sign(self, code: str) -> bool:
+        return code in self.signs
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"age": self.age, "sex": self.sex}
@@ -135,19 +215,31 @@ class DiagnoseRequest:
         out["vitals"] = dict(self.vitals)
         if self.hpo_terms:
             out["hpo_terms"] = list(self.hpo_terms)
+        if self.pregnancy is not None:
+            out["pregnancy"] = self.pregnancy.to_json()
+        if self.consciousness is not None:
+            out["consciousness"] = self.consciousness
+        if self.signs:
+            out["signs"] = list(self.signs)
         return out
 
 
 def _is_number(value: Any) -> bool:
     # bool is an int in Python, but `"age": true` is a mistake, not 1 year.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (JSON allows 400 digits): finite, and out of range
+        return True
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
     if not _is_number(value):
         raise ContractError("wrong_type", name, expected="number")
     if not low <= value <= high:
-        raise ContractError("out_of_range", name, low=_fmt(low), high=_fmt(high), value=_fmt(value))
+        shown = _fmt(value) if isinstance(value, float) or abs(value) < 10**15 else f"{str(value)[:12]}…"
+        raise ContractError("out_of_range", name, low=_fmt(low), high=_fmt(high), value=shown)
     return float(value)
 
 
@@ -212,13 +304,14 @@ def validate_request(
         raw_vitals = {}
     if not isinstance(raw_vitals, dict):
         raise ContractError("wrong_type", "vitals", expected="object")
+    known_vitals = set(vocabulary.vital_keys)
     for key, value in raw_vitals.items():
         name = f"vitals.{key}"
-        if key not in vocabulary.vital_keys:
+        if key not in known_vitals and key not in CONTRACT_VITALS:
             raise ContractError("unknown_vital", name, key=key)
         if value is None:  # explicitly "not measured"
             continue
-        low, high = vocabulary.vital(key).plausible
+        low, high = CONTRACT_VITALS[key] if key in CONTRACT_VITALS else vocabulary.vital(key).plausible
         vitals[key] = _number(value, name, low, high)
     if "systolic_bp" in vitals and "diastolic_bp" in vitals and vitals["diastolic_bp"] >= vitals["systolic_bp"]:
         raise ContractError(
@@ -244,9 +337,79 @@ def validate_request(
         if term not in terms:
             terms.append(term)
 
+    pregnancy = _pregnancy(raw.get("pregnancy"), sex, age)
+    consciousness = _consciousness(raw.get("consciousness"))
+    signs = _signs(raw.get("signs"))
+
     # A symptom given both as a vocabulary key and as its own HPO term is one finding, not two.
     present = {vocabulary.symptom(k).hpo for k, v in symptoms.items() if v >= 1}
-    findings = sum(1 for v in symptoms.values() if v >= 1) + sum(1 for t in terms if t not in present)
+    findings = (sum(1 for v in symptoms.values() if v >= 1) + sum(1 for t in terms if t not in present)
+                + len(signs))
     if findings < MIN_FINDINGS:
         raise ContractError("too_few_findings", "symptoms", minimum=MIN_FINDINGS, count=findings)
-    return DiagnoseRequest(age, sex, duration_days, symptoms, vitals, tuple(terms))
+    return DiagnoseRequest(age, sex, duration_days, symptoms, vitals, tuple(terms), pregnancy, consciousness, signs)
+
+
+def _pregnancy(raw: Any, sex: str, age: float) -> Pregnancy | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ContractError("wrong_type", "pregnancy", expected="object")
+    low, high = PREGNANCY_AGE
+    if sex != "F" or not low <= age <= high:
+        raise ContractError("pregnancy_not_applicable", "pregnancy", low=_fmt(low), high=_fmt(high), sex=sex,
+                            age=_fmt(age))
+    for key in raw:
+        if key not in ("status", "weeks", "days_since_delivery"):
+            raise ContractError("unknown_field", f"pregnancy.{key}")
+    if "status" not in raw:
+        raise ContractError("missing_field", "pregnancy.status")
+    status = raw["status"]
+    if not isinstance(status, str) or status.strip().lower() not in PREGNANCY_STATUSES:
+        raise ContractError("invalid_pregnancy_status", "pregnancy.status", allowed=", ".join(PREGNANCY_STATUSES),
+                            value=repr(status))
+    status = status.strip().lower()
+    weeks = days = None
+    # Weeks belong to a pregnancy and days to a puerperium: either one elsewhere is a mistake worth naming.
+    if status == "pregnant":
+        if "weeks" not in raw:
+            raise ContractError("missing_field", "pregnancy.weeks")
+        weeks = _number(raw["weeks"], "pregnancy.weeks", *PREGNANCY_WEEKS)
+    elif "weeks" in raw:
+        raise ContractError("unknown_field", "pregnancy.weeks")
+    if status == "postpartum":
+        if "days_since_delivery" not in raw:
+            raise ContractError("missing_field", "pregnancy.days_since_delivery")
+        days = _number(raw["days_since_delivery"], "pregnancy.days_since_delivery", *POSTPARTUM_DAYS)
+    elif "days_since_delivery" in raw:
+        raise ContractError("unknown_field", "pregnancy.days_since_delivery")
+    return Pregnancy(status, weeks, days)
+
+
+def _consciousness(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ContractError("wrong_type", "consciousness", expected="text")
+    value = raw.strip().upper()
+    if value not in AVPU:
+        raise ContractError("invalid_consciousness", "consciousness", value=repr(raw))
+    return value
+
+
+def _signs(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ContractError("wrong_type", "signs", expected="sign_list")
+    if len(raw) > MAX_SIGNS:
+        raise ContractError("too_many_signs", "signs", high=MAX_SIGNS)
+    known = signs().codes
+    out: list[str] = []
+    for i, code in enumerate(raw):
+        if not isinstance(code, str) or code.strip().lower() not in known:
+            raise ContractError("unknown_sign", f"signs[{i}]", value=code)
+        code = code.strip().lower()
+        if code not in out:
+            out.append(code)
+    return tuple(out)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from app.core import red_flags
+from app.core import red_flags, scores, triage
 from app.core.bundle import ModelBundle
-from app.core.contract import DiagnoseRequest, validate_request
+from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_request
 from app.core.explain import SPACE, AdditiveExplainer, Explanation
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
@@ -24,6 +24,8 @@ from app.core.vocabulary import STATE_LABELS, STATES, urgency
 TOP_CONDITIONS = 5
 ACUTE = "ENFERMEDAD_AGUDA"
 CHRONIC = "ENFERMEDAD_CRONICA"
+# Model-only emergency thresholds for a bundle built before contract v2 tuned its own on validation patients.
+DEFAULT_EMERGENCY_PROBABILITY = 0.5
 
 
 class _ScoringModel:
@@ -69,8 +71,12 @@ class DiagnosisEngine:
             [self.vocabulary.condition(c).critical for c in self.condition_model.classes], dtype=bool
         )
         thresholds = bundle.thresholds
+        # Model risk at or above the attention thresholds: PRIORITARIO; at or above the emergency ones: EMERGENCIA.
         self.acute_threshold = thresholds["attention_acute_probability"]
         self.critical_threshold = thresholds["attention_critical_condition_probability"]
+        self.emergency_acute_threshold = thresholds.get("emergency_acute_probability", DEFAULT_EMERGENCY_PROBABILITY)
+        self.emergency_critical_threshold = thresholds.get("emergency_critical_condition_probability",
+                                                           DEFAULT_EMERGENCY_PROBABILITY)
         # The rare-disease index travels in the bundle; an older bundle without one still diagnoses.
         self.rare: RareDiseaseRanker | None = RareDiseaseRanker.load(bundle.path) if "rare" in bundle.manifest else None
         self._known_terms = self.rare.known_terms() if self.rare is not None else None
@@ -102,10 +108,24 @@ class DiagnosisEngine:
         ]
 
     def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
-        """True where the model alone says immediate attention (rows of probabilities in, booleans out)."""
+        """True where the model alone asks for at least PRIORITARIO (rows of probabilities in, booleans out)."""
         acute = np.atleast_2d(state_p)[:, STATES.index(ACUTE)]
         critical = np.atleast_2d(cond_p)[:, self._critical].sum(axis=1)
         return (acute >= self.acute_threshold) | (critical >= self.critical_threshold)
+
+    def model_emergency(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
+        """True where the model alone says EMERGENCIA: its most likely state is acute, or a risk above the
+        emergency thresholds chosen on validation patients."""
+        state_p, cond_p = np.atleast_2d(state_p), np.atleast_2d(cond_p)
+        acute = state_p[:, STATES.index(ACUTE)]
+        critical = cond_p[:, self._critical].sum(axis=1)
+        return ((np.argmax(state_p, axis=1) == STATES.index(ACUTE)) | (acute >= self.emergency_acute_threshold)
+                | (critical >= self.emergency_critical_threshold))
+
+    def model_level(self, state_p: np.ndarray, cond_p: np.ndarray) -> str:
+        if bool(self.model_emergency(state_p, cond_p)[0]):
+            return red_flags.EMERGENCIA
+        return red_flags.PRIORITARIO if bool(self.model_risk(state_p, cond_p)[0]) else red_flags.NO_URGENTE
 
     def _response(
         self,
@@ -118,21 +138,23 @@ class DiagnosisEngine:
         engine: str,
     ) -> dict[str, Any]:
         fired = red_flags.evaluate(request)
-        model_state_index = int(np.argmax(state_p))
-        state = STATES[model_state_index]
-        if any(rule.escalate for rule in fired) and urgency(ACUTE) > urgency(state):
-            state = ACUTE
-        flags = [{"code": rule.code, "message": dict(rule.message)} for rule in fired]
-        if bool(self.model_risk(state_p, cond_p)[0]):
-            flags.append({"code": red_flags.MODEL_RISK_FLAG["code"],
-                          "message": dict(red_flags.MODEL_RISK_FLAG["message"])})
-        attention = bool(flags)
+        model_level = self.model_level(state_p, cond_p)
         rare = self.rare.rank(request) if self.rare is not None else []
         rare_alert = self.rare.alert(rare) if self.rare is not None else False
-        if rare_alert and urgency(state) < urgency(CHRONIC):
+        decided = triage.decide(fired, model_level, rare_alert)
+        model_state_index = int(np.argmax(state_p))
+        state = STATES[model_state_index]
+        if decided.emergency:
+            state = ACUTE  # EMERGENCIA and ENFERMEDAD_AGUDA always agree (contract v2)
+        elif rare_alert and urgency(state) < urgency(CHRONIC):
             # Findings that fit an orphan disease are never "not ill" or "minor complaints": at least a
             # long-lasting condition to follow up and refer (precautionary principle; never lowers a state).
             state = CHRONIC
+        flags = [{"code": rule.code, "level": rule.level, "message": dict(rule.message)} for rule in fired]
+        if model_level != red_flags.NO_URGENTE:
+            model_flag = triage.MODEL_EMERGENCY if model_level == red_flags.EMERGENCIA else triage.MODEL_PRIORITY
+            flags.append({"code": model_flag["code"], "level": model_level, "message": dict(model_flag["message"])})
+        attention = decided.emergency
 
         order = np.argsort(-cond_p, kind="stable")
         top = [
@@ -157,14 +179,18 @@ class DiagnosisEngine:
             "top_conditions": top,
             "rare_diseases": list(rare),
             "rare_disease_alert": rare_alert,
-            "recommendations": recommendations_for(state, attention, rare_alert),
+            "recommendations": recommendations_for(state, attention, rare_alert,
+                                                   priority=decided.level == red_flags.PRIORITARIO),
             "explanation": {
                 "space": SPACE,
                 "severity": self._explanation_json(state, severity_expl),
                 "condition": self._explanation_json(self.condition_model.classes[top_index], condition_expl),
             },
+            "triage": decided.to_json(),
+            "scores": scores.scores(request),
             "model": {"version": self.bundle.version, "sha256": self.bundle.manifest_sha256},
             "engine": engine,
+            "contract": CONTRACT_VERSION,
         }
 
     def _explanation_json(self, target: str, expl: Explanation) -> dict[str, Any]:

@@ -70,17 +70,25 @@ ATTENTION = {
     "es": "Atención inmediata: revisar las señales de alarma indicadas arriba antes de cualquier otra decisión.",
     "en": "Immediate attention: review the red flags listed above before any other decision.",
 }
+PRIORITY = {
+    "es": "Prioritario: valorar antes que la fila de espera y vigilar los signos vitales mientras tanto.",
+    "en": "Priority: assess before the waiting queue and watch the vital signs meanwhile.",
+}
 RARE_DISEASE = {
     "es": "Los hallazgos coinciden con una enfermedad rara: considerar remisión a especialista.",
     "en": "The findings fit a rare disease: consider referral to a specialist.",
 }
 
 
-def recommendations_for(state: str, requires_attention: bool, rare_alert: bool = False) -> dict[str, list[str]]:
+def recommendations_for(state: str, requires_attention: bool, rare_alert: bool = False,
+                        priority: bool = False) -> dict[str, list[str]]:
     out = {lang: list(lines) for lang, lines in RECOMMENDATIONS[state].items()}
     if requires_attention:
         for lang in out:
             out[lang].insert(0, ATTENTION[lang])
+    elif priority:
+        for lang in out:
+            out[lang].insert(0, PRIORITY[lang])
     if rare_alert:
         for lang in out:
             out[lang].append(RARE_DISEASE[lang])

@@ -1,0 +1,102 @@
+"""Published clinical scores the contract reports in `scores`, computed exactly as published.
+
+- NEWS2: Royal College of Physicians. National Early Warning Score (NEWS) 2: standardising the assessment of
+  acute-illness severity in the NHS. London: RCP, 2017. For adults (16 and over), not in pregnancy or the
+  puerperium (the RCP excludes them; obstetric early-warning charts apply). SpO2 on scale 1; the contract does not
+  say whether the patient breathes supplemental oxygen, so "air" is assumed (scores 0), which can only under-score.
+- qSOFA: Singer M, et al. The Third International Consensus Definitions for Sepsis and Septic Shock (Sepsis-3).
+  JAMA 2016;315:801-10. For adults (18 and over): respiratory rate >= 22, systolic pressure <= 100, altered
+  mentation, one point each.
+
+`news2()` and `qsofa()` give the score only when every input it needs is known, else None (the contract's null).
+The danger-sign rules use `news2_floor()` and `qsofa_floor()`: the points of the inputs that are known, a lower
+bound of the full score, so that 7 points from four measured vitals call for an emergency response even when the
+other two were not measured.
+
+Consciousness: AVPU V, P or U, or new confusion (the symptom `confusion` with any intensity: NEWS2's "C"),
+scores 3; A scores 0. With neither AVPU nor confusion given, consciousness is unknown.
+"""
+
+from __future__ import annotations
+
+from app.core.contract import DiagnoseRequest
+
+NEWS2_MIN_AGE = 16.0
+QSOFA_MIN_AGE = 18.0
+
+
+def _band(value: float, bands: tuple[tuple[float, int], ...], top: int) -> int:
+    """Points for `value`: the first band whose upper limit (inclusive) holds it, else `top`."""
+    for upper, points in bands:
+        if value <= upper:
+            return points
+    return top
+
+
+def _news2_parts(r: DiagnoseRequest) -> dict[str, int | None]:
+    v = r.vitals
+    rr, spo2, sbp, hr, t = (v.get(k) for k in ("respiratory_rate", "spo2", "systolic_bp", "heart_rate",
+                                                "temperature_c"))
+    return {
+        "respiratory_rate": None if rr is None else _band(rr, ((8, 3), (11, 1), (20, 0), (24, 2)), 3),
+        "spo2": None if spo2 is None else _band(spo2, ((91, 3), (93, 2), (95, 1)), 0),
+        "systolic_bp": None if sbp is None else _band(sbp, ((90, 3), (100, 2), (110, 1), (219, 0)), 3),
+        "heart_rate": None if hr is None else _band(hr, ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3),
+        "consciousness": _news2_consciousness(r),
+        # NEWS2 bands are 35.0 or less, 35.1-36.0, 36.1-38.0, 38.1-39.0, 39.1 or more (one decimal).
+        "temperature_c": None if t is None else _band(round(t, 1), ((35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)), 2),
+    }
+
+
+def _news2_consciousness(r: DiagnoseRequest) -> int | None:
+    if r.consciousness in ("V", "P", "U") or r.symptoms.get("confusion", 0) >= 1:
+        return 3
+    if r.consciousness == "A":
+        return 0
+    return None
+
+
+def news2_applies(r: DiagnoseRequest) -> bool:
+    return r.age >= NEWS2_MIN_AGE and not r.pregnant and not r.postpartum
+
+
+def news2(r: DiagnoseRequest) -> int | None:
+    """The NEWS2 aggregate, or None when the patient is outside its population or an input is missing."""
+    if not news2_applies(r):
+        return None
+    parts = _news2_parts(r).values()
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def news2_floor(r: DiagnoseRequest) -> tuple[int, int]:
+    """(points from the known inputs, the highest single-parameter score); (0, 0) outside NEWS2's population."""
+    if not news2_applies(r):
+        return 0, 0
+    known = [p for p in _news2_parts(r).values() if p is not None]
+    return sum(known), max(known, default=0)
+
+
+def _qsofa_parts(r: DiagnoseRequest) -> tuple[int | None, int | None, int | None]:
+    rr, sbp = r.vitals.get("respiratory_rate"), r.vitals.get("systolic_bp")
+    mentation = _news2_consciousness(r)
+    return (None if rr is None else int(rr >= 22), None if sbp is None else int(sbp <= 100),
+            None if mentation is None else int(mentation > 0))
+
+
+def qsofa(r: DiagnoseRequest) -> int | None:
+    """qSOFA (0-3) for adults, or None when under 18 or an input is missing."""
+    if r.age < QSOFA_MIN_AGE:
+        return None
+    parts = _qsofa_parts(r)
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def qsofa_floor(r: DiagnoseRequest) -> int:
+    if r.age < QSOFA_MIN_AGE:
+        return 0
+    return sum(p for p in _qsofa_parts(r) if p is not None)
+
+
+def scores(r: DiagnoseRequest) -> dict[str, int | None]:
+    """The contract's `scores` object."""
+    return {"news2": news2(r), "qsofa": qsofa(r)}
