@@ -397,7 +397,7 @@ def render_screen(lang: str, out_dir: Path) -> CheckResult:
         translator().set_language(lang)
         catalog = f"qtbase_{lang}"
         qt_loaded = QTranslator().load(catalog, QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
-        engine = DiagnosisEngine.load()
+        engine = DiagnosisEngine.load(_active_bundle_dir())
         tasks = TaskManager()
         widget = ConsultationWidget(engine, tasks)
         try:
@@ -445,11 +445,17 @@ def render_screen(lang: str, out_dir: Path) -> CheckResult:
 
 
 # ------------------------------------------------------------------------------------------------------ the report
+def _active_bundle_dir() -> Path:
+    """The bundle this laptop's app runs (an installed update, else the shipped one): the one worth checking."""
+    from app.store import default_data_dir
+    from app.sync.updates import active_bundle_dir
+
+    return active_bundle_dir(default_data_dir())
+
+
 def run_checks(lang: str) -> Iterator[CheckResult]:
     """Every check, in order, each as soon as it is done."""
-    from app.core.bundle import shipped_bundle_dir
-
-    bundle_dir = shipped_bundle_dir()
+    bundle_dir = _active_bundle_dir()
     yield check_signature(bundle_dir, lang)
     bundles: list[ModelBundle] = []
     yield check_bundle_files(bundle_dir, lang, bundles)

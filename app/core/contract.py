@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.messages import LocalisedError
 from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
 
@@ -135,23 +136,39 @@ _EXPECTED: dict[str, dict[str, str]] = {
 }
 
 
-class ContractError(ValueError):
-    """A request that does not meet the diagnose contract. `field` is a dotted path such as `vitals.spo2`."""
+EXCERPT = 40  # characters of a client-chosen key or value echoed in an error message
+
+
+def excerpt(value: Any) -> str:
+    """A short, printable excerpt of something the client chose (a key, a value): messages must never echo
+    kilobytes of it, nor characters that cannot be written (a lone surrogate broke the error output once)."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+
+
+class ContractError(LocalisedError, ValueError):
+    """A request that does not meet the diagnose contract. `field` is a dotted path such as `vitals.spo2`.
+
+    Every contract error is the person's to fix, so the CLI exits 2 and the service answers 422. Client-chosen
+    names and values are echoed only as short escaped excerpts.
+    """
+
+    MESSAGES = ERROR_MESSAGES
+    KIND = "contract error"
+    USER_FIXABLE = frozenset(ERROR_MESSAGES)
 
     def __init__(self, code: str, field: str | None, **params: Any) -> None:
-        self.code = code
-        self.field = field
-        self.params = {"field": field, **params}
-        super().__init__(self.message("en"))
+        safe = {k: excerpt(v) if k in ("key", "value") else v for k, v in params.items()}
+        self.field = None if field is None else excerpt(field)
+        super().__init__(code, field=self.field, **safe)
 
     def message(self, lang: str = "es") -> str:
         params = dict(self.params)
         if "expected" in params:
             params["expected"] = _EXPECTED[params["expected"]][lang]
         return ERROR_MESSAGES[self.code][lang].format(**params)
-
-    def to_json(self, lang: str = "es") -> dict[str, Any]:
-        return {"error": {"code": self.code, "field": self.field, "message": self.message(lang)}}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,15 @@ def render(catalog: Catalog, code: str, lang: str = "es", /, **params: Any) -> s
 
 
 class LocalisedError(Exception):
-    """An error whose `code` is a key of the subclass's `MESSAGES`; str() is the English text, for logs."""
+    """An error whose `code` is a key of the subclass's `MESSAGES`; str() is the English text, for logs.
+
+    `USER_FIXABLE` lists the codes a person fixes by typing something else (a field, an option, a file): the CLIs
+    exit 2 for them and 1 for the rest, and the screens show them beside the input rather than as a failure.
+    """
 
     MESSAGES: ClassVar[Catalog] = {}
     KIND: ClassVar[str] = "error"
+    USER_FIXABLE: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, code: str, /, **params: Any) -> None:
         if code not in self.MESSAGES:
@@ -30,6 +35,10 @@ class LocalisedError(Exception):
         self.code = code
         self.params = params
         super().__init__(self.message("en"))
+
+    @property
+    def user_fixable(self) -> bool:
+        return self.code in self.USER_FIXABLE
 
     def message(self, lang: str = "es") -> str:
         return render(self.MESSAGES, self.code, lang, **self.params)

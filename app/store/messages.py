@@ -327,3 +327,5 @@ class StoreError(LocalisedError):
 
     MESSAGES = MESSAGES
     KIND = "store error"
+    USER_FIXABLE = frozenset({"passphrase_too_short", "passphrases_differ", "invalid_login", "missing_field",
+                              "recovery_key_typo", "no_terminal", "unreadable_file", "unknown_user", "login_taken"})

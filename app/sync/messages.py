@@ -174,6 +174,9 @@ class SyncError(LocalisedError):
 
     MESSAGES = MESSAGES
     KIND = "sync error"
+    USER_FIXABLE = frozenset({"invalid_url", "insecure_url", "already_enrolled", "enrollment_code_unknown",
+                              "enrollment_code_used", "enrollment_code_expired", "usb_unreadable",
+                              "usb_invalid_file", "usb_wrong_device"})
 
     def __init__(self, code: str, /, *, transient: bool = False, **params: Any) -> None:
         self.transient = transient

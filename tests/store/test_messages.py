@@ -25,6 +25,6 @@ def test_both_languages_with_the_same_placeholders():
 
 def test_every_raised_code_has_a_message():
     raised = set()
-    for path in [*STORE.glob("*.py"), STORE.parents[0] / "cli.py"]:
+    for path in [*STORE.glob("*.py"), *(STORE.parents[0] / "cli").glob("*.py")]:
         raised |= set(re.findall(r'StoreError\(\s*"([a-z_]+)"', path.read_text(encoding="utf-8")))
     assert raised and raised <= set(MESSAGES), raised - set(MESSAGES)
