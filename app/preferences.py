@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import platformdirs
+
+from app.core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 FILE = "preferences.json"
@@ -58,9 +59,4 @@ class Preferences:
     def save(self, directory: Path | None = None) -> None:
         folder = directory or config_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".preferences-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / FILE)
+        write_json_atomic(folder / FILE, asdict(self))

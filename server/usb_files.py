@@ -11,7 +11,6 @@ receipt is sealed the same way, for the laptop to mark what was stored.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.bundle import shipped_bundle_dir
+from app.core.files import write_atomic
 from app.core.sealed_file import SealedFileError, open_sealed, read_header, seal
 from server.db import crud
 from server.db.models import Device
@@ -29,13 +29,7 @@ class UsbFileError(Exception):
 
 
 def _replace(target: Path, data_chunks: Any) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("wb") as fh:
-        for chunk in data_chunks:
-            fh.write(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    write_atomic(target, data_chunks)
 
 
 def import_feedback_file(sessions: sessionmaker[Session], cache_dir: Path, file: Path,

@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from app.core.files import PUBLIC_FILE, write_atomic
+
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 SIGNATURE_BYTES = 64
@@ -109,9 +111,7 @@ def sign_bundle(bundle_dir: Path, key: Ed25519PrivateKey) -> Path:
     bundle_dir = Path(bundle_dir)
     manifest = (bundle_dir / MANIFEST).read_bytes()
     target = bundle_dir / SIGNATURE
-    tmp = target.with_name(f".{SIGNATURE}.tmp")
-    tmp.write_bytes(sign_manifest_bytes(manifest, key))
-    os.replace(tmp, target)
+    write_atomic(target, sign_manifest_bytes(manifest, key), mode=PUBLIC_FILE)
     return target
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.store.files import write_json_atomic
+from app.core.files import write_json_atomic
 
 GENESIS = "0" * 64
 

@@ -33,9 +33,10 @@ from typing import Any
 import sqlcipher3
 from sqlalchemy.exc import DBAPIError
 
+from app.core.files import write_json_atomic
 from app.store.audit import GENESIS
 from app.store.database import Database
-from app.store.files import DatabaseLock, LockHeld, make_private_dir, write_json_atomic
+from app.store.files import DatabaseLock, LockHeld, make_private_dir
 from app.store.keys import Keyring, SecretKey, open_wrap, parse_recovery_key
 from app.store.login_attempts import RECOVERY, LoginAttempts
 from app.store.messages import StoreError

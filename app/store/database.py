@@ -28,7 +28,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from app.store.files import PRIVATE_FILE, DatabaseLock, LockHeld, fsync_file
+from app.core.files import PRIVATE_FILE
+from app.store.files import DatabaseLock, LockHeld, fsync_file
 from app.store.keys import SecretKey
 from app.store.messages import StoreError
 

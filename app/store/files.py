@@ -1,8 +1,8 @@
 """Files next to the database: atomic writes, private permissions, and the open-database lock that tells a clean
 shutdown from a crash.
 
-Key files and the backup are written the way Electrum writes wallets (temp file, fsync, `os.replace`, fsync of the
-folder), so a power cut leaves either the old file or the new one, never half of each. The `DatabaseLock` is an OS
+Key files and the backup are written with `app.core.files.write_atomic` (temp file, fsync, `os.replace`, fsync of
+the folder), so a power cut leaves either the old file or the new one, never half of each. The `DatabaseLock` is an OS
 lock on `vereda.lock` (released by the kernel when the process dies, even by `kill -9`) plus a line inside the file
 saying "open" or "closed": finding "open" when we take the lock means the last process died with the database open,
 and the store then runs the integrity checks before anyone works on it.
@@ -11,12 +11,12 @@ and the store then runs the integrity checks before anyone works on it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from app.core.files import PRIVATE_FILE
 
 # The files of a clinic's data folder. Here, in a module with no database imports, so that the desktop app can tell
 # "first run" from "login" before it loads SQLAlchemy.
@@ -30,7 +30,6 @@ def is_initialised(data_dir: Path) -> bool:
     """Whether `data_dir` holds a clinic (its keyring exists)."""
     return (Path(data_dir) / KEYRING_FILE).exists()
 
-PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
@@ -40,39 +39,6 @@ def make_private_dir(path: Path) -> None:
     if os.name == "posix":
         with contextlib.suppress(OSError):  # a folder we do not own (a mounted USB stick) keeps its permissions
             path.chmod(PRIVATE_DIR)
-
-
-def fsync_dir(path: Path) -> None:
-    # On POSIX the rename is durable only once the folder entry is on disk; Windows has no folder fsync.
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves the old content or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if os.name == "posix":
-            os.chmod(tmp, PRIVATE_FILE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def fsync_file(path: Path) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.store.files import write_json_atomic
+from app.core.files import write_json_atomic
 from app.store.messages import StoreError
 
 KEY_BYTES = 32

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.store.files import write_json_atomic
+from app.core.files import write_json_atomic
 from app.store.messages import StoreError
 
 FREE_FAILURES_PER_LOGIN = 3

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from app.core.bundle import MANIFEST, BundleError, ModelBundle, is_newer, shipped_bundle_dir
+from app.core.files import fsync_dir, write_json_atomic
 from app.core.signing import (
     SIGNATURE,
     SignatureError,
@@ -50,7 +51,6 @@ from app.core.signing import (
     pinned_public_key_path,
     verify_manifest_bytes,
 )
-from app.store.files import fsync_dir, write_json_atomic
 from app.sync.client import RetryPolicy, describe
 from app.sync.messages import SyncError
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.files import write_atomic
 from app.core.sealed_file import SealedFileError, open_sealed, read_header, seal, token_key_material
 from app.sync.client import RecordResult
 from app.sync.enrollment import load_enrollment
@@ -65,17 +64,7 @@ def _require_enrollment(call_store: StoreCall[Any]) -> Enrollment:
 
 def _write_atomically(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(target, data)
 
 
 def export_feedback(call_store: StoreCall[Any], target: Path) -> FeedbackExport:
