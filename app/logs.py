@@ -7,11 +7,10 @@ can open on the next visit. `VEREDA_LOG_DIR` overrides the folder (tests, portab
 from __future__ import annotations
 
 import logging
-import os
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-import platformdirs
+from app import paths
 
 LOG_FILE = "vereda.log"
 MAX_BYTES = 2 * 1024 * 1024
@@ -19,8 +18,7 @@ BACKUPS = 5
 
 
 def log_dir() -> Path:
-    override = os.environ.get("VEREDA_LOG_DIR")
-    return Path(override) if override else Path(platformdirs.user_log_dir("Vereda", appauthor=False))
+    return paths.log_dir()
 
 
 def configure(level: int = logging.INFO) -> Path | None:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import platformdirs
-
+from app import paths
 from app.core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -21,15 +19,11 @@ FILE = "preferences.json"
 
 
 def config_dir() -> Path:
-    override = os.environ.get("VEREDA_CONFIG_DIR")
-    return Path(override) if override else Path(platformdirs.user_config_dir("Vereda", appauthor=False))
+    return paths.config_dir()
 
 
 def default_data_dir() -> Path:
-    from app.store.store import default_data_dir as clinic_default
-
-    override = os.environ.get("VEREDA_DATA_DIR")
-    return Path(override) if override else clinic_default()
+    return paths.data_dir()
 
 
 @dataclass

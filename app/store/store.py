@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import sqlcipher3
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlalchemy.orm import Session
 
+from app import paths
 from app.store.audit import GENESIS, AuditAnchor, entry_hash
 from app.store.check import CheckReport, run_checks
 from app.store.database import Database, open_database
@@ -100,8 +100,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 def default_data_dir() -> Path:
-    """Where the clinic's data lives unless IT staff say otherwise (per-user data folder of the OS)."""
-    return platformdirs.user_data_path("Vereda", appauthor=False)
+    """Where the clinic's data lives unless IT staff say otherwise (app/paths.py)."""
+    return paths.data_dir()
 
 
 @dataclass(frozen=True)
