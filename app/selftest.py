@@ -12,7 +12,7 @@ an SSH session) that child uses Qt's offscreen platform. Qt is imported only the
 on a machine with no graphics libraries at all.
 
 The origin document's five cases and the bundle's own check cases (`checks.json`, pinned in its signed manifest) are
-the ones a model update must pass before it is installed: both come from app/sync/check_cases.py, so the self-test
+the ones a model update must pass before it is installed: both come from app/core/check_cases.py, so the self-test
 and the update client can never judge a bundle differently.
 """
 
@@ -37,8 +37,8 @@ from app import __version__
 
 if TYPE_CHECKING:
     from app.core.bundle import ModelBundle
+    from app.core.check_cases import CheckCase
     from app.core.engine import DiagnosisEngine
-    from app.sync.check_cases import CheckCase
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def check_rare_index(bundle: ModelBundle, lang: str) -> CheckResult | None:
 
 # ------------------------------------------------------------------------------------------------------ diagnosis
 def origin_cases() -> tuple[CheckCase, ...]:
-    from app.sync.check_cases import ORIGIN_CASES
+    from app.core.check_cases import ORIGIN_CASES
 
     return ORIGIN_CASES
 
@@ -251,7 +251,7 @@ def check_origin_cases(engine: DiagnosisEngine, lang: str) -> list[CheckResult]:
 
 
 def check_bundle_cases(engine: DiagnosisEngine, lang: str) -> CheckResult:
-    from app.sync.check_cases import CHECKS_FILE, CheckCasesError, failures, load_cases
+    from app.core.check_cases import CHECKS_FILE, CheckCasesError, failures, load_cases
 
     bundle = engine.bundle
 

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from app.core.check_cases import failures, load_cases
 from app.core.engine import DiagnosisEngine
 from app.core.features import FeatureSchema
 from app.core.vocabulary import STATES, Vocabulary
-from app.sync.check_cases import failures, load_cases
 from model_export import evaluate as ev
 from model_export import knowledge
 from model_export.train import LOGISTIC_C, Dataset, default_schema, make_dataset

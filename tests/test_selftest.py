@@ -18,9 +18,9 @@ import pytest
 
 from app import selftest
 from app.core.bundle import ModelBundle
+from app.core.check_cases import CHECKS_FILE, ORIGIN_CASES
 from app.core.engine import DiagnosisEngine
 from app.core.signing import generate_key_pair, load_private_key, sign_bundle
-from app.sync.check_cases import CHECKS_FILE, ORIGIN_CASES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_PRIVATE_KEY = ROOT / "tests" / "fixtures" / "keys" / "dev-private.pem"

@@ -16,7 +16,7 @@ recorded in the audit log):
    the manifest is the one the registry announced; the files are exactly those the manifest pins and match their
    sha256 (no extra, missing or swapped file: "mix-and-match"; `ModelBundle.load` checks the hashes);
 5. the signed manifest's version is newer than the active one (rollback) and its expiry date has not passed (freeze);
-6. the bundle's own check cases pass (app/sync/check_cases.py).
+6. the bundle's own check cases pass (app/core/check_cases.py).
 
 Then the staging folder is renamed into place and the pointer replaced: a crash at any moment leaves either the old
 or the new model active, never half of one. The previous installed version is kept (`rollback()` goes back to it);
@@ -335,8 +335,8 @@ def verify_staged(staging: Path, names: list[str], *, public_key: Ed25519PublicK
     if bundle.expired(today):
         raise SyncError("update_expired", version=version, expires=bundle.expires.isoformat())
     if run_checks:
+        from app.core.check_cases import CheckCasesError, failures, load_cases
         from app.core.engine import DiagnosisEngine
-        from app.sync.check_cases import CheckCasesError, failures, load_cases
 
         try:
             failed = failures(DiagnosisEngine(bundle), load_cases(staging))
