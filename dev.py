@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,12 +50,108 @@ def setup(extras: str) -> Path:
     return python
 
 
+# The X11 libraries Qt's desktop (xcb) plugin needs that desktop-less Debian and Ubuntu installs often lack, with the
+# package that brings each. libxcb-cursor is opened at run time (Qt >= 6.5), so ldd cannot see it: checked by name.
+QT_SYSTEM_LIBRARIES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+}
+MISSING_TEXT = {
+    "es": "Vereda necesita estas bibliotecas del sistema para abrir su ventana: {libraries}.\n"
+          "Instálelas con este comando (una sola vez) y vuelva a ejecutar «python3 dev.py start»:\n\n    {command}\n",
+    "en": "Vereda needs these system libraries to open its window: {libraries}.\n"
+          "Install them with this command (once) and run 'python3 dev.py start' again:\n\n    {command}\n",
+}
+
+
+def user_language() -> str:
+    """Vereda's language for this person: VEREDA_LANG, else English only when the system speaks English."""
+    for name in ("VEREDA_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").lower()
+        if value:
+            return "en" if value.startswith("en") else "es"
+    return "es"
+
+
+def parse_ldd(text: str) -> set[str]:
+    """The libraries `ldd` reports as "not found"."""
+    return {line.split("=>")[0].strip() for line in text.splitlines() if "=> not found" in line}
+
+
+def unresolved_libraries(binaries: list[Path]) -> list[str]:
+    """The shared libraries that the dynamic loader cannot find for `binaries` (as `ldd` reports them)."""
+    missing: set[str] = set()
+    for binary in binaries:
+        if binary.exists():
+            missing |= parse_ldd(subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout)
+    return sorted(missing)
+
+
+def missing_qt_libraries(python: Path) -> list[str]:
+    """System libraries the Qt desktop plugin cannot find on this Linux machine (empty elsewhere)."""
+    if not sys.platform.startswith("linux") or shutil.which("ldd") is None:
+        return []
+    found = subprocess.run([python, "-c", "import PySide6, os; print(os.path.dirname(PySide6.__file__))"],
+                           capture_output=True, text=True)
+    qt = Path(found.stdout.strip()) / "Qt"
+    binaries = [qt / "plugins" / "platforms" / "libqxcb.so", *sorted((qt / "lib").glob("libQt6XcbQpa.so*"))[:1]]
+    missing = set(unresolved_libraries(binaries))
+    known = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout if shutil.which("ldconfig") \
+        else ""
+    if known and "libxcb-cursor.so.0" not in known:
+        missing.add("libxcb-cursor.so.0")
+    return sorted(missing)
+
+
+def missing_libraries_message(missing: list[str], lang: str) -> str:
+    packages = sorted({QT_SYSTEM_LIBRARIES.get(name, name) for name in missing})
+    command = ("sudo apt-get install -y " + " ".join(packages)) if shutil.which("apt-get") else \
+        ("(" + ", ".join(packages) + ")")
+    return MISSING_TEXT[lang].format(libraries=", ".join(missing), command=command)
+
+
+def wants_desktop_window() -> bool:
+    """Whether Qt will use its X11 plugin: not when told to draw offscreen or on another platform."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    return platform in ("", "xcb") and not (platform == "" and os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "start"
     rest = argv[1:]
     if command == "start":
         python = setup("dev")
+        # Qt's own message for a missing X11 library is English and names no package; say it in the user's
+        # language, with the one command that fixes it, before anything starts.
+        words = [a for a in rest if not a.startswith("-")]
+        if (not words or words[0] == "gui") and wants_desktop_window():
+            missing = missing_qt_libraries(python)
+            if missing:
+                print(missing_libraries_message(missing, user_language()), file=sys.stderr)
+                return 1
         return subprocess.run([python, "-m", "app.cli", *rest], cwd=ROOT).returncode
+    if command == "check-desktop":
+        # What `start` checks, alone: exit 1 and the message when a system library is missing.
+        missing = missing_qt_libraries(setup("dev"))
+        if missing:
+            print(missing_libraries_message(missing, user_language()), file=sys.stderr)
+        return 1 if missing else 0
     if command == "test":
         python = setup("dev")
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
@@ -70,7 +167,7 @@ def main(argv: list[str]) -> int:
     if command == "setup":
         setup("dev")
         return 0
-    print("usage: python3 dev.py [start|test|package|setup] [arguments...]", file=sys.stderr)
+    print("usage: python3 dev.py [start|test|package|setup|check-desktop] [arguments...]", file=sys.stderr)
     return 2
 
 
