@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -19,6 +19,7 @@ from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_reques
 from app.core.explain import SPACE, AdditiveExplainer, Explanation
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
+from app.core.response import DiagnoseResponse
 from app.core.vocabulary import STATE_LABELS, STATES, urgency
 
 TOP_CONDITIONS = 5
@@ -88,12 +89,12 @@ class DiagnosisEngine:
     def validate(self, raw: Any) -> DiagnoseRequest:
         return validate_request(raw, self.vocabulary, self._known_terms)
 
-    def diagnose(self, raw: Any, engine: str = "local") -> dict[str, Any]:
+    def diagnose(self, raw: Any, engine: str = "local") -> DiagnoseResponse:
         """Diagnose one request (a dict following the contract, or an already validated request)."""
         request = raw if isinstance(raw, DiagnoseRequest) else self.validate(raw)
         return self.diagnose_many([request], engine)[0]
 
-    def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local") -> list[dict[str, Any]]:
+    def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local") -> list[DiagnoseResponse]:
         """Diagnose validated requests with one model call for all of them (batch files, the central service)."""
         if not requests:
             return []
@@ -136,7 +137,7 @@ class DiagnosisEngine:
         cond_z: np.ndarray,
         cond_p: np.ndarray,
         engine: str,
-    ) -> dict[str, Any]:
+    ) -> DiagnoseResponse:
         fired = red_flags.evaluate(request)
         model_level = self.model_level(state_p, cond_p)
         rare = self.rare.rank(request) if self.rare is not None else []
@@ -169,7 +170,7 @@ class DiagnosisEngine:
         severity_expl = self.state_model.explainer.explain(x, state_index, float(state_z[state_index]))
         top_index = int(order[0])
         condition_expl = self.condition_model.explainer.explain(x, top_index, float(cond_z[top_index]))
-        return {
+        response = {
             "severity": state,
             "severity_label": dict(STATE_LABELS[state]),
             "severity_probabilities": {s: round(float(p), 4) for s, p in zip(STATES, state_p, strict=True)},
@@ -192,6 +193,7 @@ class DiagnosisEngine:
             "engine": engine,
             "contract": CONTRACT_VERSION,
         }
+        return cast(DiagnoseResponse, response)  # the shape tests/server/test_predict_v2.py checks
 
     def _explanation_json(self, target: str, expl: Explanation) -> dict[str, Any]:
         names = self.features.raw_names

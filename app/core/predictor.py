@@ -8,15 +8,16 @@ validated request, never a raw dict, is what crosses the seam.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from app.core.contract import DiagnoseRequest
+from app.core.response import DiagnoseResponse
 
 
 @runtime_checkable
 class Predictor(Protocol):
     """Anything that answers the diagnose contract for a validated request."""
 
-    def diagnose(self, request: DiagnoseRequest) -> dict[str, Any]:
+    def diagnose(self, request: DiagnoseRequest) -> DiagnoseResponse:
         """The contract's response for `request`; its `"engine"` field says who answered."""
         ...

@@ -22,9 +22,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from app.core.contract import DiagnoseRequest
+from app.core.contract import CONTRACT_VERSION, DiagnoseRequest
+from app.core.response import DiagnoseResponse
 from app.core.vocabulary import STATES
 from app.sync.client import CentralClient, RetryPolicy, run_with_deadline
 from app.sync.messages import SyncError
@@ -91,7 +92,7 @@ class ModePredictor:
         with self._lock:
             return self._clock() < self._skip_until
 
-    def diagnose(self, request: DiagnoseRequest | dict[str, Any]) -> dict[str, Any]:
+    def diagnose(self, request: DiagnoseRequest | dict[str, Any]) -> DiagnoseResponse:
         """The diagnose contract's answer; `"engine"` says who answered. Raises ContractError for an invalid
         request (any mode) and SyncError `cloud_unavailable`/`cloud_not_configured` in cloud mode.
 
@@ -119,7 +120,7 @@ class ModePredictor:
                     self._skip_until = self._clock() + self.cooldown
         return self.engine.diagnose(request)
 
-    def _cloud(self, request: DiagnoseRequest, timeout: float) -> dict[str, Any]:
+    def _cloud(self, request: DiagnoseRequest, timeout: float) -> DiagnoseResponse:
         client = self._client
         assert client is not None
         body = request.to_json()  # the contract's own JSON form of the validated request
@@ -144,6 +145,9 @@ class ModePredictor:
         if not isinstance(answer, dict) or answer.get("severity") not in STATES or answer.get("engine") != "cloud" \
                 or not isinstance(answer.get("top_conditions"), list):
             raise CloudFailure("malformed answer")
+        if answer.get("contract") != CONTRACT_VERSION or not isinstance(answer.get("triage"), dict):
+            # A service not yet on this contract: its answer lacks the triage the screen shows first.
+            raise CloudFailure(f"contract {answer.get('contract', 1)} answer")
         with self._lock:
             self._skip_until = float("-inf")
-        return answer
+        return cast(DiagnoseResponse, answer)  # checked above for what the screen reads; the service types the rest
