@@ -145,6 +145,14 @@ class EnrollmentCodePublic(BaseModel):
 # --- feedback -----------------------------------------------------------------------------------------------------
 
 
+class FeedbackPregnancy(_Strict):
+    """Contract v2's pregnancy: a stage (weeks, or days since delivery), never a date."""
+
+    status: Literal["pregnant", "postpartum", "not_pregnant", "unknown"]
+    weeks: Annotated[float, Field(ge=1, le=45, allow_inf_nan=False, strict=True)] | None = None
+    days_since_delivery: Annotated[float, Field(ge=0, le=42, allow_inf_nan=False, strict=True)] | None = None
+
+
 class FeedbackRequest(_Strict):
     """The diagnose request as sent to the model, minus anything identifying. Age in years or as a band."""
 
@@ -154,6 +162,9 @@ class FeedbackRequest(_Strict):
     symptoms: dict[SnakeKey, Intensity] = Field(default_factory=dict, max_length=80)
     vitals: dict[SnakeKey, VitalValue] = Field(default_factory=dict, max_length=20)
     hpo_terms: list[HpoTerm] = Field(default_factory=list, max_length=50)
+    pregnancy: FeedbackPregnancy | None = None
+    consciousness: Literal["A", "V", "P", "U"] | None = None
+    signs: list[SnakeKey] = Field(default_factory=list, max_length=40)
 
     @field_validator("age")
     @classmethod
