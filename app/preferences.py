@@ -1,4 +1,6 @@
-"""Per-user preferences that must be known before anyone logs in: language and where the clinic's data live.
+"""Per-user preferences that must be known before anyone logs in: language and where the clinic's data live; and
+what a doctor may keep without an administrator: the receiving facilities used in referral letters (last used
+first) and a registration number typed on a letter when the account has none.
 
 A small JSON file in the platform's config folder, written atomically (temp file, fsync, rename), never pickle.
 Clinic-wide settings (auto-lock minutes, central service, mode) live in the encrypted store instead.
@@ -8,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app import paths
 from app.core.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 FILE = "preferences.json"
+MAX_FACILITIES = 20
 
 
 def config_dir() -> Path:
@@ -31,6 +35,8 @@ class Preferences:
     language: str = "es"
     data_dir: str = ""
     last_login: str = ""
+    referral_facilities: list[str] = field(default_factory=list)
+    registration_numbers: dict[str, str] = field(default_factory=dict)  # login -> number
 
     @property
     def data_path(self) -> Path:
@@ -47,8 +53,21 @@ class Preferences:
             # A damaged preferences file must not stop the clinic: start from defaults and say so in the log.
             log.warning("ignoring unreadable preferences %s: %s", path, exc)
             return cls()
-        known = {k: str(v) for k, v in raw.items() if k in cls.__dataclass_fields__}
+        known: dict[str, Any] = {k: str(v) for k, v in raw.items()
+                                 if k in ("language", "data_dir", "last_login")}
+        facilities = raw.get("referral_facilities")
+        if isinstance(facilities, list):
+            known["referral_facilities"] = [str(f) for f in facilities if str(f).strip()][:MAX_FACILITIES]
+        numbers = raw.get("registration_numbers")
+        if isinstance(numbers, dict):
+            known["registration_numbers"] = {str(k): str(v) for k, v in numbers.items()}
         return cls(**known)
+
+    def remember_facility(self, name: str) -> None:
+        """Put `name` first in the list of receiving facilities."""
+        name = name.strip()
+        if name:
+            self.referral_facilities = [name, *(f for f in self.referral_facilities if f != name)][:MAX_FACILITIES]
 
     def save(self, directory: Path | None = None) -> None:
         folder = directory or config_dir()

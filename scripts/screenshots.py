@@ -8,7 +8,8 @@ each window. Nothing here is mocked: what the picture shows is what the app show
 the triage levels of contract v2: a pregnant woman in EMERGENCIA, an older man PRIORITARIO by NEWS2, a woman NO
 URGENTE, and a child's examination signs. Each consultation is checked to fit the laptop screen (the window did not
 grow past 1366x740 and the Diagnose button is inside it); on a real display (Xvfb) `--screen-dir` also keeps what
-the screen itself shows.
+the screen itself shows. It also takes the answer marked out of date with a refused number, the referral
+letter's dialog and its page (through pdftoppm from poppler-utils), and the administrator's accounts screen.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def main() -> int:
                                       municipality="San Vicente del Caguán", admin_login="admin",
                                       admin_name="Administración", admin_passphrase=PASSPHRASE, kdf=cheap)
         store.add_user("ana", "Dra. Ana Pérez", "doctor", PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+        store.add_user("jorge", "Jorge Cuéllar", "nurse", PASSPHRASE, kdf=cheap)
+        store.set_setting("clinic_name", "Puesto de salud La Esperanza")  # as the setup wizard keeps them
+        store.set_setting("clinic_place", "San Vicente del Caguán, Caquetá")
         store.lock()
         store = ClinicStore.unlock(data_dir, "ana", PASSPHRASE)
         import datetime as dt
@@ -215,8 +219,60 @@ def main() -> int:
                        "muac_mm": 128, "capillary_refill_s": 2}},
             args.out / "11-consulta-nino-signos.png", args.screen_dir, tab=TAB_SIGNS)
 
+        # The child's visit: a finding added after diagnosing marks the answer out of date; a temperature typed
+        # "385" is refused beside its field, never cut to 38.
+        consultation = main.consultation
+        consultation.symptom_model.set_intensities({"fiebre": 7, "tos": 5, "diarrea": 4, "dolor_abdominal": 4})
+        consultation.vitals["temperature_c"].setText("385")
+        consultation.vitals["temperature_c"].show_error()
+        settle(app, vereda.tasks)
+        grab(main, args.out / "12-consulta-desactualizada.png")
+
+        # The referral letter: a new diagnosis, the visit closed, the letter's dialog and its page.
+        consultation.vitals["temperature_c"].setText("38,5")
+        consultation.diagnose()
+        for _ in range(100):
+            settle(app, main.tasks)
+            if not consultation.answer_is_stale():
+                break
+        consultation.final_diagnosis.setCurrentIndex(max(0, consultation.final_diagnosis.findData("E86")))
+        consultation.notes.setPlainText("No tolera la vía oral; sales de rehidratación rechazadas. Remito para "
+                                        "hidratación intravenosa.")
+        consultation.close_button.click()
+        for _ in range(100):
+            settle(app, main.tasks)
+            if main.encounter_closed:
+                break
+        from app.ui.referral_dialog import ReferralDialog
+
+        dialog = ReferralDialog(main, ["ESE Hospital María Inmaculada, Florencia",
+                                       "Hospital San Rafael, San Vicente del Caguán"], "RM 18-4455")
+        dialog.show()
+        settle(app, vereda.tasks)
+        grab(dialog, args.out / "13-remision-dialogo.png")
+        dialog.hide()
+        pdf = Path(tmp) / "remision.pdf"
+        written: list[Path] = []
+        main.export_referral(pdf, written.append, facility=dialog.facility_name(),
+                             registration=dialog.registration_number())
+        for _ in range(100):
+            settle(app, main.tasks)
+            if written:
+                break
+        import shutil
+        import subprocess
+
+        if shutil.which("pdftoppm"):
+            stem = args.out / "14-carta-remision"
+            subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(pdf), str(stem)], check=True)
+            print(f"wrote {stem}.png")
+        else:
+            print("pdftoppm (poppler-utils) not installed: no picture of the letter")
+
         # 5. Settings and About.
-        settings = SettingsDialog(main, {"auto_lock_minutes": 10, "mode": "offline"}, data_dir)
+        settings = SettingsDialog(main, {"auto_lock_minutes": 10, "mode": "offline",
+                                         "clinic_name": "Puesto de salud La Esperanza",
+                                         "clinic_place": "San Vicente del Caguán, Caquetá"}, data_dir)
         settings.show()
         grab(settings, args.out / "06-preferencias.png")
         settings.hide()
@@ -224,6 +280,31 @@ def main() -> int:
         about.show()
         grab(about, args.out / "07-acerca-de.png")
         about.hide()
+
+        # 6. The administrator's accounts screen.
+        vereda.lock()
+        for _ in range(100):
+            settle(app, vereda.tasks)
+            if vereda.store is None:
+                break
+        vereda.login.login.setText("admin")
+        vereda.login.passphrase.setText(PASSPHRASE)
+        vereda.login.submit()
+        for _ in range(200):
+            settle(app, vereda.tasks)
+            if vereda.store is not None and main.isVisible():
+                break
+        main.open_accounts()
+        for _ in range(50):
+            settle(app, vereda.tasks)
+            if main.accounts_dialog is not None and main.accounts_dialog.rows:
+                break
+        accounts = main.accounts_dialog
+        assert accounts is not None
+        accounts.select_login("ana")
+        settle(app, vereda.tasks)
+        grab(accounts, args.out / "15-cuentas.png")
+        accounts.hide()
         vereda.quit()
         settle(app, vereda.tasks)
         vereda.tasks.shutdown()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from app.core.age import UNITS, natural_unit, to_years
 from app.ui.i18n import tr
-from app.ui.qt import QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget, Signal
+from app.ui.qt import QComboBox, QHBoxLayout, QVBoxLayout, QWidget, Signal
+from app.ui.widgets import NumberField
 
-UNKNOWN = -1.0
 MAXIMUM = {"days": 60.0, "months": 36.0, "years": 120.0}
 
 
@@ -21,18 +21,20 @@ class AgeField(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.number = QDoubleSpinBox()
-        self.number.setDecimals(1)
-        self.number.setSpecialValueText("—")
+        self.number = NumberField(0, MAXIMUM["years"], 1)  # empty: unknown
         self.unit = QComboBox()
         for unit in UNITS:
             self.unit.addItem("", unit)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        layout = QHBoxLayout()
         layout.addWidget(self.number, 1)
         layout.addWidget(self.unit)
+        column.addLayout(layout)
+        column.addWidget(self.number.message)  # "out of range" and the like, beside the number
         self.unit.currentIndexChanged.connect(self._unit_changed)
-        self.number.valueChanged.connect(lambda _v: self.changed.emit())
+        self.number.changed.connect(self.changed.emit)
         self._unit_changed()
         self.set_years(None)
         self.retranslate()
@@ -43,7 +45,8 @@ class AgeField(QWidget):
         self.number.setAccessibleName(tr("consult.age"))
 
     def _unit_changed(self) -> None:
-        self.number.setRange(UNKNOWN, MAXIMUM[self.current_unit()])
+        self.number.set_range(0, MAXIMUM[self.current_unit()])
+        self.number.show_error()
         self.changed.emit()
 
     def current_unit(self) -> str:
@@ -52,7 +55,7 @@ class AgeField(QWidget):
     def set_years(self, years: float | None) -> None:
         """Show `years` in its natural unit; None empties the field (unknown age)."""
         if years is None:
-            self.number.setValue(UNKNOWN)
+            self.number.setValue(None)
             return
         value, unit = natural_unit(years)
         self.unit.setCurrentIndex(UNITS.index(unit))
@@ -61,6 +64,6 @@ class AgeField(QWidget):
     def years(self) -> float | None:
         """The contract age in years, or None while the field is empty."""
         value = self.number.value()
-        if value <= UNKNOWN:
+        if value is None:  # empty, or a number the field refused (its message says why)
             return None
         return to_years(value, self.current_unit())

@@ -92,7 +92,7 @@ class VeredaApp(QObject):
         from app.ui.main_window import MainWindow
 
         self.engine = engine
-        self.main = MainWindow(engine, self.tasks, self.data_dir)
+        self.main = MainWindow(engine, self.tasks, self.data_dir, self.preferences)
         self.main.lock_requested.connect(self.lock)
         self.main.quit_requested.connect(self.quit)
         self.main.settings_changed.connect(self._settings_changed)

@@ -25,7 +25,6 @@ from app.ui.qt import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QEvent,
     QFormLayout,
     QGridLayout,
@@ -56,8 +55,9 @@ from app.ui.sign_checklist import SignChecklist
 from app.ui.symptoms_model import COL_INTENSITY, COL_SYMPTOM, COL_SYSTEM, SymptomFilter, SymptomTableModel
 from app.ui.tasks import TaskManager
 from app.ui.vital_fields import vital_fields
+from app.ui.widgets import ElidedLabel, NumberField, WheelGuard, with_message
 
-NOT_MEASURED = -1.0  # spin boxes show "—" at their minimum: the vital was not measured
+MAX_DURATION_DAYS = 3650
 TAB_SYMPTOMS, TAB_SIGNS, TAB_HPO = range(3)
 
 
@@ -97,9 +97,10 @@ class _IntensityKeys(QObject):
                 self.view.model().setData(cell, max(0, min(10, new)), Qt.ItemDataRole.EditRole)
                 return True
         if text and text.isprintable() and not text.isdigit() and text not in "+-":
-            # Type to find: letters go to the search box.
+            # Type to find: a letter typed on the list starts a new search (appending it to the last search,
+            # "fiebre" + "tos", found nothing); the next letters go on in the search box.
             self.search.setFocus()
-            self.search.setText(self.search.text() + text)
+            self.search.setText(text)
             return True
         return False
 
@@ -115,18 +116,15 @@ class ConsultationWidget(QWidget):
         self.tasks = tasks
         vocabulary = engine.vocabulary
         self._last_request: dict[str, Any] | None = None
+        WheelGuard.install()  # scrolling the result panel must never change a box under the pointer
 
         # Patient -----------------------------------------------------------------------------------------------
-        self.patient_label = QLabel()
+        self.patient_label = ElidedLabel()  # a long name is cut with "…", never widens the window
         self.age = AgeField()
         self.sex = QComboBox()
         self.sex.addItem("", "F")
         self.sex.addItem("", "M")
-        self.duration = QDoubleSpinBox()
-        self.duration.setRange(NOT_MEASURED, 3650)
-        self.duration.setDecimals(1)
-        self.duration.setSpecialValueText("—")
-        self.duration.setValue(NOT_MEASURED)
+        self.duration = NumberField(0, MAX_DURATION_DAYS, 1)
         self.consciousness = QComboBox()  # AVPU; the first item, "not assessed", sends nothing
         for level in (None, *AVPU):
             self.consciousness.addItem("", level)
@@ -137,25 +135,21 @@ class ConsultationWidget(QWidget):
 
         # Vitals and measurements (contract v2 added weight, height, MUAC, capillary refill) ---------------------
         self.vital_fields = vital_fields(vocabulary)
-        self.vitals: dict[str, QDoubleSpinBox] = {}
+        self.vitals: dict[str, NumberField] = {}
         self.vital_labels: dict[str, QLabel] = {}
         self.vitals_box = QGroupBox()
         vitals_grid = QGridLayout(self.vitals_box)
         vitals_grid.setVerticalSpacing(3)
         per_column = (len(self.vital_fields) + 1) // 2  # two columns: eleven rows would not fit a laptop screen
         for i, vital in enumerate(self.vital_fields):
-            box = QDoubleSpinBox()
-            box.setRange(vital.low - 1, vital.high)  # the value below the accepted range means "not measured"
-            box.setDecimals(vital.decimals)
-            box.setSpecialValueText("—")
-            box.setValue(vital.low - 1)
+            box = NumberField(vital.low, vital.high, vital.decimals)  # empty: not measured
             label = QLabel()
             label.setBuddy(box)
             self.vitals[vital.key] = box
             self.vital_labels[vital.key] = label
             row, column = i % per_column, 2 * (i // per_column)
             vitals_grid.addWidget(label, row, column)
-            vitals_grid.addWidget(box, row, column + 1)
+            vitals_grid.addWidget(with_message(box), row, column + 1)
         vitals_grid.setColumnStretch(0, 1)
         vitals_grid.setColumnStretch(2, 1)
 
@@ -222,9 +216,17 @@ class ConsultationWidget(QWidget):
 
         # Result and confirmation ------------------------------------------------------------------------------
         self.result = DiagnosisView(vocabulary)
+        # Findings changed after "Diagnosticar": the answer on screen did not see them, and closing waits for a new one.
+        self.stale = QLabel()
+        self.stale.setObjectName("staleAnswer")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("QLabel#staleAnswer { border: 3px solid #ef8f00; background: #fff4e0; "
+                                 "color: #3d2600; padding: 6px; font-weight: bold; }")
+        self.stale.hide()
         self.confirm_box = QGroupBox()
         self.final_diagnosis = QComboBox()
         self.final_diagnosis.setEditable(True)  # an ORPHA code or another ICD-10 code can be typed
+        self.final_diagnosis.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.notes = QPlainTextEdit()
         self.notes.setMaximumHeight(80)
         self.close_button = QPushButton()
@@ -254,7 +256,7 @@ class ConsultationWidget(QWidget):
         patient_grid.addWidget(self.consciousness_label, 2, 0)
         patient_grid.addWidget(self.consciousness, 2, 1)
         patient_grid.addWidget(self.duration_label, 2, 2)
-        patient_grid.addWidget(self.duration, 2, 3)
+        patient_grid.addWidget(with_message(self.duration), 2, 3)
         patient_grid.addWidget(self.pregnancy_label, 3, 0)  # the row folds away when the field does not apply
         patient_grid.addWidget(self.pregnancy, 3, 1, 1, 3)
         patient_grid.setColumnStretch(1, 3)
@@ -290,6 +292,7 @@ class ConsultationWidget(QWidget):
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.stale)
         right_layout.addWidget(self.result)
         right_layout.addWidget(self.confirm_box)
         scroll = QScrollArea()
@@ -310,6 +313,12 @@ class ConsultationWidget(QWidget):
                  self.pregnancy.number, *self.vitals.values()]
         for before, after in pairwise(chain):
             QWidget.setTabOrder(before, after)
+
+        # Anything that changes the request after a diagnosis marks the answer as out of date.
+        for signal in (self.symptom_model.intensities_changed, self.signs.changed, self.age.changed,
+                       self.sex.currentIndexChanged, self.consciousness.currentIndexChanged, self.pregnancy.changed,
+                       self.duration.changed, *(box.changed for box in self.vitals.values())):
+            signal.connect(self._check_stale)
 
         # A bound method, not a lambda: Qt disconnects it when the screen is destroyed.
         translator().language_changed.connect(self._language_changed)
@@ -352,6 +361,7 @@ class ConsultationWidget(QWidget):
         self.final_label.setText(tr("consult.final_diagnosis"))
         self.notes_label.setText(tr("consult.notes"))
         self.close_button.setText(tr("consult.close"))
+        self.stale.setText(tr("consult.stale"))
         self._fill_final_choices()
         self._update_entered()
 
@@ -362,15 +372,27 @@ class ConsultationWidget(QWidget):
         self.findings_tabs.setTabText(TAB_SIGNS, tr("consult.tab_signs", count=len(self.signs.checked())))
         self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=self.hpo_chosen.count()))
         self.hpo_chosen_label.setVisible(self.hpo_chosen.count() > 0)
+        self._check_stale()
+
+    def answer_is_stale(self) -> bool:
+        """True when the findings on screen are not those the answer on screen was given for."""
+        return self._last_request is not None and self.request() != self._last_request
+
+    def _check_stale(self, *_args: object) -> None:
+        if not hasattr(self, "stale"):
+            return  # still being built
+        stale = self.answer_is_stale()
+        self.stale.setVisible(stale)
+        self.close_button.setEnabled(not stale)
 
     def _update_pregnancy(self) -> None:
         shown = pregnancy_applies(self.sex.currentData(), self.age.years())
         self.pregnancy_label.setVisible(shown)
         self.pregnancy.setVisible(shown)
 
-    def _fill_final_choices(self) -> None:
+    def _fill_final_choices(self, keep: bool = True) -> None:
         pick = translator().pick
-        current = self.final_diagnosis.currentData()
+        current = self.final_diagnosis.currentData() if keep else None
         self.final_diagnosis.clear()
         codes: list[str] = []
         if self.result.response:
@@ -381,12 +403,17 @@ class ConsultationWidget(QWidget):
             if code.startswith("ORPHA:"):
                 name = next(d["name"] for d in self.result.response["rare_diseases"]  # type: ignore[index]
                             if d["orpha_code"] == code)
+                if translator().lang != "en":  # Orphanet's names come in English: say so on a Spanish screen
+                    name = tr("consult.name_in_english", name=name)
             else:
                 name = pick(self.engine.vocabulary.condition(code).name)
             self.final_diagnosis.addItem(f"{name} ({code})", code)
         if current:
             index = self.final_diagnosis.findData(current)
             self.final_diagnosis.setCurrentIndex(max(0, index))
+        else:
+            self.final_diagnosis.setCurrentIndex(-1)  # nothing chosen until there is an answer
+            self.final_diagnosis.setEditText("")
 
     # Input -------------------------------------------------------------------------------------------------------
     def set_patient(self, name: str, age: float | None, sex: str) -> None:
@@ -404,9 +431,9 @@ class ConsultationWidget(QWidget):
         """
         vitals = {}
         for vital in self.vital_fields:
-            box = self.vitals[vital.key]
-            if box.value() >= vital.low:
-                vitals[vital.key] = round(box.value(), vital.decimals)
+            value = self.vitals[vital.key].value()  # None: not measured, or refused (see `number_errors`)
+            if value is not None:
+                vitals[vital.key] = value
         request: dict[str, Any] = {"sex": self.sex.currentData(),
                                    "symptoms": self.symptom_model.intensities(), "vitals": vitals}
         age = self.age.years()
@@ -415,8 +442,9 @@ class ConsultationWidget(QWidget):
         terms = self.chosen_terms()
         if terms:
             request["hpo_terms"] = terms
-        if self.duration.value() >= 0:
-            request["duration_days"] = self.duration.value()
+        duration = self.duration.value()
+        if duration is not None:
+            request["duration_days"] = duration
         pregnancy = self.pregnancy.value()
         if pregnancy is not None and pregnancy_applies(request["sex"], age):
             request["pregnancy"] = pregnancy
@@ -432,11 +460,11 @@ class ConsultationWidget(QWidget):
         """Put a saved request (a draft, a past encounter; contract v1 or v2) back on screen."""
         self.age.set_years(float(request["age"]) if request.get("age") is not None else None)
         self.sex.setCurrentIndex(0 if request.get("sex", "F") == "F" else 1)
-        self.duration.setValue(float(request["duration_days"]) if request.get("duration_days") is not None
-                               else NOT_MEASURED)
+        duration = request.get("duration_days")
+        self.duration.setValue(float(duration) if duration is not None else None)
         for vital in self.vital_fields:
             value = (request.get("vitals") or {}).get(vital.key)
-            self.vitals[vital.key].setValue(value if value is not None else vital.low - 1)
+            self.vitals[vital.key].setValue(float(value) if value is not None else None)
         self.symptom_model.set_intensities(request.get("symptoms", {}))
         self.hpo_chosen.clear()
         self.hpo_chosen.hide()
@@ -447,25 +475,60 @@ class ConsultationWidget(QWidget):
         self.signs.set_checked(request.get("signs") or ())
         self._update_entered()
 
+    def number_fields(self) -> list[NumberField]:
+        return [self.age.number, self.duration, self.pregnancy.number, *self.vitals.values()]
+
+    def number_errors(self) -> list[NumberField]:
+        """The number fields holding a value they refused (shown beside each), in screen order."""
+        return [f for f in self.number_fields() if f.isVisibleTo(self) and f.error()]
+
+    def show_saved(self, request: dict[str, Any], response: dict[str, Any], final_code: str | None, notes: str,
+                   *, closed: bool) -> None:
+        """A stored visit's answer, the doctor's diagnosis and notes; a closed visit's notes are read-only."""
+        self._last_request = self.request()  # the saved findings as this screen puts them (already loaded)
+        self.result.show_response(request, response)
+        self._fill_final_choices(keep=False)
+        if final_code:
+            index = self.final_diagnosis.findData(final_code)
+            if index >= 0:
+                self.final_diagnosis.setCurrentIndex(index)
+            else:
+                self.final_diagnosis.setEditText(final_code)
+        else:
+            self.final_diagnosis.setCurrentIndex(0)
+        self.notes.setPlainText(notes)
+        self.notes.setReadOnly(closed)
+        if self.hpo_chosen.count():  # extra findings recorded: show them rather than an empty symptom list
+            self.findings_tabs.setCurrentIndex(TAB_HPO)
+        self._check_stale()
+
     def clear(self) -> None:
+        """Everything shown for a patient goes: findings, answer, the doctor's diagnosis and notes, the patient."""
+        self._last_request = None
+        self.patient_label.setText("")
+        self.age.set_years(None)
+        self.sex.setCurrentIndex(0)
+        self.only_entered.setChecked(False)
         self.symptom_model.clear()
         self.hpo_chosen.clear()
         self.hpo_chosen.hide()
         self.hpo_search.clear()
         self.search.clear()
         for vital in self.vital_fields:
-            self.vitals[vital.key].setValue(vital.low - 1)
-        self.duration.setValue(NOT_MEASURED)
+            self.vitals[vital.key].setValue(None)
+        self.duration.setValue(None)
         self.pregnancy.clear()
         self.consciousness.setCurrentIndex(0)
         self.signs.clear()
         self.findings_tabs.setCurrentIndex(TAB_SYMPTOMS)
         self._update_entered()
         self.notes.clear()
+        self.notes.setReadOnly(False)
         self.message.clear()
         self.result.clear()
+        self._fill_final_choices(keep=False)
         self.confirm_box.setEnabled(False)
-        self._last_request = None
+        self._check_stale()
 
     # Extra findings (HPO) ----------------------------------------------------------------------------------------
     def _terms_ready(self, terms: Any) -> None:
@@ -529,6 +592,13 @@ class ConsultationWidget(QWidget):
 
     # Diagnose ----------------------------------------------------------------------------------------------------
     def diagnose(self) -> None:
+        refused = self.number_errors()
+        if refused:  # never diagnose on a value cut or dropped without the doctor knowing
+            for field in refused:
+                field.show_error()
+            refused[0].setFocus()
+            self.message.setText(tr("consult.fix_numbers"))
+            return
         request = self.request()
         try:
             validated = self.engine.validate(request)  # cheap; errors shown at once, in the doctor's words
@@ -549,6 +619,7 @@ class ConsultationWidget(QWidget):
         self._fill_final_choices()
         self.final_diagnosis.setCurrentIndex(0)
         self.confirm_box.setEnabled(True)
+        self._check_stale()
         self.diagnosed.emit(request, response)
 
     def _failed(self, error: BaseException) -> None:
@@ -558,6 +629,10 @@ class ConsultationWidget(QWidget):
         show_error(self, error)
 
     def _request_close(self) -> None:
+        if self.answer_is_stale():  # closing stores the findings: they must be those the answer saw
+            self._check_stale()
+            self.message.setText(tr("consult.stale"))
+            return
         code = self.final_diagnosis.currentData() or self.final_diagnosis.currentText().strip()
         if "(" in code and code.endswith(")"):  # typed text that matches an item label
             code = code.rsplit("(", 1)[1].rstrip(")")

@@ -6,6 +6,7 @@ language is also kept in the per-user preferences so the login window speaks it 
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,11 @@ from app.ui.qt import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
+from app.ui.widgets import NumberField, with_message
 
 MODES = ("offline", "hybrid", "cloud")
 
@@ -36,10 +37,10 @@ class SettingsDialog(QDialog):
         self.language.addItem("Español", "es")
         self.language.addItem("English", "en")
         self.language.setCurrentIndex(0 if values.get("language", translator().lang) == "es" else 1)
-        self.auto_lock = QSpinBox()
-        self.auto_lock.setRange(1, 120)
-        self.auto_lock.setSuffix(" min")
+        self.auto_lock = NumberField(1, 120, 0, optional=False)  # minutes
         self.auto_lock.setValue(int(values.get("auto_lock_minutes", 10)))
+        self.clinic_name = QLineEdit(values.get("clinic_name") or "")
+        self.clinic_place = QLineEdit(values.get("clinic_place") or "")
         self.central_url = QLineEdit(values.get("central_url") or "")
         self.central_url.setPlaceholderText("https://vereda.example.org")
         self.mode = QComboBox()
@@ -51,19 +52,29 @@ class SettingsDialog(QDialog):
         self.data_dir.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow(tr("settings.language"), self.language)
-        form.addRow(tr("settings.auto_lock"), self.auto_lock)
+        form.addRow(tr("setup.clinic_name"), self.clinic_name)
+        form.addRow(tr("setup.municipality"), self.clinic_place)
+        form.addRow(tr("settings.auto_lock"), with_message(self.auto_lock))
         form.addRow(tr("settings.central_url"), self.central_url)
         form.addRow(tr("settings.mode"), self.mode)
         form.addRow(tr("settings.data_dir"), self.data_dir)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _accept(self) -> None:
+        if self.auto_lock.error():  # refused with its message, never cut to two digits
+            self.auto_lock.show_error()
+            return
+        self.accept()
 
     def values(self) -> dict[str, Any]:
         return {
             "language": self.language.currentData(),
-            "auto_lock_minutes": self.auto_lock.value(),
+            "auto_lock_minutes": int(self.auto_lock.value() or 10),
+            "clinic_name": self.clinic_name.text().strip(),
+            "clinic_place": self.clinic_place.text().strip(),
             "central_url": self.central_url.text().strip(),
             "mode": self.mode.currentData(),
         }
@@ -80,6 +91,9 @@ def about_html(bundle: ModelBundle, lang: str) -> str:
                  n=vignettes.get("n", 0))
     rare = bundle.manifest.get("rare", {})
     attribution = rare.get("attribution", "") if isinstance(rare, dict) else ""
+    # The bundle gives one attribution per source ({"hpo": ..., "orphanet": ...}): one paragraph each, as text.
+    parts = attribution.values() if isinstance(attribution, dict) else [attribution] if attribution else []
+    credits = "".join(f"<p>{html.escape(str(part))}</p>" for part in parts)
     return f"""
 <h2>Vereda {__version__}</h2>
 <p><b>{tr('about.disclaimer')}</b></p>
@@ -89,7 +103,7 @@ def about_html(bundle: ModelBundle, lang: str) -> str:
 <p>{tr('about.simulated')}</p>
 <h3>{tr('about.licences')}</h3>
 <p>{tr('about.licence_text')}</p>
-<p>{attribution or tr('about.hpo_attribution')}</p>
+{credits or f"<p>{tr('about.hpo_attribution')}</p>"}
 """
 
 

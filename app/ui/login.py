@@ -2,6 +2,8 @@
 
 Unlocking derives a key (a deliberate fraction of a second) on the database worker, so the window stays alive and
 says what it is doing. Errors come from the store in the doctor's language (wrong passphrase, wait N seconds).
+An account opened with a temporary passphrase (new, re-enabled or reset by the administrator) chooses its own
+here before the main window opens: the store refuses everything else until then.
 """
 
 from __future__ import annotations
@@ -67,12 +69,22 @@ class LoginWindow(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("loginStatus")
+        # Shown only while a temporary passphrase is being replaced.
+        self.new_passphrase, self.new_confirm = QLineEdit(), QLineEdit()
+        for field in (self.new_passphrase, self.new_confirm):
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+            field.returnPressed.connect(self.submit)
+        self.new_label, self.confirm_label = QLabel(), QLabel()
+        self._pending: Any = None  # the store opened with a temporary passphrase, and that passphrase
+        self._temporary = ""
 
         self.login_label, self.passphrase_label, self.recovery_label = QLabel(), QLabel(), QLabel()
         form = QFormLayout()
         form.addRow(self.login_label, self.login)
         form.addRow(self.passphrase_label, self.passphrase)
         form.addRow(self.recovery_label, self.recovery)
+        form.addRow(self.new_label, self.new_passphrase)
+        form.addRow(self.confirm_label, self.new_confirm)
         form.addRow(self.use_recovery)
         row = QHBoxLayout()
         row.addWidget(self.language)
@@ -87,9 +99,13 @@ class LoginWindow(QWidget):
         layout.addWidget(self.status)
         layout.addStretch(2)
         layout.setContentsMargins(60, 30, 60, 30)
-        translator().language_changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt disconnects it when the window is destroyed.
+        translator().language_changed.connect(self._language_changed)
         self.retranslate()
         self._mode_changed(False)
+
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
 
     def retranslate(self) -> None:
         self.setWindowTitle(tr("login.window_title"))
@@ -100,15 +116,23 @@ class LoginWindow(QWidget):
         self.recovery_label.setText(tr("login.recovery_key"))
         self.use_recovery.setText(tr("login.use_recovery"))
         self.button.setText(tr("login.enter"))
+        self.new_label.setText(tr("login.new_passphrase"))
+        self.confirm_label.setText(tr("setup.passphrase_again"))
 
     def _mode_changed(self, recovery: bool) -> None:
         for w in (self.login, self.passphrase, self.login_label, self.passphrase_label):
             w.setVisible(not recovery)
         for w in (self.recovery, self.recovery_label):
             w.setVisible(recovery)
+        for w in (self.new_passphrase, self.new_confirm, self.new_label, self.confirm_label):
+            w.setVisible(self._pending is not None)
         (self.recovery if recovery else (self.passphrase if self.login.text() else self.login)).setFocus()
 
     def reset(self, message: str = "") -> None:
+        self._pending, self._temporary = None, ""
+        self.new_passphrase.clear()
+        self.new_confirm.clear()
+        self._mode_changed(self.use_recovery.isChecked())
         self.passphrase.clear()
         self.recovery.clear()
         self.status.setText(message)
@@ -119,6 +143,9 @@ class LoginWindow(QWidget):
         if not self.button.isEnabled():
             return
 
+        if self._pending is not None:
+            self._change_passphrase()
+            return
         self.button.setEnabled(False)
         self.status.setText(tr("login.opening"))
         if self.use_recovery.isChecked():
@@ -126,14 +153,43 @@ class LoginWindow(QWidget):
             op = lambda: _store().unlock_with_recovery_key(self.data_dir, key)  # noqa: E731
         else:
             login, passphrase = self.login.text().strip(), self.passphrase.text()
+            self._temporary = passphrase
             op = lambda: _store().unlock(self.data_dir, login, passphrase)  # noqa: E731
         self.passphrase.clear()
         self.tasks.run_database(op, self._done, self._failed)
 
-    def _done(self, store: object) -> None:
-        self.status.clear()
+    def _done(self, store: Any) -> None:
         self.button.setEnabled(True)
+        if store.principal.must_change_passphrase and not store.principal.emergency:
+            self._pending = store
+            self._mode_changed(False)
+            self.status.setText(tr("login.choose_passphrase"))
+            self.new_passphrase.setFocus()
+            return
+        self._temporary = ""
+        self.status.clear()
         self.unlocked.emit(store)
+
+    def _change_passphrase(self) -> None:
+        new, again = self.new_passphrase.text(), self.new_confirm.text()
+        if new != again:
+            self.status.setText(tr("setup.passphrase_mismatch"))
+            return
+        store, current = self._pending, self._temporary
+        self.button.setEnabled(False)
+
+        def changed(_result: object) -> None:
+            self._pending, self._temporary = None, ""
+            self.new_passphrase.clear()
+            self.new_confirm.clear()
+            self._mode_changed(False)
+            self._done(store)
+
+        def refused(error: BaseException) -> None:
+            self.button.setEnabled(True)
+            self.status.setText(friendly_message(error))
+
+        self.tasks.run_database(lambda: store.change_passphrase(current, new), changed, refused)
 
     def _failed(self, error: BaseException) -> None:
         self.button.setEnabled(True)

@@ -3,6 +3,10 @@
 It holds no clinical logic: searches, encounters and settings go to the store on the database worker; diagnoses
 to the engine on the pool; this class only routes results to widgets. Store calls take `self.store` at the moment
 they are scheduled, so a lock in between makes them fail cleanly instead of touching a closed database.
+
+Everything shown for a patient belongs to one patient, one consultation and one user: `reset_consultation` takes
+all of it off the screen (findings, answer, the doctor's diagnosis and notes, the letter action) when any of the
+three changes, and a different user also finds the patient list and its search empty.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 from app.core.age import age_in_years
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
+from app.preferences import Preferences
 from app.store.store import ClinicStore
+from app.ui.accounts import AccountsDialog, registration_setting
 from app.ui.consultation import ConsultationWidget
 from app.ui.dialogs import AboutDialog, SettingsDialog
 from app.ui.errors import show_error
@@ -30,17 +36,31 @@ from app.ui.qt import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPrintDialog,
+    QPrinter,
     QStandardPaths,
     QTabWidget,
     QTimer,
     Signal,
 )
-from app.ui.referral import ReferralLetter, write_pdf
+from app.ui.referral import ReferralLetter, print_letter, write_pdf
+from app.ui.referral_dialog import PRINT, SAVE_PDF, ReferralDialog
 from app.ui.tasks import TaskManager
 from app.ui.vital_fields import vital_fields
 
 log = logging.getLogger(__name__)
 STATUS_REFRESH_MS = 60_000  # connectivity and records waiting; a background sync follows when allowed
+
+
+def clinic_identity(store: ClinicStore) -> tuple[str, str]:
+    """The clinic's name and place, for the window title and the referral letter (database worker).
+
+    The store has no public reader for its clinic row, so the setup wizard also keeps both as clinic settings
+    (`clinic_name`, `clinic_place`, editable by the administrator in Settings); an enrolled clinic without them
+    falls back to the name the central service knows it by.
+    """
+    name = store.setting("clinic_name") or store.setting("central_clinic_name") or ""
+    return str(name), str(store.setting("clinic_place") or "")
 
 
 def _local_time(iso: str | None) -> str:
@@ -57,20 +77,26 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()  # after the draft is saved
     settings_changed = Signal(dict)
 
-    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, data_dir: Path) -> None:
+    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, data_dir: Path,
+                 preferences: Preferences | None = None) -> None:
         super().__init__()
+        self.preferences = preferences or Preferences()
         self.engine = engine
         self.tasks = tasks
         self.data_dir = data_dir
         self.store: ClinicStore | None = None
         self._user_id: str | None = None  # kept across a lock: the same user unlocking gets the screen back
         self.clinic_name = ""
+        self.clinic_place = ""
         self.user_name = ""
+        self.user_login = ""
         self.patient: dict[str, Any] | None = None
         self.encounter_id: str | None = None
         self.encounter_closed = False
         self._status: dict[str, Any] = {}  # the last sync status read, for the background-sync decision
         self.last_pdf: Path | None = None
+        self.accounts_dialog: AccountsDialog | None = None
+        self.referral_dialog: ReferralDialog | None = None
 
         self.patients = PatientsWidget()
         self.consultation = ConsultationWidget(engine, tasks)
@@ -111,15 +137,19 @@ class MainWindow(QMainWindow):
         self.action_settings.triggered.connect(self.open_settings)
         self.action_sync = QAction(self)
         self.action_sync.triggered.connect(lambda: self.sync_now(quiet=False))
+        self.action_accounts = QAction(self)  # administrators only
+        self.action_accounts.triggered.connect(self.open_accounts)
+        self.action_accounts.setVisible(False)
         self.action_about = QAction(self)
         self.action_about.triggered.connect(lambda: AboutDialog(self, engine.bundle).exec())
         self.file_menu = self.menuBar().addMenu("")
         self.file_menu.addActions([self.action_pdf, self.action_sync, self.action_lock, self.action_quit])
         self.tools_menu = self.menuBar().addMenu("")
-        self.tools_menu.addAction(self.action_settings)
+        self.tools_menu.addActions([self.action_settings, self.action_accounts])
         self.help_menu = self.menuBar().addMenu("")
         self.help_menu.addAction(self.action_about)
-        translator().language_changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt disconnects it when the window is destroyed.
+        translator().language_changed.connect(self._language_changed)
         self.retranslate()
         self.resize(1366, 740)
 
@@ -137,11 +167,12 @@ class MainWindow(QMainWindow):
         self.store = store
         self._user_id = store.principal.user_id
         self.user_name = store.principal.display_name
+        self.user_login = store.principal.login
+        self.action_accounts.setVisible(store.principal.role == "admin")
         if not same_user:
             self.reset_consultation()
-            self.patients.show_results([])
-        self.db(lambda s: (s.clinic.name if hasattr(s, "clinic") else "", s.setting("mode", "offline"),
-                           s.setting("last_sync")), self._show_session)
+            self.patients.clear()  # the last user's search and its results are not for the next one
+        self.db(clinic_identity, self._show_session)
         self.refresh_status()
         self.status_timer.start()
         self.update_predictor()
@@ -158,8 +189,11 @@ class MainWindow(QMainWindow):
         self.store = None
         self.status_timer.stop()
 
-    def _show_session(self, values: tuple[str, str, str | None]) -> None:
-        self.clinic_name = values[0] or ""
+    def _show_session(self, values: tuple[str, str]) -> None:
+        self.clinic_name, self.clinic_place = values
+        self.retranslate()
+
+    def _language_changed(self, _lang: str) -> None:
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -180,6 +214,7 @@ class MainWindow(QMainWindow):
         self.action_settings.setText(tr("main.settings"))
         self.action_sync.setText(tr("main.sync_now"))
         self.action_about.setText(tr("main.about"))
+        self.action_accounts.setText(tr("main.accounts"))
         self.status_model.setText(tr("status.model", version=self.engine.bundle.version))
 
     def refresh_status(self) -> None:
@@ -250,6 +285,7 @@ class MainWindow(QMainWindow):
         self.consultation.clear()
         self.consultation.patient_label.setText(tr("consult.no_patient"))
         self.action_pdf.setEnabled(False)
+        self.last_pdf = None
 
     def start_consultation(self, patient: dict[str, Any]) -> None:
         self.reset_consultation()
@@ -269,7 +305,8 @@ class MainWindow(QMainWindow):
         self.encounter_id = encounter["id"]
         self.encounter_closed = encounter["status"] == "closed"
         if encounter.get("response"):
-            self.consultation.result.show_response(encounter["request"], encounter["response"])
+            self.consultation.show_saved(encounter["request"], encounter["response"], encounter.get("final_code"),
+                                         encounter.get("notes") or "", closed=self.encounter_closed)
         self.consultation.confirm_box.setEnabled(not self.encounter_closed and bool(encounter.get("response")))
         self.action_pdf.setEnabled(self.encounter_closed)
 
@@ -332,13 +369,39 @@ class MainWindow(QMainWindow):
 
     # Referral letter ---------------------------------------------------------------------------------------------
     def choose_pdf_path(self) -> None:
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        name = f"remision-{dt.date.today():%Y%m%d}.pdf"
-        path, _ = QFileDialog.getSaveFileName(self, tr("main.export_pdf"), str(Path(folder) / name), "PDF (*.pdf)")
-        if path:
-            self.export_referral(Path(path))
+        """The letter's receiving facility and registration number, then print or save (File → Referral letter)."""
+        user_id = self._user_id or ""
+        self.db(lambda s: s.setting(registration_setting(user_id)) or "", self._ask_referral)
 
-    def export_referral(self, target: Path, on_done: Callable[[Path], None] | None = None) -> None:
+    def _ask_referral(self, registration: str) -> None:
+        registration = registration or self.preferences.registration_numbers.get(self.user_login, "")
+        dialog = ReferralDialog(self, self.preferences.referral_facilities, registration)
+        self.referral_dialog = dialog
+        how = dialog.exec()
+        self.referral_dialog = None
+        if how not in (PRINT, SAVE_PDF):
+            return
+        facility, registration = dialog.facility_name(), dialog.registration_number()
+        self.remember_referral(facility, registration)
+        if how == PRINT:
+            self.export_referral(None, facility=facility, registration=registration)
+            return
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        name = f"{tr('main.pdf_file_name')}-{dt.date.today():%Y%m%d}.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, tr("main.save_pdf_title"), str(Path(folder) / name),
+                                              tr("main.pdf_filter"))
+        if path:
+            self.export_referral(Path(path), facility=facility, registration=registration)
+
+    def remember_referral(self, facility: str, registration: str) -> None:
+        """Keep the facility (first in the list next time) and a registration number the account lacked."""
+        self.preferences.remember_facility(facility)
+        if registration and self.user_login:
+            self.preferences.registration_numbers[self.user_login] = registration
+        self.preferences.save()
+
+    def export_referral(self, target: Path | None, on_done: Callable[[Path], None] | None = None, *,
+                        facility: str = "", registration: str | None = None) -> None:
         """Write the letter of the encounter on screen, built from its stored record on the database worker.
 
         Everything in the letter (findings, answer, the doctor's diagnosis, notes, visit time) is read back from
@@ -347,12 +410,17 @@ class MainWindow(QMainWindow):
         """
         if self.patient is None or self.encounter_id is None:
             return
-        patient, encounter_id = self.patient, self.encounter_id
-        self.db(lambda s: encounter_row(s.get_encounter(encounter_id)),
-                lambda row: self._write_referral(patient, row, target, on_done))
+        patient, encounter_id, user_id = self.patient, self.encounter_id, self._user_id or ""
 
-    def _write_referral(self, p: dict[str, Any], encounter: dict[str, Any], target: Path,
-                        on_done: Callable[[Path], None] | None) -> None:
+        def read(s: ClinicStore) -> tuple[dict[str, Any], tuple[str, str], str]:
+            number = registration if registration is not None else s.setting(registration_setting(user_id)) or ""
+            return encounter_row(s.get_encounter(encounter_id)), clinic_identity(s), str(number)
+
+        self.db(read, lambda got: self._write_referral(patient, *got, target, on_done, facility))
+
+    def _write_referral(self, p: dict[str, Any], encounter: dict[str, Any], clinic: tuple[str, str],
+                        registration: str, target: Path | None, on_done: Callable[[Path], None] | None,
+                        facility: str) -> None:
         request, response = encounter["request"], encounter["response"]
         if not request or not response:
             return
@@ -363,7 +431,7 @@ class MainWindow(QMainWindow):
         if code in {c.code for c in vocabulary.conditions}:
             label = f"{vocabulary.condition(code).name[translator().lang]} ({code})"
         letter = ReferralLetter(
-            clinic=self.clinic_name, patient_name=f"{p['given_names']} {p['family_names']}",
+            clinic=clinic[0], clinic_place=clinic[1], patient_name=f"{p['given_names']} {p['family_names']}",
             patient_document=f"{p['document_type']} {p['document_number']}".strip(),
             patient_age=request.get("age") if request.get("age") is not None else age_in_years(p["birth_date"]),
             patient_sex=p["sex"], doctor=self.user_name, when=encounter["started_at"].astimezone(),
@@ -371,8 +439,19 @@ class MainWindow(QMainWindow):
             final_diagnosis=label, notes=encounter["notes"],
             symptom_labels={s.key: s.label for s in vocabulary.symptoms},
             vitals=vital_fields(vocabulary),
+            patient_birth=p["birth_date"], patient_village=p.get("village") or "",
+            receiving_facility=facility, registration=registration,
+            term_labels={h: self.consultation.term_label(h) for h in request.get("hpo_terms") or []},
         )
         lang = translator().lang
+        if target is None:  # on paper, through the system's print dialog (GUI thread: it is a dialog)
+            printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+            dialog = QPrintDialog(printer, self)
+            if dialog.exec():
+                print_letter(letter, printer, lang)
+                self.db(lambda s: s.record_export("referral_print", {"patient": p["id"],
+                                                                      "encounter": encounter["id"]}))
+            return
         patient_id, encounter_id = p["id"], encounter["id"]
 
         def written(path: Path) -> None:
@@ -384,9 +463,15 @@ class MainWindow(QMainWindow):
 
         self.tasks.run(lambda: write_pdf(letter, target, lang), written, lambda e: show_error(self, e))
 
+    # Accounts ----------------------------------------------------------------------------------------------------
+    def open_accounts(self) -> None:
+        """The administrator's accounts screen (Tools → Accounts)."""
+        self.accounts_dialog = AccountsDialog(self, self.db)
+        self.accounts_dialog.open()
+
     # Settings and sync -------------------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        keys = ("language", "auto_lock_minutes", "central_url", "mode")
+        keys = ("language", "auto_lock_minutes", "central_url", "mode", "clinic_name", "clinic_place")
         self.db(lambda s: {k: s.setting(k) for k in keys}, self._show_settings)
 
     def _show_settings(self, values: dict[str, Any]) -> None:
@@ -404,6 +489,7 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self, values: dict[str, Any]) -> None:
         translator().set_language(values["language"])
+        self.db(clinic_identity, self._show_session)
         self.settings_changed.emit(values)
         self.update_predictor()
         self.refresh_status()

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from app.core.age import age_in_years, format_age
-from app.store.models import DOCUMENT_TYPES
+from app.ui.document_types import document_types
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractItemView,
@@ -123,9 +123,8 @@ class PatientDialog(QDialog):
         self.setWindowTitle(tr("patients.edit_title") if patient else tr("patients.new_title"))
         self.given = QLineEdit()
         self.family = QLineEdit()
-        self.document_type = QComboBox()
-        for code in DOCUMENT_TYPES:
-            self.document_type.addItem(tr(f"patients.doc_{code}"), code)
+        self.document_type = QComboBox()  # the documents a person of the birth date's age can hold
+        self._stored_type = patient["document_type"] if patient else None  # kept even if the age rule changed
         self.document = QLineEdit()
         self.birth = QDateEdit()
         self.birth.setCalendarPopup(True)
@@ -134,6 +133,8 @@ class PatientDialog(QDialog):
         self.birth.setMinimumDate(UNKNOWN_BIRTH)
         self.birth.setMaximumDate(dt.date.today())
         self.birth.setSpecialValueText(tr("patients.birth_unknown"))
+        self._fill_document_types()
+        self.birth.dateChanged.connect(lambda _d: self._fill_document_types())
         self.sex = QComboBox()
         self.sex.addItem(tr("consult.sex_f"), "F")
         self.sex.addItem(tr("consult.sex_m"), "M")
@@ -161,16 +162,27 @@ class PatientDialog(QDialog):
         if patient:
             self.given.setText(patient["given_names"])
             self.family.setText(patient["family_names"])
-            self.document_type.setCurrentIndex(max(0, self.document_type.findData(patient["document_type"])))
-            self.document.setText(patient["document_number"])
             if patient["birth_date"]:
                 self.birth.setDate(patient["birth_date"])
+            self.document_type.setCurrentIndex(max(0, self.document_type.findData(patient["document_type"])))
+            self.document.setText(patient["document_number"])
             self.sex.setCurrentIndex(0 if patient["sex"] == "F" else 1)
             self.village.setText(patient["village"])
             self.phone.setText(patient["phone"])
             self.notes.setPlainText(patient["notes"])
         else:
             self.birth.setDate(UNKNOWN_BIRTH)
+
+    def _fill_document_types(self) -> None:
+        born = self.birth_date()
+        current = self.document_type.currentData()
+        codes = document_types(age_in_years(born) if born else None)
+        if self._stored_type and self._stored_type not in codes:
+            codes.append(self._stored_type)  # a record is never changed behind the clerk's back
+        self.document_type.clear()
+        for code in codes:
+            self.document_type.addItem(tr(f"patients.doc_{code}"), code)
+        self.document_type.setCurrentIndex(max(0, self.document_type.findData(current)))
 
     def _accept(self) -> None:
         if not self.given.text().strip() or not self.family.text().strip():
@@ -260,9 +272,13 @@ class PatientsWidget(QWidget):
         splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
-        translator().language_changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt disconnects it when the window is destroyed.
+        translator().language_changed.connect(self._language_changed)
         self.retranslate()
         self._selection_changed()
+
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
 
     def retranslate(self) -> None:
         self.search.setPlaceholderText(tr("patients.search"))
@@ -278,6 +294,14 @@ class PatientsWidget(QWidget):
         if rows:
             self.table.selectRow(0)
         self._selection_changed()
+
+    def clear(self) -> None:
+        """Nothing of the last search on screen: its words, its patients, their history."""
+        self._debounce.stop()
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.show_results([])
 
     def show_history(self, encounters: list[dict[str, Any]], labels: dict[str, dict[str, str]]) -> None:
         self.history.clear()

@@ -13,7 +13,8 @@ from typing import Any
 from app.core.contract import POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
 from app.ui.clinical_text import pregnancy_status_text
 from app.ui.i18n import tr
-from app.ui.qt import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget, Signal
+from app.ui.qt import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget, Signal
+from app.ui.widgets import NumberField
 
 NOT_RECORDED = ""
 STATUSES = (NOT_RECORDED, "not_pregnant", "pregnant", "postpartum", "unknown")
@@ -38,16 +39,20 @@ class PregnancyField(QWidget):
         self.status = QComboBox()
         for status in STATUSES:
             self.status.addItem("", status)
-        self.number = QSpinBox()
-        self.number.setSpecialValueText("—")
+        self.number = NumberField(*PREGNANCY_WEEKS)  # whole weeks or days; empty: not given
+        self.number.setMaximumWidth(70)
         self.unit = QLabel()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        layout = QHBoxLayout()
         layout.addWidget(self.status, 1)
         layout.addWidget(self.number)
         layout.addWidget(self.unit)
+        column.addLayout(layout)
+        column.addWidget(self.number.message)
         self.status.currentIndexChanged.connect(self._status_changed)
-        self.number.valueChanged.connect(lambda _v: self.changed.emit())
+        self.number.changed.connect(self.changed.emit)
         self._status_changed()
         self.retranslate()
 
@@ -68,8 +73,10 @@ class PregnancyField(QWidget):
         number = NUMBER_FOR.get(status)
         if number is not None:
             low, high = number[1]
-            self.number.setRange(int(low) - 1, int(high))  # the value below the range is "—", not given
-            self.number.setValue(self.number.minimum())
+            self.number.set_range(low, high, 0)
+            self.number.setValue(None)
+        else:
+            self.number.setValue(None)
         self.number.setVisible(number is not None)
         self.unit.setVisible(number is not None)
         self.retranslate()
@@ -82,8 +89,9 @@ class PregnancyField(QWidget):
             return None
         out: dict[str, Any] = {"status": status}
         number = NUMBER_FOR.get(status)
-        if number is not None and self.number.value() > self.number.minimum():
-            out[number[0]] = self.number.value()
+        given = self.number.value()
+        if number is not None and given is not None:
+            out[number[0]] = round(given)
         return out
 
     def set_value(self, pregnancy: dict[str, Any] | None) -> None:
@@ -93,7 +101,7 @@ class PregnancyField(QWidget):
         number = NUMBER_FOR.get(self.current_status())
         if number is not None:  # also when the status did not change, so an old number never lingers
             given = (pregnancy or {}).get(number[0])
-            self.number.setValue(self.number.minimum() if given is None else round(float(given)))
+            self.number.setValue(None if given is None else round(float(given)))
 
     def clear(self) -> None:
         self.set_value(None)

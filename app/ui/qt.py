@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
     QLibraryInfo,
+    QLocale,
     QMarginsF,
     QModelIndex,
     QObject,
@@ -49,13 +50,16 @@ from PySide6.QtGui import (
     QPdfWriter,
     QPen,
     QPixmap,
+    QResizeEvent,
     QShortcut,
     QStandardItem,
     QStandardItemModel,
     QTextDocument,
 )
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,

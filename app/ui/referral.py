@@ -1,11 +1,13 @@
-"""The referral letter: one encounter as a PDF, in the current language, written with Qt's own PDF writer.
+"""The referral letter: one encounter as a PDF or on paper, in the current language, laid out by Qt's text document.
 
 The letter puts first what the receiving hospital acts on: the WHO ETAT triage level and its reasons, NEWS2 and
 qSOFA when computed; then the findings, the vitals with their units, AVPU, pregnancy and the examination signs.
 Safe to run on a worker thread (QTextDocument and QPdfWriter are reentrant and touch no widget; the catalogs are
 only read). The letter is
 written to a temporary file beside the target and moved into place, so a half-written PDF never reaches the
-referral hospital.
+referral hospital. A hospital accepts a letter that says who sends whom, from where, to where, and who signs: the
+clinic's name and place, the visit's date and time, the patient's identifiers, the receiving facility, the doctor's
+name and professional registration number, and a line to sign on.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from app.core.age import format_age
 from app.ui.clinical_text import avpu_text, pregnancy_text, sign_text, vital_text
 from app.ui.i18n import tr, translator
-from app.ui.qt import QMarginsF, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from app.ui.qt import QMarginsF, QPageLayout, QPageSize, QPdfWriter, QPrinter, QTextDocument
 from app.ui.vital_fields import VitalField
 
 
@@ -39,6 +41,12 @@ class ReferralLetter:
     notes: str = ""
     symptom_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     vitals: list[VitalField] = field(default_factory=list)  # names and units: the bundle's and the contract's own
+    clinic_place: str = ""  # municipality
+    patient_birth: dt.date | None = None
+    patient_village: str = ""
+    receiving_facility: str = ""
+    registration: str = ""  # the doctor's professional registration number
+    term_labels: dict[str, str] = field(default_factory=dict)  # extra findings: HPO id -> words
 
 
 def _vitals(letter: ReferralLetter, lang: str) -> str:
@@ -96,9 +104,10 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
     request = letter.request
     not_given = t("not_given")
     findings = ", ".join(
-        f"{e(letter.symptom_labels.get(k, {}).get(lang, k))} {v}/10"
+        f"{e(letter.symptom_labels.get(k, {}).get(lang, k))} {t('intensity', value=v)}"
         for k, v in sorted(request.get("symptoms", {}).items(), key=lambda kv: -kv[1])
     )
+    extra = ", ".join(f"{e(letter.term_labels.get(h, h))} ({e(h)})" for h in request.get("hpo_terms") or [])
     vitals = _vitals(letter, lang) or not_given
     examination = ""
     if request.get("consciousness"):
@@ -112,18 +121,25 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
                          for c in r["top_conditions"])
     sex = {"F": "F", "M": "M"}.get(letter.patient_sex, "")
     duration = request.get("duration_days")
-    duration_text = f" ({duration:g} d)" if duration is not None else ""
+    duration_text = f"<p><b>{t('duration')}</b>: {t('days', count=f'{duration:g}')}</p>" if duration is not None else ""
+    clinic = ", ".join(e(part) for part in (letter.clinic, letter.clinic_place) if part) or not_given
+    birth = f"{letter.patient_birth:%Y-%m-%d}" if letter.patient_birth else not_given
     return f"""
 <h2>{t('title')}</h2>
 <table cellpadding="3">
-<tr><td><b>{t('clinic')}</b></td><td>{e(letter.clinic)}</td></tr>
+<tr><td><b>{t('clinic')}</b></td><td>{clinic}</td></tr>
+<tr><td><b>{t('receiving')}</b></td><td>{e(letter.receiving_facility) or not_given}</td></tr>
 <tr><td><b>{t('date')}</b></td><td>{letter.when:%Y-%m-%d %H:%M}</td></tr>
 <tr><td><b>{t('patient')}</b></td><td>{e(letter.patient_name)}</td></tr>
-<tr><td><b>{t('document')}</b></td><td>{e(letter.patient_document)}</td></tr>
+<tr><td><b>{t('document')}</b></td><td>{e(letter.patient_document) or not_given}</td></tr>
+<tr><td><b>{t('birth')}</b></td><td>{birth}</td></tr>
 <tr><td><b>{t('age_sex')}</b></td><td>{format_age(letter.patient_age, lang) or not_given} / {sex}</td></tr>
+<tr><td><b>{t('village')}</b></td><td>{e(letter.patient_village) or not_given}</td></tr>
 </table>
 {_triage(r, lang)}
-<p><b>{t('findings')}</b>{duration_text}: {findings or not_given}</p>
+{duration_text}
+<p><b>{t('findings')}</b>: {findings or not_given}</p>
+{f"<p><b>{t('extra_findings')}</b>: {extra}</p>" if extra else ""}
 <p><b>{t('vitals')}</b>: {vitals}</p>
 {examination}
 <p><b>{t('state')}</b>: {e(r['severity_label'][lang])}</p>
@@ -132,8 +148,21 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
 <p><b>{t('final')}</b>: {e(letter.final_diagnosis)}</p>
 <p><b>{t('notes')}</b>: {e(letter.notes) or not_given}</p>
 <p><b>{t('doctor')}</b>: {e(letter.doctor)}</p>
+<p><b>{t('registration')}</b>: {e(letter.registration) or not_given}</p>
+<p><br/><br/>______________________________________<br/>{t('signature')}</p>
 <hr/><p><small>{t('footer', version=e(r['model']['version']))}</small></p>
 """
+
+
+def letter_document(letter: ReferralLetter, lang: str) -> QTextDocument:
+    document = QTextDocument()
+    document.setHtml(render_html(letter, lang))
+    return document
+
+
+def print_letter(letter: ReferralLetter, printer: QPrinter, lang: str | None = None) -> None:
+    """Send the letter to a printer the doctor chose in the system's print dialog (GUI thread)."""
+    letter_document(letter, lang or translator().lang).print_(printer)
 
 
 def write_pdf(letter: ReferralLetter, target: Path, lang: str | None = None) -> Path:
@@ -146,9 +175,7 @@ def write_pdf(letter: ReferralLetter, target: Path, lang: str | None = None) -> 
     writer.setPageMargins(QMarginsF(18, 18, 18, 18), QPageLayout.Unit.Millimeter)
     writer.setTitle(tr("referral.title", lang=lang))
     writer.setCreator("Vereda")
-    document = QTextDocument()
-    document.setHtml(render_html(letter, lang))
-    document.print_(writer)
+    letter_document(letter, lang).print_(writer)
     del writer  # flushes and closes the file
     os.replace(partial, target)
     return target

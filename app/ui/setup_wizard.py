@@ -23,7 +23,6 @@ from app.ui.qt import (
     QLabel,
     QLineEdit,
     QRadioButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -31,6 +30,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskManager
+from app.ui.widgets import NumberField, with_message
 
 
 class _LanguagePage(QWizardPage):
@@ -202,18 +202,31 @@ class _ServicePage(QWizardPage):
         self.url = QLineEdit()
         self.url.setPlaceholderText("https://vereda.example.org")
         self.code = QLineEdit()
-        self.auto_lock = QSpinBox()
-        self.auto_lock.setRange(1, 120)
+        self.auto_lock = NumberField(1, 120, 0, optional=False)  # minutes
         self.auto_lock.setValue(10)
+        # Said when the doctor page was left empty: until a doctor exists, nobody can close a consultation.
+        self.no_doctor = QLabel()
+        self.no_doctor.setWordWrap(True)
+        self.no_doctor.setObjectName("noDoctorWarning")
+        self.no_doctor.setStyleSheet("color: #7a4b00; font-weight: bold;")
+        self.no_doctor.hide()
         self.labels = [QLabel() for _ in range(3)]
         form = QFormLayout(self)
         form.addRow(self.explanation)
-        for label, field in zip(self.labels, (self.url, self.code, self.auto_lock), strict=True):
+        for label, field in zip(self.labels, (self.url, self.code, with_message(self.auto_lock)), strict=True):
             form.addRow(label, field)
+        form.addRow(self.no_doctor)
+
+    def validatePage(self) -> bool:
+        if self.auto_lock.error():
+            self.auto_lock.show_error()
+            return False
+        return True
 
     def retranslate(self) -> None:
         self.setTitle(tr("setup.service_title"))
         self.explanation.setText(tr("setup.service_explanation"))
+        self.no_doctor.setText(tr("setup.no_doctor"))
         for label, key in zip(self.labels, ("settings.central_url", "setup.enrollment_code",
                                             "settings.auto_lock"), strict=True):
             label.setText(tr(key))
@@ -239,9 +252,13 @@ class SetupWizard(QWizard):
             self.addPage(page)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage)
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage)
-        translator().language_changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt disconnects it when the window is destroyed.
+        translator().language_changed.connect(self._language_changed)
         self.retranslate()
         self.currentIdChanged.connect(self._page_changed)
+
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
 
     def retranslate(self) -> None:
         self.setWindowTitle(tr("setup.title"))
@@ -256,6 +273,8 @@ class SetupWizard(QWizard):
         # Once the database exists there is no going back to the pages that made it.
         if self.currentPage() in (self.recovery_page, self.doctor_page, self.service_page):
             self.button(QWizard.WizardButton.BackButton).setEnabled(False)
+        if self.currentPage() is self.service_page:
+            self.service_page.no_doctor.setVisible(not self.doctor_page.wanted())
 
     def create_clinic(self) -> None:
         values: dict[str, Any] = {
@@ -291,8 +310,9 @@ class SetupWizard(QWizard):
             return
         url = self.service_page.url.text().strip()
         code = self.service_page.code.text().strip()
-        minutes = self.service_page.auto_lock.value()
+        minutes = int(self.service_page.auto_lock.value() or 10)
         language = translator().lang
+        clinic = (self.clinic_page.name.text().strip(), self.clinic_page.municipality.text().strip())
         doctor = self.doctor_page
         new_doctor = (doctor.login.text().strip(), doctor.display_name.text().strip(), doctor.passphrase.text()) \
             if doctor.wanted() else None
@@ -304,6 +324,9 @@ class SetupWizard(QWizard):
                 store.set_setting("central_url", url)
             if code:
                 store.set_setting("enrollment_code", code)
+            # The store keeps the clinic's name and place but has no public reader for them (see clinic_identity).
+            store.set_setting("clinic_name", clinic[0])
+            store.set_setting("clinic_place", clinic[1])
             login = store.principal.login
             if new_doctor is not None:
                 # They chose the passphrase themselves, here: no forced change at first login.

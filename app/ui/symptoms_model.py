@@ -118,6 +118,24 @@ class SymptomTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.set_intensities({})
 
+    def match_rank(self, row: int, words: list[str]) -> int:
+        """How well the typed words name this row's symptom, best first: 0 its label (in the screen's language)
+        starts with them, 1 each starts a word of a label, 2 each is inside a label, 3 only the key or the body
+        system matches. «torac» must put "Dolor torácico" above "Expectoración" (a chest symptom)."""
+        if not words:
+            return 0
+        s = self._symptoms[row]
+        own = fold(translator().pick(s.label))
+        labels = f"{fold(s.label['es'])} {fold(s.label['en'])}"
+        label_words = labels.split()
+        if own.startswith(" ".join(words)):
+            return 0
+        if all(any(w.startswith(word) for w in label_words) for word in words):
+            return 1
+        if all(word in labels for word in words):
+            return 2
+        return 3
+
     def search_text(self, row: int) -> str:
         s = self._symptoms[row]
         return fold(f"{s.key} {s.label['es']} {s.label['en']} {self.vocabulary.systems[s.system]['es']}")
@@ -140,6 +158,14 @@ class SymptomFilter(QSortFilterProxyModel):
         self.beginFilterChange()
         self._words = fold(text).split()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        self.invalidate()  # re-rank: the best-named symptom first, so Down then a number sets the right one
+        self.sort(0)
+
+    def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, SymptomTableModel)
+        return ((model.match_rank(left.row(), self._words), left.row())
+                < (model.match_rank(right.row(), self._words), right.row()))
 
     def set_only_entered(self, only: bool) -> None:
         self.beginFilterChange()

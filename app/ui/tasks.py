@@ -20,7 +20,21 @@ from app.ui.qt import QObject, Signal, Slot
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
+# Store refusals that answer the person (wrong passphrase, not allowed...), as opposed to a damaged database.
+ANSWERS = frozenset({"wrong_credentials", "too_many_attempts", "wrong_recovery_key", "user_disabled", "not_allowed",
+                     "passphrase_change_required", "locked", "last_admin", "cannot_disable_self",
+                     "invalid_document_type"})
 ErrorCallback = Callable[[BaseException], None]
+
+
+def _expected(error: BaseException) -> bool:
+    """Errors that are an answer to the person, not a fault of the program."""
+    from app.core.contract import ContractError
+    from app.store.messages import StoreError
+
+    if isinstance(error, ContractError):
+        return True
+    return isinstance(error, StoreError) and (error.code in ANSWERS or error.code in StoreError.USER_FIXABLE)
 
 
 class TaskManager(QObject):
@@ -59,7 +73,12 @@ class TaskManager(QObject):
             try:
                 result = op()
             except BaseException as exc:  # delivered to on_error on the GUI thread
-                log.exception("background task failed")
+                if _expected(exc):
+                    # A wrong passphrase, a refused action, an invalid request: the person is told in their words;
+                    # the log gets one line, not an error with a traceback.
+                    log.warning("background task refused: %s: %s", type(exc).__name__, getattr(exc, "code", exc))
+                else:
+                    log.exception("background task failed")
                 self._finished.emit(on_done, on_error, None, exc)
                 raise
             self._finished.emit(on_done, on_error, result, None)
