@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.preferences import Preferences  # noqa: E402
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, LANGUAGE, MODE  # noqa: E402
 from app.store.keys import KdfParams  # noqa: E402
 from app.store.store import ClinicStore  # noqa: E402
 from app.ui.dialogs import AboutDialog, SettingsDialog  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> int:
         store, _ = ClinicStore.create(data_dir, clinic_name="Puesto de salud La Esperanza",
                                       municipality="San Vicente del Caguán", admin_login="admin",
                                       admin_name="Administración", admin_passphrase=PASSPHRASE, kdf=cheap)
-        store.add_user("ana", "Dra. Ana Pérez", "doctor", PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+        store.users.add("ana", "Dra. Ana Pérez", "doctor", PASSPHRASE, must_change_passphrase=False, kdf=cheap)
         store.lock()
         store = ClinicStore.unlock(data_dir, "ana", PASSPHRASE)
         import datetime as dt
@@ -100,8 +101,8 @@ def main() -> int:
             ("Mario", "Gómez Castaño", "79555123", dt.date(1958, 7, 19), "M", "El Recreo"),
             ("Marisol", "Gómez", "1110222333", dt.date(2015, 11, 5), "F", "Alto Bonito"),
         ):
-            store.add_patient(given_names=given, family_names=family, document_number=doc, birth_date=born,
-                              sex=sex, village=village)
+            store.patients.add(given_names=given, family_names=family, document_number=doc, birth_date=born,
+                               sex=sex, village=village)
         store.lock()
 
         # 2. Login.
@@ -143,7 +144,9 @@ def main() -> int:
         grab(main, args.out / "05-consulta-resultado.png")
 
         # 5. Settings and About.
-        settings = SettingsDialog(main, {"auto_lock_minutes": 10, "mode": "offline"}, data_dir)
+        # As the doctor sees it: her own language and auto-lock, the clinic's settings read-only.
+        settings = SettingsDialog(main, {AUTO_LOCK_LIMIT: 10, AUTO_LOCK: 10, MODE: "offline"},
+                                  {LANGUAGE: True, AUTO_LOCK: True}, data_dir)
         settings.show()
         grab(settings, args.out / "06-preferencias.png")
         settings.hide()

@@ -16,9 +16,10 @@ from typing import Any
 from app.core.age import age_in_years
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
+from app.store.config_vars import AUTO_LOCK, LANGUAGE, ConfigVar
 from app.store.store import ClinicStore
 from app.ui.consultation import ConsultationWidget
-from app.ui.dialogs import AboutDialog, SettingsDialog
+from app.ui.dialogs import PREFERENCES, AboutDialog, SettingsDialog
 from app.ui.errors import show_error
 from app.ui.i18n import tr, translator
 from app.ui.patients import PatientDialog, PatientsWidget, encounter_row, patient_row
@@ -54,7 +55,7 @@ def _local_time(iso: str | None) -> str:
 class MainWindow(QMainWindow):
     lock_requested = Signal()
     quit_requested = Signal()  # after the draft is saved
-    settings_changed = Signal(dict)
+    settings_changed = Signal(object)  # {LANGUAGE: ..., AUTO_LOCK: minutes} as they apply to this user now
 
     def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, data_dir: Path) -> None:
         super().__init__()
@@ -139,8 +140,7 @@ class MainWindow(QMainWindow):
         if not same_user:
             self.reset_consultation()
             self.patients.show_results([])
-        self.db(lambda s: (s.clinic.name if hasattr(s, "clinic") else "", s.setting("mode", "offline"),
-                           s.setting("last_sync")), self._show_session)
+        self.db(lambda s: (s.clinic.name, s.settings.get(LANGUAGE)), self._show_session)
         self.refresh_status()
         self.status_timer.start()
         self.update_predictor()
@@ -157,8 +157,11 @@ class MainWindow(QMainWindow):
         self.store = None
         self.status_timer.stop()
 
-    def _show_session(self, values: tuple[str, str, str | None]) -> None:
-        self.clinic_name = values[0] or ""
+    def _show_session(self, values: tuple[str, str | None]) -> None:
+        clinic_name, language = values
+        self.clinic_name = clinic_name or ""
+        if language and language != translator().lang:
+            translator().set_language(language)  # each person's own (the clinic's until they choose one)
         self.retranslate()
 
     def retranslate(self) -> None:
@@ -217,19 +220,19 @@ class MainWindow(QMainWindow):
         if not query:
             self.patients.show_results([])
             return
-        self.db(lambda s: [patient_row(p) for p in s.search_patients(query)], self.patients.show_results)
+        self.db(lambda s: [patient_row(p) for p in s.patients.search(query)], self.patients.show_results)
 
     def new_patient(self) -> None:
         dialog = PatientDialog(self)
         if dialog.exec():
             values = dialog.values()
-            self.db(lambda s: patient_row(s.add_patient(**values)), self._patient_saved)
+            self.db(lambda s: patient_row(s.patients.add(**values)), self._patient_saved)
 
     def edit_patient(self, patient: dict[str, Any]) -> None:
         dialog = PatientDialog(self, patient)
         if dialog.exec():
             values = dialog.values()
-            self.db(lambda s: patient_row(s.update_patient(patient["id"], **values)), self._patient_saved)
+            self.db(lambda s: patient_row(s.patients.update(patient["id"], **values)), self._patient_saved)
 
     def _patient_saved(self, row: dict[str, Any]) -> None:
         self.patients.search.blockSignals(True)
@@ -238,7 +241,7 @@ class MainWindow(QMainWindow):
         self.patients.show_results([row])
 
     def load_history(self, patient_id: str) -> None:
-        self.db(lambda s: [encounter_row(e) for e in s.patient_encounters(patient_id)],
+        self.db(lambda s: [encounter_row(e) for e in s.encounters.for_patient(patient_id)],
                 lambda rows: self.patients.show_history(rows, STATE_LABELS))
 
     # Consultation ------------------------------------------------------------------------------------------------
@@ -278,11 +281,11 @@ class MainWindow(QMainWindow):
         patient_id = self.patient["id"]
         if self.encounter_id is None or self.encounter_closed:
             self.encounter_closed = False
-            self.db(lambda s: s.start_encounter(patient_id, request=request, response=response).id,
+            self.db(lambda s: s.encounters.start(patient_id, request=request, response=response).id,
                     self._encounter_started)
         else:
             encounter_id = self.encounter_id
-            self.db(lambda s: s.update_encounter(encounter_id, request=request, response=response).id)
+            self.db(lambda s: s.encounters.update(encounter_id, request=request, response=response).id)
 
     def _encounter_started(self, encounter_id: str) -> None:
         self.encounter_id = encounter_id
@@ -298,8 +301,8 @@ class MainWindow(QMainWindow):
 
         def save(s: ClinicStore) -> str:
             if encounter_id is None:
-                return s.start_encounter(patient_id, request=request).id
-            return s.update_encounter(encounter_id, request=request).id
+                return s.encounters.start(patient_id, request=request).id
+            return s.encounters.update(encounter_id, request=request).id
 
         def saved(new_id: str) -> None:
             self.encounter_id = new_id
@@ -316,7 +319,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, tr("app.title"), tr("main.diagnose_first"))
             return
         encounter_id = self.encounter_id
-        self.db(lambda s: s.close_encounter(encounter_id, code, notes=notes or None).id,
+        self.db(lambda s: s.encounters.close(encounter_id, code, notes=notes or None).id,
                 lambda _id: self._closed(code, notes))
 
     def _closed(self, code: str, notes: str) -> None:
@@ -346,7 +349,7 @@ class MainWindow(QMainWindow):
         if self.patient is None or self.encounter_id is None:
             return
         patient, encounter_id = self.patient, self.encounter_id
-        self.db(lambda s: encounter_row(s.get_encounter(encounter_id)),
+        self.db(lambda s: encounter_row(s.encounters.get(encounter_id)),
                 lambda row: self._write_referral(patient, row, target, on_done))
 
     def _write_referral(self, p: dict[str, Any], encounter: dict[str, Any], target: Path,
@@ -376,7 +379,7 @@ class MainWindow(QMainWindow):
         def written(path: Path) -> None:
             self.last_pdf = path
             self.statusBar().showMessage(tr("main.pdf_written", path=str(path)), 8000)
-            self.db(lambda s: s.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
+            self.db(lambda s: s.audit.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
             if on_done:
                 on_done(path)
 
@@ -384,24 +387,27 @@ class MainWindow(QMainWindow):
 
     # Settings and sync -------------------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        keys = ("language", "auto_lock_minutes", "central_url", "mode")
-        self.db(lambda s: {k: s.setting(k) for k in keys}, self._show_settings)
+        self.db(lambda s: ({v: s.settings.get(v) for v in PREFERENCES},
+                           {v: s.settings.may_change(v) for v in PREFERENCES}), self._show_settings)
 
-    def _show_settings(self, values: dict[str, Any]) -> None:
-        values = {k: v for k, v in values.items() if v is not None}
-        dialog = SettingsDialog(self, values, self.data_dir)
+    def _show_settings(self, read: tuple[dict[ConfigVar, Any], dict[ConfigVar, bool]]) -> None:
+        dialog = SettingsDialog(self, read[0], read[1], self.data_dir)
         if dialog.exec():
-            new = dialog.values()
+            self.save_settings(dialog.values())
 
-            def save(s: ClinicStore) -> dict[str, Any]:
-                for key, value in new.items():
-                    s.set_setting(key, value)
-                return new
+    def save_settings(self, changes: dict[ConfigVar, Any]) -> None:
+        """Save what the person changed in Preferences (each setting checked by the store against its declaration
+        and the person's role), then apply the language and auto-lock that now hold for them."""
+        def save(s: ClinicStore) -> dict[ConfigVar, Any]:
+            for var, value in changes.items():
+                s.settings.set(var, value)
+            return {LANGUAGE: s.settings.get(LANGUAGE), AUTO_LOCK: s.settings.get(AUTO_LOCK)}
 
-            self.db(save, self._settings_saved)
+        self.db(save, self._settings_saved)
 
-    def _settings_saved(self, values: dict[str, Any]) -> None:
-        translator().set_language(values["language"])
+    def _settings_saved(self, values: dict[ConfigVar, Any]) -> None:
+        if values[LANGUAGE]:
+            translator().set_language(values[LANGUAGE])
         self.settings_changed.emit(values)
         self.update_predictor()
         self.refresh_status()

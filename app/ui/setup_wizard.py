@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.store.config_vars import AUTO_LOCK_LIMIT, CENTRAL_URL, CLINIC_LANGUAGE, ENROLLMENT_CODE, LANGUAGE
 from app.store.store import ClinicStore
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr, translator
@@ -203,8 +204,8 @@ class _ServicePage(QWizardPage):
         self.url.setPlaceholderText("https://vereda.example.org")
         self.code = QLineEdit()
         self.auto_lock = QSpinBox()
-        self.auto_lock.setRange(1, 120)
-        self.auto_lock.setValue(10)
+        self.auto_lock.setRange(AUTO_LOCK_LIMIT.minimum or 1, AUTO_LOCK_LIMIT.maximum or 120)
+        self.auto_lock.setValue(AUTO_LOCK_LIMIT.default)
         self.labels = [QLabel() for _ in range(3)]
         form = QFormLayout(self)
         form.addRow(self.explanation)
@@ -215,7 +216,7 @@ class _ServicePage(QWizardPage):
         self.setTitle(tr("setup.service_title"))
         self.explanation.setText(tr("setup.service_explanation"))
         for label, key in zip(self.labels, ("settings.central_url", "setup.enrollment_code",
-                                            "settings.auto_lock"), strict=True):
+                                            "settings.auto_lock_limit"), strict=True):
             label.setText(tr(key))
 
 
@@ -298,17 +299,19 @@ class SetupWizard(QWizard):
             if doctor.wanted() else None
 
         def save() -> str:
-            store.set_setting("auto_lock_minutes", minutes)
-            store.set_setting("language", language)
+            # The clinic's: the longest auto-lock and the language each user starts with; the administrator's own.
+            store.settings.set(AUTO_LOCK_LIMIT, minutes)
+            store.settings.set(CLINIC_LANGUAGE, language)
+            store.settings.set(LANGUAGE, language)
             if url:
-                store.set_setting("central_url", url)
+                store.settings.set(CENTRAL_URL, url)
             if code:
-                store.set_setting("enrollment_code", code)
+                store.settings.set(ENROLLMENT_CODE, code)
             login = store.principal.login
             if new_doctor is not None:
                 # They chose the passphrase themselves, here: no forced change at first login.
-                login = store.add_user(new_doctor[0], new_doctor[1], "doctor", new_doctor[2],
-                                       must_change_passphrase=False).login
+                login = store.users.add(new_doctor[0], new_doctor[1], "doctor", new_doctor[2],
+                                        must_change_passphrase=False).login
             store.lock("setup")
             return login
 
