@@ -1,9 +1,14 @@
 """Take the PNG screenshots of the doctor's guides (docs/screenshots/), in Spanish, at 1366x768.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots] [--lang es]
+    xvfb-run -s "-screen 0 1366x768x24" env QT_QPA_PLATFORM=xcb python scripts/screenshots.py --screen-dir /tmp/s
 
 Builds a throwaway clinic in a temporary folder with the real store and engine, walks the main screens and grabs
-each window. Nothing here is mocked: what the picture shows is what the app shows.
+each window. Nothing here is mocked: what the picture shows is what the app shows. The consultation pictures cover
+the triage levels of contract v2: a pregnant woman in EMERGENCIA, an older man PRIORITARIO by NEWS2, a woman NO
+URGENTE, and a child's examination signs. Each consultation is checked to fit the laptop screen (the window did not
+grow past 1366x740 and the Diagnose button is inside it); on a real display (Xvfb) `--screen-dir` also keeps what
+the screen itself shows.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from app.core.age import age_in_years  # noqa: E402
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.preferences import Preferences  # noqa: E402
 from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, LANGUAGE, MODE  # noqa: E402
@@ -25,7 +31,7 @@ from app.store.keys import KdfParams  # noqa: E402
 from app.store.store import ClinicStore  # noqa: E402
 from app.ui.dialogs import AboutDialog, SettingsDialog  # noqa: E402
 from app.ui.i18n import translator  # noqa: E402
-from app.ui.qt import QApplication, QWidget  # noqa: E402
+from app.ui.qt import QApplication, QGuiApplication, QWidget  # noqa: E402
 
 SIZE = (1366, 740)  # a 1366x768 screen less the task bar
 PASSPHRASE = "la doctora de la vereda"
@@ -48,12 +54,49 @@ def grab(widget: QWidget, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def fits_the_screen(main: QWidget) -> None:
+    """Stop with a message if the consultation no longer fits an old 1366x768 laptop."""
+    button = main.consultation.diagnose_button  # type: ignore[attr-defined]
+    corner = button.mapTo(main, button.rect().bottomRight())
+    if main.width() > SIZE[0] or main.height() > SIZE[1] or not main.rect().contains(corner):
+        raise SystemExit(f"the consultation does not fit {SIZE}: window {main.width()}x{main.height()}, "
+                         f"Diagnose button corner at {corner.x()},{corner.y()}")
+
+
+def consult(app: QApplication, main, patient: dict, request: dict, path: Path, screen_dir: Path | None,
+            tab: int | None = None) -> dict:
+    """Open the patient's consultation, enter `request` as the doctor would leave it, diagnose and grab."""
+    main.start_consultation(patient)
+    main.consultation.load_request({**request, "age": age_in_years(patient["birth_date"])})
+    main.consultation.only_entered.setChecked(True)  # the list shows what was entered, as a doctor checks it
+    if tab is not None:
+        main.consultation.findings_tabs.setCurrentIndex(tab)
+    main.consultation.diagnose()
+    for _ in range(100):
+        settle(app, main.tasks)
+        if main.consultation.result.response is not None:
+            break
+    settle(app, main.tasks)
+    fits_the_screen(main)
+    grab(main, path)
+    if screen_dir is not None:
+        QGuiApplication.primaryScreen().grabWindow(0).save(str(screen_dir / path.name))
+    response = main.consultation.result.response
+    assert response is not None, path
+    print(f"  triage {response.get('triage', {}).get('level')}, scores {response.get('scores')}")
+    return response
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--lang", default="es", choices=("es", "en"))
+    parser.add_argument("--screen-dir", type=Path, default=None,
+                        help="also save the whole screen as the display shows it (for checks under Xvfb)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.screen_dir is not None:
+        args.screen_dir.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     translator().set_language(args.lang)
     engine = DiagnosisEngine.load()
@@ -96,10 +139,13 @@ def main() -> int:
         store = ClinicStore.unlock(data_dir, "ana", PASSPHRASE)
         import datetime as dt
 
+        today = dt.date.today()
         for given, family, doc, born, sex, village in (
             ("María José", "Gómez Ríos", "1023456789", dt.date(1985, 3, 2), "F", "La Esperanza"),
             ("Mario", "Gómez Castaño", "79555123", dt.date(1958, 7, 19), "M", "El Recreo"),
             ("Marisol", "Gómez", "1110222333", dt.date(2015, 11, 5), "F", "Alto Bonito"),
+            ("Lucía", "Mamani Quispe", "1098765432", dt.date(1997, 4, 9), "F", "La Esperanza"),
+            ("Mateo", "Ríos Cárdenas", "1234567", today - dt.timedelta(days=2 * 365 + 90), "M", "El Recreo"),
         ):
             store.patients.add(given_names=given, family_names=family, document_number=doc, birth_date=born,
                                sex=sex, village=village)
@@ -127,21 +173,48 @@ def main() -> int:
         settle(app, vereda.tasks)
         grab(main, args.out / "04-pacientes.png")
 
-        # 4. Consultation with the origin document's case 4 and a few vitals.
-        patient = main.patients.current()
-        assert patient is not None
-        main.start_consultation(patient)
-        main.consultation.load_request({"age": 40, "sex": "F", "duration_days": 0.5,
-                                        "symptoms": {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8},
-                                        "vitals": {"heart_rate": 118, "spo2": 93, "systolic_bp": 100,
-                                                   "diastolic_bp": 65}})
-        main.consultation.diagnose()
-        for _ in range(100):
+        # 4. Consultations. Each patient is found as the doctor would, by family name.
+        from app.ui.consultation import TAB_SIGNS
+
+        patients: dict[str, dict] = {}
+        for family in ("Gómez Ríos", "Mamani Quispe", "Gómez Castaño", "Ríos Cárdenas"):
+            main.patients.search.setText(family)
+            main.search(family)
             settle(app, vereda.tasks)
-            if main.consultation.result.response is not None:
-                break
-        settle(app, vereda.tasks)
-        grab(main, args.out / "05-consulta-resultado.png")
+            settle(app, vereda.tasks)
+            current = main.patients.current()
+            assert current is not None and current["family_names"] == family, family
+            patients[family] = current
+
+        # The origin document's case 4 with a few vitals.
+        consult(app, main, patients["Gómez Ríos"], {
+            "sex": "F", "duration_days": 0.5, "symptoms": {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8},
+            "vitals": {"heart_rate": 118, "spo2": 93, "systolic_bp": 100, "diastolic_bp": 65}},
+            args.out / "05-consulta-resultado.png", args.screen_dir)
+        # Contract v2: the triage level first, in colour and words, with its reasons and scores.
+        consult(app, main, patients["Mamani Quispe"], {
+            "sex": "F", "duration_days": 1, "consciousness": "A", "pregnancy": {"status": "pregnant", "weeks": 34},
+            "symptoms": {"dolor_cabeza": 8, "cambios_vision": 5, "nausea": 3},
+            "vitals": {"heart_rate": 96, "respiratory_rate": 18, "systolic_bp": 168, "diastolic_bp": 112,
+                       "weight_kg": 72.5}}, args.out / "08-consulta-embarazo-emergencia.png", args.screen_dir)
+        consult(app, main, patients["Gómez Castaño"], {
+            "sex": "M", "duration_days": 3, "consciousness": "A",
+            "symptoms": {"fiebre": 6, "tos": 7, "expectoracion": 5, "fatiga": 4},
+            "vitals": {"temperature_c": 38.4, "heart_rate": 98, "respiratory_rate": 22, "spo2": 95,
+                       "systolic_bp": 125, "diastolic_bp": 80, "weight_kg": 68, "height_cm": 165}},
+            args.out / "09-consulta-prioritario-news2.png", args.screen_dir)
+        consult(app, main, patients["Gómez Ríos"], {
+            "sex": "F", "duration_days": 2, "consciousness": "A", "pregnancy": {"status": "not_pregnant"},
+            "symptoms": {"disuria": 6, "frecuencia_urinaria": 5, "dolor_abdominal": 3},
+            "vitals": {"temperature_c": 37.2, "heart_rate": 80, "respiratory_rate": 16, "spo2": 98,
+                       "systolic_bp": 118, "diastolic_bp": 76}},
+            args.out / "10-consulta-no-urgente.png", args.screen_dir)
+        consult(app, main, patients["Ríos Cárdenas"], {
+            "sex": "M", "duration_days": 2, "symptoms": {"fiebre": 7, "tos": 5, "diarrea": 4},
+            "signs": ["unable_to_drink_or_breastfeed", "sunken_eyes"],
+            "vitals": {"temperature_c": 38.9, "heart_rate": 150, "respiratory_rate": 44, "weight_kg": 11.2,
+                       "muac_mm": 128, "capillary_refill_s": 2}},
+            args.out / "11-consulta-nino-signos.png", args.screen_dir, tab=TAB_SIGNS)
 
         # 5. Settings and About.
         # As the doctor sees it: her own language and auto-lock, the clinic's settings read-only.

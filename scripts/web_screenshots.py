@@ -4,8 +4,10 @@
 
 Starts a real `vereda-server serve` on 127.0.0.1 with a throwaway SQLite database, makes a staff account with the
 CLI, and drives Debian's headless Chromium (Playwright, `executable_path`) through login, the origin document's
-case 4 with vital signs, the switch to English and a bad value. Nothing is mocked: the pictures show what the page
-shows.
+case 4 with vital signs (NEWS2 and qSOFA computed), a pregnant woman at 34 weeks with severe pre-eclampsia (contract
+v2: the pregnancy box, triage EMERGENCIA first), a 6-month-old with IMCI danger signs ticked (age in months), the
+switch to English and a bad value. Nothing is mocked: the
+pictures show what the page shows.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.server.browser import DESKTOP, PHONE, chromium_path, enter_case, launch, log_in, staff_user  # noqa: E402
-from tests.server.helpers import CASE4, Server  # noqa: E402
+from tests.server.helpers import CASE4, INFANT, PREECLAMPSIA, Server  # noqa: E402
 
-CASE = {**CASE4, "duration_days": 2,
+CASE = {**CASE4, "duration_days": 2, "consciousness": "A",
         "vitals": {"temperature_c": 37.2, "heart_rate": 118, "respiratory_rate": 28, "spo2": 91,
                    "systolic_bp": 100, "diastolic_bp": 64}}
 
@@ -66,6 +68,19 @@ def main() -> int:
                 phone.wait_for_selector("[data-field='vitals.spo2'] .field-error:not([hidden])")
                 shoot(phone, args.out / "web-phone-error.png")
 
+                phone.click("#clear")
+                enter_case(phone, PREECLAMPSIA)
+                phone.evaluate("document.getElementById('consultation').scrollIntoView()")
+                shoot(phone, args.out / "web-phone-pregnancy.png")
+                phone.click("#diagnose")
+                phone.wait_for_selector("#triage-banner[data-level]")
+                shoot(phone, args.out / "web-phone-triage.png")
+
+                phone.click("#clear")
+                enter_case(phone, INFANT, age_unit="months")
+                phone.evaluate("document.querySelector('fieldset.exam').scrollIntoView()")
+                shoot(phone, args.out / "web-phone-signs.png")
+
                 desktop = browser.new_page(viewport=DESKTOP, device_scale_factor=1)
                 log_in(desktop, server.url)
                 enter_case(desktop, CASE)
@@ -76,6 +91,14 @@ def main() -> int:
                 desktop.click(".lang-switch a[data-lang=en]")
                 desktop.locator("html[lang=en]").wait_for(state="attached")
                 shoot(desktop, args.out / "web-desktop-en.png")
+                desktop.click(".lang-switch a[data-lang=es]")
+                desktop.locator("html[lang=es]").wait_for(state="attached")
+                desktop.click("#clear")
+                enter_case(desktop, PREECLAMPSIA)
+                desktop.click("#diagnose")
+                desktop.wait_for_selector("#triage-banner[data-level]")
+                desktop.evaluate("window.scrollTo(0, 0)")
+                shoot(desktop, args.out / "web-desktop-pregnancy-es.png")
                 browser.close()
         finally:
             server.stop()

@@ -2,8 +2,9 @@
 
     vereda-server serve [--database URL] [--host 127.0.0.1] [--port 8000] [--workers N]
     vereda-server enroll-code --clinic NAME [--expires-hours H]
-    vereda-server publish-model BUNDLE_DIR --stage staging|production [--public-key PEM] [--allow-unsigned]
+    vereda-server publish-model BUNDLE_DIR --stage staging|production [--public-key PEM]
     vereda-server promote VERSION
+    vereda-server device list [--clinic ID] [--json] | revoke DEVICE_ID [--reason TEXT] | tester DEVICE_ID [--off]
     vereda-server models [--json]
     vereda-server export-feedback [--since DATE] [--clinic ID] --out FILE.jsonl
     vereda-server drift [--since DATE] [--clinic ID] --out DIR         (HTML report + JSON summary; server/drift.py)
@@ -13,6 +14,11 @@
     vereda-server export-model VERSION --out FILE             (the bundle archive, for a USB stick)
     vereda-server staff add USER [--password-file F] | password USER [--password-file F] | disable USER
                   | enable USER | list [--json]
+
+`publish-model` stores only a bundle whose signature verifies with the trusted key (`--public-key`, else
+VEREDA_SERVER_PUBLIC_KEY, else the key the clinics' app pins) and whose version is of the bundle version format
+(2026.12.1). `device revoke` ends a laptop's access on every worker and replica at its next request; `device tester`
+lets one laptop receive staging bundles before they are promoted.
 
 Promotion to production (`promote`, `publish-model --stage production`) passes the MLOps gate first
 (model_export.mlops.gate, issue 8): refused, exit 2, unless the candidate beats production on condition macro-F1 on
@@ -89,9 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("bundle", type=Path, help="bundle folder (manifest.json, manifest.sig and its files)")
     publish.add_argument("--stage", choices=("staging", "production"), required=True)
     publish.add_argument("--public-key", type=Path, default=None,
-                         help="verify the signature with this key (default: VEREDA_SERVER_PUBLIC_KEY, if set)")
-    publish.add_argument("--allow-unsigned", action="store_true", help="accept a bundle without manifest.sig "
-                         "(development only: clinics refuse unsigned bundles)")
+                         help="the signature must verify with this key (default: VEREDA_SERVER_PUBLIC_KEY, else the "
+                         "key the clinics' app pins); unsigned or otherwise signed bundles are refused")
     publish.add_argument("--by", help="who publishes (default: the login name)")
     publish.add_argument("--gate-simulated", type=int, default=None, metavar="N",
                          help="simulated held-out patients in the promotion gate's evaluation (default 2000)")
@@ -142,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("version")
     export.add_argument("--out", type=Path, required=True, help="the .tar.gz file to write")
 
+    device = sub.add_parser("device", help="enrolled clinic laptops: list, revoke, testers")
+    device_sub = device.add_subparsers(dest="device_command", required=True)
+    device_list = device_sub.add_parser("list", parents=[db], help="list the devices (revoked ones too)")
+    device_list.add_argument("--clinic", metavar="ID", help="one clinic's public id")
+    device_list.add_argument("--json", action="store_true", help="JSON instead of a table")
+    revoke = device_sub.add_parser("revoke", parents=[db], help="end a device's access now, on every worker")
+    revoke.add_argument("device_id", metavar="DEVICE_ID", type=int)
+    revoke.add_argument("--reason", default="revoked by an administrator", help="why, for the list (stolen, retired)")
+    revoke.add_argument("--by", help="who revokes (default: the login name)")
+    tester = device_sub.add_parser("tester", parents=[db], help="let a device receive staging bundles (--off: stop)")
+    tester.add_argument("device_id", metavar="DEVICE_ID", type=int)
+    tester.add_argument("--off", action="store_true", help="the device gets production bundles only again")
+
     staff = sub.add_parser("staff", help="staff accounts of the browser page (/app)")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     password_help = ("read the password from the first line of this file (default: ask twice on the terminal); "
@@ -176,6 +194,25 @@ def _sessions(args: argparse.Namespace) -> Any:
     return make_sessions(engine, write=True)
 
 
+def _check_fallback_bundle(engine: Any, settings: Any) -> None:
+    """With nothing in production the workers answer with the shipped bundle, which they load only if it verifies
+    with the trusted key: check it here, so a refusal is one message and exit 2, not a traceback per worker."""
+    from app.core.bundle import shipped_bundle_dir
+    from server import registry
+    from server.db import crud
+    from server.db.session import make_sessions
+
+    with make_sessions(engine)() as session:
+        if crud.production_model(session) is not None:
+            return
+    try:
+        registry.load_verified(shipped_bundle_dir(), settings.bundle_public_key)
+    except registry.RegistryError as exc:
+        raise registry.RegistryError(f"{exc}; with no model in production the service answers with the shipped "
+                                     "bundle, so it must be signed with the trusted key (VEREDA_SERVER_PUBLIC_KEY) "
+                                     "— or publish and promote one that is") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -189,6 +226,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database)
     revision = migrate.upgrade(engine)  # once, before workers start, so a bad URL fails here with one message
+    _check_fallback_bundle(engine, settings)
     engine.dispose()
     log.info("database %s at schema %s", engine.url.render_as_string(), revision)
     # Workers build their own app from the environment (uvicorn imports the factory in each process).
@@ -232,8 +270,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from server.db import crud
 
     settings = _settings(args)
-    public_key = args.public_key or settings.public_key
-    prepared = registry.prepare(args.bundle, public_key=public_key, allow_unsigned=args.allow_unsigned)
+    public_key = args.public_key or settings.bundle_public_key
+    prepared = registry.prepare(args.bundle, public_key=public_key)
     actor = _actor(args)
     with _sessions(args)() as session:
         model, created = crud.add_model(session, prepared, actor)
@@ -248,15 +286,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "signed": model.signature is not None, "signature_verified_with": model.signed_by,
             "replaced": previous.version if previous is not None else None,
         }
-    if public_key is None and prepared.signature is not None:
-        summary["warning"] = "signature stored but not verified (no --public-key / VEREDA_SERVER_PUBLIC_KEY)"
     print(_dump(summary))
     return EXIT_OK
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from server.db import crud
+    from server.registry import check_version
 
+    check_version(args.version)  # before anything is looked up, unpacked or written
     with _sessions(args)() as session:
         candidate = crud.get_model(session, args.version)
         gate = "no gate"
@@ -276,7 +314,8 @@ def _gate(session: Any, model: Any, args: argparse.Namespace) -> str:
     from server import mlops
     from server.registry import RegistryError
 
-    decision = mlops.run_gate(session, model, _settings(args).bundle_cache, args.gate_simulated)
+    settings = _settings(args)
+    decision = mlops.run_gate(session, model, settings.bundle_cache, settings.bundle_public_key, args.gate_simulated)
     mlops.record_gate(model, decision)
     if not decision.accepted:
         session.commit()  # the refusal and its figures stay in the registry for `models --json`
@@ -312,7 +351,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
             production = crud.production_model(session)
             if production is None:
                 raise UsageError("no production model to compare with; pass --bundle DIR")
-            bundle = mlops.bundle_dir(session, production, _settings(args).bundle_cache)
+            settings = _settings(args)
+            bundle = mlops.bundle_dir(session, production, settings.bundle_cache, settings.bundle_public_key)
     summary = drift.compute(feedback, bundle, args.reference_n)
     files = drift.write_report(summary, args.out)
     print(_dump({"flag": summary["flag"], "reasons": summary["reasons"], "n_feedback": summary["n_feedback"],
@@ -459,11 +499,68 @@ def _print_staff(users: list[dict[str, Any]], as_json: bool) -> int:
     return EXIT_OK
 
 
+def _device_public(device: Any) -> dict[str, Any]:
+    from server.schemas import DevicePublic
+
+    public = DevicePublic(
+        device_id=device.id, clinic_id=device.clinic.public_id, clinic_name=device.clinic.name,
+        created_at=device.created_at, revoked_at=device.revoked_at, revoked_reason=device.revoked_reason,
+        replaced_by=device.replaced_by_id, tester=device.tester, audit_seq=device.audit_seq,
+        audit_hash=device.audit_hash, audit_reported_at=device.audit_reported_at, audit_alert=device.audit_alert,
+        audit_alert_at=device.audit_alert_at,
+    )
+    return json.loads(public.model_dump_json())  # type: ignore[no-any-return]
+
+
+def cmd_device(args: argparse.Namespace) -> int:
+    from server.db import crud
+
+    try:
+        with _sessions(args)() as session:
+            if args.device_command == "list":
+                return _print_devices([_device_public(d) for d in crud.list_devices(session, args.clinic)],
+                                      args.json)
+            if args.device_command == "revoke":
+                device = crud.revoke_device(session, args.device_id, f"{args.reason} ({_actor(args)})")
+            else:
+                device = crud.set_tester(session, args.device_id, not args.off)
+            session.commit()
+            out = _device_public(device)
+    except crud.DeviceError as exc:
+        raise UsageError(str(exc)) from None
+    print(_dump(out))
+    return EXIT_OK
+
+
+def _print_devices(devices: list[dict[str, Any]], as_json: bool) -> int:
+    if as_json:
+        print(_dump(devices))
+        return EXIT_OK
+    if not devices:
+        print("no devices enrolled yet (vereda-server enroll-code --clinic NAME)")
+        return EXIT_OK
+    header = ("ID", "CLINIC", "STATE", "ENROLLED", "LAST AUDIT HEAD", "ALERT")
+    rows = [
+        (str(d["device_id"]), d["clinic_id"],
+         f"revoked {d['revoked_at'][:10]}" if d["revoked_at"] else "tester" if d["tester"] else "active",
+         d["created_at"][:16].replace("T", " "),
+         f"{d['audit_seq']} at {d['audit_reported_at'][:16].replace('T', ' ')}" if d["audit_reported_at"] else "-",
+         d["audit_alert"] or "-")
+        for d in devices
+    ]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
 def cmd_import_feedback(args: argparse.Namespace) -> int:
     from server.usb_files import UsbFileError, import_feedback_file
 
     try:
-        summary = import_feedback_file(_sessions(args), _settings(args).bundle_cache, args.file, args.receipt)
+        settings = _settings(args)
+        summary = import_feedback_file(_sessions(args), settings.bundle_cache, args.file, args.receipt,
+                                       public_key=settings.bundle_public_key)
     except UsbFileError as exc:
         raise UsageError(str(exc)) from None
     print(_dump(summary))
@@ -482,7 +579,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": cmd_serve, "enroll-code": cmd_enroll_code, "publish-model": cmd_publish, "promote": cmd_promote,
-    "models": cmd_models, "keygen": cmd_keygen, "staff": cmd_staff,
+    "models": cmd_models, "keygen": cmd_keygen, "staff": cmd_staff, "device": cmd_device,
 }
 COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model,
                  "export-feedback": cmd_export_feedback, "drift": cmd_drift, "jobs": cmd_jobs})

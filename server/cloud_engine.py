@@ -3,7 +3,10 @@
 Each process keeps one `DiagnosisEngine` and asks the registry, at most every `model_refresh_seconds`, whether the
 production model changed (a promotion may have been made by the CLI or by another replica). A new production model
 is unpacked into the cache folder from the archive stored in the database, loaded, and swapped in; if that fails,
-the process keeps answering with the engine it has and logs why.
+the process keeps answering with the engine it has and logs why. Every bundle, the shipped one included, is loaded
+only after its signature verifies with the service's trusted key (`registry.load_verified`); a production bundle
+that does not verify is refused once (not retried until it changes), and a process that has nothing else yet answers
+with the shipped bundle.
 
 `PredictBatcher` runs the requests that are waiting at the same moment through one `diagnose_many` call: feature
 expansion and both models then run once per batch instead of once per request, which more than halves the CPU per
@@ -20,17 +23,18 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.bundle import ModelBundle
+from app.core.bundle import shipped_bundle_dir
 from app.core.contract import DiagnoseRequest
 from app.core.engine import DiagnosisEngine
+from app.core.response import DiagnoseResponse
 from server.db import crud
 from server.db.models import ModelVersion
-from server.registry import unpack
+from server.registry import RegistryError, load_verified, unpack
 
 log = logging.getLogger("vereda.server.engine")
 
@@ -39,11 +43,13 @@ class CloudEngine:
     """Thread-safe holder of the current engine. `current()` is cheap; `refresh()` may touch disk and database."""
 
     def __init__(self, sessions: sessionmaker[Session], cache_dir: Path, refresh_seconds: float,
-                 fallback: Path | None = None) -> None:
+                 fallback: Path | None = None, *, public_key: Path) -> None:
         self._sessions = sessions
         self._cache_dir = cache_dir
         self._refresh_seconds = refresh_seconds
-        self._fallback = fallback
+        self._fallback = fallback or shipped_bundle_dir()
+        self._public_key = public_key
+        self._refused_key: tuple[str, str] | None = None  # a production archive that failed verification
         self._lock = threading.Lock()
         self._engine: DiagnosisEngine | None = None
         self._loaded_key: tuple[str, str] | None = None  # (version, archive sha256) of the registry model in use
@@ -69,6 +75,10 @@ class CloudEngine:
                 return
             try:
                 self._load_production()
+            except RegistryError as exc:  # a refusal, not a crash: one line, no traceback
+                if self._engine is None:
+                    self._load_fallback()
+                log.error("refused the production model: %s; answering with %s", exc, self.loaded_version)
             except Exception:
                 if self._engine is None:
                     raise
@@ -84,18 +94,31 @@ class CloudEngine:
             ).first()
             if row is None:
                 if self._engine is None or self._loaded_key is not None:
-                    self._engine = DiagnosisEngine(ModelBundle.load(self._fallback))
-                    self._loaded_key = None
-                    log.info("no production model in the registry; using the shipped bundle %s",
-                             self._engine.bundle.version)
+                    self._load_fallback()
+                    log.info("no production model in the registry; using the shipped bundle %s", self.loaded_version)
                 return
             model_id, version, sha = row
-            if self._loaded_key == (version, sha) and self._engine is not None:
+            if (self._loaded_key == (version, sha) and self._engine is not None) or self._refused_key == (version, sha):
                 return
-            folder = unpack(crud.archive_chunks(session, model_id), sha, self._cache_dir, version)
-        self._engine = DiagnosisEngine(ModelBundle.load(folder))
+            try:
+                folder = unpack(crud.archive_chunks(session, model_id), sha, self._cache_dir, version,
+                                self._public_key)
+                bundle = load_verified(folder, self._public_key)
+            except RegistryError:
+                self._refused_key = (version, sha)
+                raise
+        self._engine = DiagnosisEngine(bundle)
         self._loaded_key = (version, sha)
         log.info("serving production model %s", version)
+
+    def _load_fallback(self) -> None:
+        self._engine = DiagnosisEngine(load_verified(self._fallback, self._public_key))
+        self._loaded_key = None
+
+
+def _typed(answer: dict[str, Any]) -> DiagnoseResponse:
+    # The engine annotates its answer as a plain dict; /v1/predict's response_model checks the shape on the way out.
+    return cast(DiagnoseResponse, answer)
 
 
 class PredictBatcher:
@@ -107,7 +130,7 @@ class PredictBatcher:
 
     def __init__(self, max_batch: int = 32) -> None:
         self.max_batch = max(1, max_batch)
-        self._queue: list[tuple[DiagnosisEngine, DiagnoseRequest, asyncio.Future[dict[str, Any]]]] = []
+        self._queue: list[tuple[DiagnosisEngine, DiagnoseRequest, asyncio.Future[DiagnoseResponse]]] = []
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -120,10 +143,10 @@ class PredictBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> dict[str, Any]:
+    async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> DiagnoseResponse:
         if self.max_batch == 1 or self._task is None:
-            return engine.diagnose(request, engine="cloud")
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            return _typed(engine.diagnose(request, engine="cloud"))
+        future: asyncio.Future[DiagnoseResponse] = asyncio.get_running_loop().create_future()
         self._queue.append((engine, request, future))
         self._ready.set()
         return await future
@@ -149,4 +172,4 @@ class PredictBatcher:
                     future.set_exception(exc)
             else:
                 for (_, _, future), result in zip(live, results, strict=True):
-                    future.set_result(result)
+                    future.set_result(_typed(result))

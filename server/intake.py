@@ -45,7 +45,7 @@ def _uuid_of(item: Any) -> str | None:
 @dataclass(frozen=True)
 class Intake:
     answer: FeedbackBatchPublic
-    new: int  # records stored by this call (the others were replays or refused)
+    new: int  # records stored by this call (the others were replays, copies within the batch, or refused)
 
 
 def take_in(session: Session, items: list[Any], *, clinic_id: str, clinic_pk: int, device_id: int | None,
@@ -90,5 +90,5 @@ def take_in(session: Session, items: list[Any], *, clinic_id: str, clinic_pk: in
         results[i] = FeedbackRecordStatus(index=i, uuid=record["uuid"], status=status, error=error)  # type: ignore[arg-type]
     final = [r for r in results if r is not None]
     counts = {s: sum(1 for r in final if r.status == s) for s in STATUSES}
-    new = sum(1 for r in valid if r["uuid"] in intake.new)
-    return Intake(FeedbackBatchPublic(**counts, results=final), new)
+    # Each stored uuid once: two copies of one record in a batch are one new record and one replay.
+    return Intake(FeedbackBatchPublic(**counts, results=final), len(intake.new))

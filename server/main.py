@@ -3,6 +3,10 @@
 At start each process opens the database, brings the schema to head (a no-op after `vereda-server serve` did it),
 and loads the diagnosis engine, so a broken database or bundle stops the process with a message instead of failing
 requests later.
+
+The interactive API documentation (/docs) is off unless `VEREDA_SERVER_API_DOCS_DIR` names a folder holding
+Swagger UI's two files: FastAPI's default page would load them from a CDN into the origin that serves the browser
+page (/app), handing that CDN the staff's sessions. /openapi.json, which clients and tests read, is always served.
 """
 
 from __future__ import annotations
@@ -10,21 +14,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from app import __version__
 from app.core.bundle import shipped_bundle_dir
 from server.api import errors
-from server.api.middleware import RequestLimits, RequestObserver
+from server.api.errors import ApiError
+from server.api.limits import JsonLimits
+from server.api.middleware import CallerGate, RequestBodyGuard, RequestObserver
 from server.api.router import aliases, root, v1
 from server.cloud_engine import CloudEngine, PredictBatcher
 from server.core import logs
-from server.core.config import Settings
-from server.core.ratelimit import RateLimiter
+from server.core.config import DOCS_FILES, Settings
+from server.core.ratelimit import SharedRateLimiter
 from server.db import migrate
 from server.db.session import make_engine, make_sessions
 from server.schemas import FeedbackBatchCreate
@@ -66,7 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = make_sessions(engine)
         app.state.sessions = sessions
         app.state.write_sessions = make_sessions(engine, write=True)
-        cloud = CloudEngine(sessions, settings.bundle_cache, settings.model_refresh_seconds, shipped_bundle_dir())
+        # The login form's limits (per address and per user name) are shared by all processes like the API's.
+        app.state.login_limiter = SharedRateLimiter(app.state.write_sessions, settings.login_rate_per_minute / 60.0,
+                                                    settings.login_burst, "login")
+        cloud = CloudEngine(sessions, settings.bundle_cache, settings.model_refresh_seconds, shipped_bundle_dir(),
+                            public_key=settings.bundle_public_key)
         cloud.refresh()
         app.state.cloud_engine = cloud
         batcher = PredictBatcher(settings.predict_batch_max)
@@ -78,19 +90,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await batcher.stop()
         engine.dispose()
 
-    app = FastAPI(title="Vereda central service", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Vereda central service", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.settings = settings
     errors.install(app)
-    # Added last runs first: the observer sees every request, including those the limits refuse.
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes,
-                       limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst))
+    # Added last runs first: the observer sees every request, including those the gate and the guard refuse; the
+    # gate decides who is calling (and their rate limit) before the guard spends time reading a body.
+    # The guard checks every body under /v1/ and /predict; a route that parses JSON from anywhere else calls
+    # `server.api.limits.check_json(body, request.app.state.json_limits)` itself.
+    app.state.json_limits = JsonLimits(settings.max_json_depth, settings.max_json_number_chars)
+    app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes, limits=app.state.json_limits)
+    app.add_middleware(CallerGate, per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
+                       session_idle_minutes=settings.session_idle_minutes)
     app.add_middleware(RequestObserver)
     app.include_router(root)
     app.include_router(v1)
     app.include_router(aliases)
-    # The browser page (issue 9), with its own script, style and icon served from the package.
-    app.state.login_limiter = pages.login_limiter(settings)
+    # The browser page (issue 9), with its own script, style and icon served from the package. Its login limiter
+    # is set in the lifespan, where the database it counts in is opened.
     app.include_router(pages.router)
     app.add_api_route("/", lambda: RedirectResponse("/app", status_code=307), include_in_schema=False)
+    if settings.api_docs_dir is not None:
+        _serve_docs(app, settings.api_docs_dir)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _serve_docs(app: FastAPI, folder: Path) -> None:
+    """/docs from Swagger UI's files in `folder` (checked by Settings), served by this service: nothing is fetched
+    from elsewhere."""
+    files = {name: folder / name for name in DOCS_FILES}
+
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API",
+                                   swagger_js_url="/docs/files/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/files/swagger-ui.css",
+                                   swagger_favicon_url="/app/static/icon.svg")
+
+    async def docs_file(name: str) -> FileResponse:
+        path = files.get(name)  # only these two files, by name: no path is ever built from the URL
+        if path is None:
+            raise ApiError(404, "not_found", "No such file.")
+        return FileResponse(path, headers={"X-Content-Type-Options": "nosniff"})
+
+    app.add_api_route("/docs", docs, include_in_schema=False)
+    app.add_api_route("/docs/files/{name}", docs_file, include_in_schema=False)

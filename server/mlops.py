@@ -65,20 +65,23 @@ def export_feedback(session: Session, out: Path, since: dt.datetime | None = Non
     return len(records)
 
 
-def bundle_dir(session: Session, model: ModelVersion, cache: Path) -> Path:
-    """The model's bundle unpacked from the registry's archive (cached by version and sha256)."""
-    return registry.unpack(crud.archive_chunks(session, model.id), model.archive_sha256, cache, model.version)
+def bundle_dir(session: Session, model: ModelVersion, cache: Path, public_key: Path) -> Path:
+    """The model's bundle unpacked from the registry's archive (cached by version and sha256), its signature
+    verified with the trusted key."""
+    return registry.unpack(crud.archive_chunks(session, model.id), model.archive_sha256, cache, model.version,
+                           public_key)
 
 
-def run_gate(session: Session, model: ModelVersion, cache: Path, n_simulated: int | None = None) -> Any:
+def run_gate(session: Session, model: ModelVersion, cache: Path, public_key: Path,
+             n_simulated: int | None = None) -> Any:
     """The promotion gate for `model` against the current production model (model_export.mlops.gate)."""
     from model_export import mlops
 
     current = crud.production_model(session)
     if current is not None and current.id == model.id:
         return mlops.GateDecision(True, ["already in production"])
-    candidate = bundle_dir(session, model, cache)
-    production = bundle_dir(session, current, cache) if current is not None else None
+    candidate = bundle_dir(session, model, cache, public_key)
+    production = bundle_dir(session, current, cache, public_key) if current is not None else None
     return mlops.gate(candidate, production, load_feedback(session), n_simulated or mlops.EVAL_SIMULATED)
 
 

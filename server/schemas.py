@@ -76,6 +76,11 @@ class EnrollBase(BaseModel):
 
 class EnrollCreate(EnrollBase):
     code: str = Field(min_length=4, max_length=64, examples=["K7QM-3XPD-9VTA-HR2C"])
+    previous_token: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="the token this laptop held before (`vereda enroll --force`): that device is revoked when the "
+        "code is spent, so one laptop never holds two live tokens",
+    )
 
 
 class EnrollPublic(EnrollBase):
@@ -83,6 +88,49 @@ class EnrollPublic(EnrollBase):
     device_token: str = Field(description="send as `Authorization: Bearer …`; shown once, stored only hashed")
     clinic_id: str
     clinic_name: str
+
+
+# --- devices ------------------------------------------------------------------------------------------------------
+
+
+class DevicePublic(BaseModel):
+    """A device as `vereda-server device list` shows it (never its token, of which only the hash is stored)."""
+
+    device_id: int
+    clinic_id: str
+    clinic_name: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    replaced_by: int | None = Field(description="the device this laptop re-enrolled as, when that revoked it")
+    tester: bool = Field(description="receives staging bundles before they are promoted")
+    audit_seq: int | None
+    audit_hash: str | None
+    audit_reported_at: dt.datetime | None
+    audit_alert: str | None = Field(description="the last time the laptop's audit history went backwards or changed")
+    audit_alert_at: dt.datetime | None
+
+
+class DeviceRevokedPublic(BaseModel):
+    device_id: int
+    revoked_at: dt.datetime
+
+
+class AuditHeadCreate(_Strict):
+    """The newest entry of the laptop's append-only audit log: its sequence number and chain hash."""
+
+    seq: Annotated[int, Field(ge=0, le=2**62, strict=True)]
+    hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class AuditHeadPublic(BaseModel):
+    status: Literal["recorded", "unchanged", "rewound", "rewritten"] = Field(
+        description="recorded: a first or newer head; unchanged: the same head as last time; rewound: a lower "
+        "sequence than reported before (entries removed, or an older backup restored); rewritten: the same sequence "
+        "with another hash. rewound and rewritten are kept as the device's alert for the administrators"
+    )
+    seq: int
+    hash: str
 
 
 class EnrollmentCodePublic(BaseModel):
@@ -97,6 +145,14 @@ class EnrollmentCodePublic(BaseModel):
 # --- feedback -----------------------------------------------------------------------------------------------------
 
 
+class FeedbackPregnancy(_Strict):
+    """Contract v2's pregnancy: a stage (weeks, or days since delivery), never a date."""
+
+    status: Literal["pregnant", "postpartum", "not_pregnant", "unknown"]
+    weeks: Annotated[float, Field(ge=1, le=45, allow_inf_nan=False, strict=True)] | None = None
+    days_since_delivery: Annotated[float, Field(ge=0, le=42, allow_inf_nan=False, strict=True)] | None = None
+
+
 class FeedbackRequest(_Strict):
     """The diagnose request as sent to the model, minus anything identifying. Age in years or as a band."""
 
@@ -106,6 +162,9 @@ class FeedbackRequest(_Strict):
     symptoms: dict[SnakeKey, Intensity] = Field(default_factory=dict, max_length=80)
     vitals: dict[SnakeKey, VitalValue] = Field(default_factory=dict, max_length=20)
     hpo_terms: list[HpoTerm] = Field(default_factory=list, max_length=50)
+    pregnancy: FeedbackPregnancy | None = None
+    consciousness: Literal["A", "V", "P", "U"] | None = None
+    signs: list[SnakeKey] = Field(default_factory=list, max_length=40)
 
     @field_validator("age")
     @classmethod

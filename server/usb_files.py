@@ -33,8 +33,11 @@ def _replace(target: Path, data_chunks: Any) -> None:
 
 
 def import_feedback_file(sessions: sessionmaker[Session], cache_dir: Path, file: Path,
-                         receipt: Path | None = None) -> dict[str, Any]:
-    """Store a sealed feedback file's records (idempotently) and write the sealed receipt. Returns a summary."""
+                         receipt: Path | None = None, public_key: Path | None = None) -> dict[str, Any]:
+    """Store a sealed feedback file's records (idempotently) and write the sealed receipt. Returns a summary.
+
+    `public_key` is the key bundles must be signed with (default: the one the clinics pin)."""
+    from app.core.signing import pinned_public_key_path
     from server.cloud_engine import CloudEngine
     from server.intake import take_in
 
@@ -47,7 +50,8 @@ def import_feedback_file(sessions: sessionmaker[Session], cache_dir: Path, file:
         raise UsbFileError(f"{file}: {exc}") from None
     # The vocabulary first: loading it reads the registry in its own session, which SQLite would make wait behind
     # the write session below.
-    vocabulary = CloudEngine(sessions, cache_dir, 0, shipped_bundle_dir()).current().vocabulary
+    vocabulary = CloudEngine(sessions, cache_dir, 0, shipped_bundle_dir(),
+                             public_key=public_key or pinned_public_key_path()).current().vocabulary
     with sessions() as session:
         device = session.scalar(select(Device).where(Device.id == device_id))
         if device is None or device.revoked_at is not None:

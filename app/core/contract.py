@@ -387,18 +387,20 @@ def _pregnancy(raw: Any, sex: str, age: float) -> Pregnancy | None:
                             value=repr(status))
     status = status.strip().lower()
     weeks = days = None
-    # Weeks belong to a pregnancy and days to a puerperium: either one elsewhere is a mistake worth naming.
+    # Weeks belong to a pregnancy and days to a puerperium: either one elsewhere is a mistake worth naming. A JSON
+    # null is "not given", as for the vitals.
+    given = {k: v for k, v in raw.items() if v is not None}
     if status == "pregnant":
-        if "weeks" not in raw:
+        if "weeks" not in given:
             raise ContractError("missing_field", "pregnancy.weeks")
-        weeks = _number(raw["weeks"], "pregnancy.weeks", *PREGNANCY_WEEKS)
-    elif "weeks" in raw:
+        weeks = _number(given["weeks"], "pregnancy.weeks", *PREGNANCY_WEEKS)
+    elif "weeks" in given:
         raise ContractError("unknown_field", "pregnancy.weeks")
     if status == "postpartum":
-        if "days_since_delivery" not in raw:
+        if "days_since_delivery" not in given:
             raise ContractError("missing_field", "pregnancy.days_since_delivery")
-        days = _number(raw["days_since_delivery"], "pregnancy.days_since_delivery", *POSTPARTUM_DAYS)
-    elif "days_since_delivery" in raw:
+        days = _number(given["days_since_delivery"], "pregnancy.days_since_delivery", *POSTPARTUM_DAYS)
+    elif "days_since_delivery" in given:
         raise ContractError("unknown_field", "pregnancy.days_since_delivery")
     return Pregnancy(status, weeks, days)
 

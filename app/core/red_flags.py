@@ -210,13 +210,23 @@ def _recent(r: DiagnoseRequest, days: float) -> bool:
     return r.duration_days is None or r.duration_days <= days
 
 
+def _dengue_bleeding_or_lethargy(r: DiagnoseRequest) -> bool:
+    """WHO 2009 warning signs that are not also a criterion of probable dengue: mucosal bleeding, lethargy or
+    restlessness, clinical fluid accumulation."""
+    return (_s(r, "sangrado") >= 1 or _sign(r, "mucosal_bleeding") or _sign(r, "lethargic_or_unconscious")
+            or _sign(r, "restless_irritable") or r.consciousness in ("V", "P", "U"))
+
+
 def _probable_dengue(r: DiagnoseRequest) -> bool:
-    # WHO 2009 probable dengue: two of nausea/vomiting, rash, aches and pains, in an illness of up to 10 days.
-    # Current fever is NOT required: the critical phase, with the warning signs, begins as the fever falls.
+    # WHO 2009 probable dengue: fever and two of nausea/vomiting, rash, aches and pains, any warning sign, in an
+    # illness of up to 10 days. A toddler cannot report aches, so the warning signs count as the guideline says
+    # (those that are not already the nausea/vomiting criterion). Current fever is NOT required when two other
+    # criteria are there: the critical phase, with the warning signs, begins as the fever falls.
     aches = max(_s(r, "dolor_cabeza"), _s(r, "dolor_retroocular"), _s(r, "dolor_muscular"), _s(r, "dolor_articular"))
-    criteria = (max(_s(r, "nausea"), _s(r, "vomito")) >= 1) + (_s(r, "erupcion_cutanea") >= 1) + (aches >= 1)
+    criteria = ((max(_s(r, "nausea"), _s(r, "vomito")) >= 1) + (_s(r, "erupcion_cutanea") >= 1) + (aches >= 1)
+                + _dengue_bleeding_or_lethargy(r))
     days = r.duration_days
-    return (_fever(r) or criteria >= 2) and criteria >= 2 and (days is None or days <= 10)
+    return criteria >= 2 and (days is None or days <= 10)
 
 
 RULES: tuple[RedFlagRule, ...] = (
@@ -338,6 +348,18 @@ RULES: tuple[RedFlagRule, ...] = (
         and (_s(r, "dificultad_respirar") >= 5 or _s(r, "sudoracion") >= 3 or _s(r, "nausea") >= 3),
     ),
     RedFlagRule(
+        "CHEST_PAIN_EQUIVALENT",
+        {"es": "Dolor epigástrico o torácico con sudoración de inicio reciente en mayor de 50 años: descartar "
+               "síndrome coronario (ECG en 10 minutos).",
+         "en": "Recent epigastric or chest pain with sweating in a person over 50: rule out acute coronary "
+               "syndrome (ECG within 10 minutes)."},
+        "ESC 2023 guidelines for acute coronary syndromes (atypical presentations: epigastric pain, nausea and "
+        "diaphoresis, more frequent in older people, women and diabetics; 12-lead ECG within 10 minutes)",
+        EMERGENCIA,
+        lambda r: r.age >= 50 and _recent(r, 1)
+        and max(_s(r, "dolor_epigastrico"), _s(r, "dolor_pecho")) >= 5 and _s(r, "sudoracion") >= 3,
+    ),
+    RedFlagRule(
         "SEVERE_DYSPNEA",
         {"es": "Dificultad respiratoria grave.", "en": "Severe breathing difficulty."},
         "GINA 2024 (severe exacerbation: talks in words, agitated); NEWS2",
@@ -358,8 +380,8 @@ RULES: tuple[RedFlagRule, ...] = (
         "WHO 2009 dengue guidelines (warning signs: admit or refer)",
         EMERGENCIA,
         lambda r: _probable_dengue(r)
-        and (_s(r, "dolor_abdominal") >= 6 or _s(r, "vomito") >= 6 or _s(r, "sangrado") >= 1
-             or _s(r, "confusion") >= 1),
+        and (_s(r, "dolor_abdominal") >= 6 or _s(r, "vomito") >= 6 or _sign(r, "vomits_everything")
+             or _s(r, "confusion") >= 1 or _dengue_bleeding_or_lethargy(r)),
     ),
     RedFlagRule(
         "BLEEDING",
@@ -458,6 +480,14 @@ RULES: tuple[RedFlagRule, ...] = (
         EMERGENCIA,
         lambda r: _sign(r, "stridor") or _sign(r, "central_cyanosis") or _sign(r, "grunting")
         or (_sign(r, "nasal_flaring") and _sign(r, "chest_indrawing")),
+    ),
+    RedFlagRule(
+        "APNOEA",
+        {"es": "Pausas respiratorias (apneas) en un lactante.", "en": "Pauses in breathing (apnoea) in an infant."},
+        "WHO Pocket book of hospital care for children, 2nd ed., 2013 (pertussis: apnoea or cyanotic spells in an "
+        "infant, admit and give oxygen); WHO ETAT 2016 (absent breathing: emergency)",
+        EMERGENCIA,
+        lambda r: r.age < 1 and _s(r, "apnea") >= 1,
     ),
     RedFlagRule(
         "CHEST_INDRAWING",

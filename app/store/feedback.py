@@ -17,7 +17,8 @@ from typing import Any
 
 FEEDBACK_FORMAT = 1
 OLDEST_EXACT_AGE = 89
-_REQUEST_FIELDS = ("sex", "duration_days", "symptoms", "vitals", "hpo_terms")
+# Contract v2's pregnancy (weeks or days since delivery: a stage, never a date), AVPU and signs are findings too.
+_REQUEST_FIELDS = ("sex", "duration_days", "symptoms", "vitals", "hpo_terms", "pregnancy", "consciousness", "signs")
 
 
 def pseudonym(key: bytes, kind: str, value: str) -> str:

@@ -334,6 +334,19 @@ class CentralClient:
             raise self.error_for(response)
         return entry
 
+    def report_audit_head(self, seq: int, head: str) -> dict[str, Any] | None:
+        """Send the newest (sequence, hash) of this laptop's audit log; the service's verdict ({status, seq, hash}),
+        or None from a service that does not keep heads yet (404). Idempotent: the same head twice is "unchanged"."""
+        response = self.request("POST", "/v1/device/audit-head", json={"seq": seq, "hash": head})
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self.error_for(response)
+        body = self._json(response)
+        if not isinstance(body, dict) or "status" not in body:
+            raise SyncError("bad_response", detail="audit head answer without a status")
+        return body
+
     def predict(self, request: dict[str, Any], timeout: float) -> requests.Response:
         """POST /v1/predict once, no retries (the caller has a doctor waiting); the raw response."""
         return self.request("POST", "/v1/predict", json=request, timeout=(timeout, timeout), retry=False)

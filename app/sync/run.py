@@ -113,6 +113,21 @@ def reconcile_installed(call_store: StoreCall[Any], data_dir: Path) -> None:
     call_store(check)
 
 
+def report_audit_head(call_store: StoreCall[Any], client: CentralClient) -> dict[str, Any] | None:
+    """Send the audit log's newest (sequence, hash) to the service, which keeps it per device: entries removed or
+    rewritten here after they were reported then show at the centre, out of reach of whoever changed this laptop's
+    database (docs/security.md). Best effort: a failure is logged and never fails the sync."""
+    seq, head = call_store(lambda store: store.audit_chain_head())
+    try:
+        answer = client.report_audit_head(seq, head)
+    except SyncError as exc:
+        log.info("audit head not reported: %s", exc.code)
+        return None
+    if answer is not None and answer.get("status") in ("rewound", "rewritten"):
+        log.warning("the central service found this laptop's audit history %s", answer["status"])
+    return answer
+
+
 def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BATCH_SIZE,
              retry: RetryPolicy | None = None, update_models: bool = True,
              public_key: Ed25519PublicKey | None = None, today: dt.date | None = None,
@@ -129,6 +144,8 @@ def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BA
     client = factory(enrollment.server_url, enrollment.token, retry or RetryPolicy())
     try:
         result.push = push_outbox(call_store, client, enrollment.clinic_id, batch_size=batch_size, progress=progress)
+        if result.push.error is None:
+            report_audit_head(call_store, client)
         if update_models and result.push.error is None:
             try:
                 result.model = update_from_service(client, data_dir, call_store, public_key=public_key, today=today)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from app.core.age import UNITS, natural_unit, to_years
 from app.ui.i18n import tr
-from app.ui.qt import QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget
+from app.ui.qt import QComboBox, QDoubleSpinBox, QHBoxLayout, QWidget, Signal
 
 UNKNOWN = -1.0
 MAXIMUM = {"days": 60.0, "months": 36.0, "years": 120.0}
 
 
 class AgeField(QWidget):
+    changed = Signal()  # the number or its unit changed (the pregnancy field follows the age)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.number = QDoubleSpinBox()
@@ -30,6 +32,7 @@ class AgeField(QWidget):
         layout.addWidget(self.number, 1)
         layout.addWidget(self.unit)
         self.unit.currentIndexChanged.connect(self._unit_changed)
+        self.number.valueChanged.connect(lambda _v: self.changed.emit())
         self._unit_changed()
         self.set_years(None)
         self.retranslate()
@@ -41,6 +44,7 @@ class AgeField(QWidget):
 
     def _unit_changed(self) -> None:
         self.number.setRange(UNKNOWN, MAXIMUM[self.current_unit()])
+        self.changed.emit()
 
     def current_unit(self) -> str:
         return str(self.unit.currentData())

@@ -3,17 +3,24 @@
 Keyboard first: type in the search box to find a symptom (Spanish or English, accents optional), Down to reach the
 list, number keys 0-9 to set an intensity (10 with "+" from 9 or the Right arrow), Left/Right to step it, Delete to
 clear it, Ctrl+Enter to diagnose. Inference runs on the task manager's pool, never on the GUI thread.
+
+The screen takes the whole diagnose contract v2: age in days, months or years; AVPU consciousness; pregnancy, shown
+only for a woman of 10 to 60; the vitals and measurements; symptoms, examination signs (grouped as IMCI does) and
+extra HPO findings, each on its own tab so the screen fits a 1366x768 laptop.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
-from app.core.contract import ContractError
+from app.core.contract import AVPU, ContractError
 from app.core.engine import DiagnosisEngine
 from app.core.predictor import Predictor
 from app.ui.age_field import AgeField
+from app.ui.clinical_text import avpu_text
 from app.ui.i18n import tr, translator
+from app.ui.pregnancy_field import PregnancyField, pregnancy_applies
 from app.ui.qt import (
     QAbstractItemView,
     QCheckBox,
@@ -21,6 +28,7 @@ from app.ui.qt import (
     QDoubleSpinBox,
     QEvent,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -38,15 +46,19 @@ from app.ui.qt import (
     QSplitter,
     Qt,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.result_view import DiagnosisView
+from app.ui.sign_checklist import SignChecklist
 from app.ui.symptoms_model import COL_INTENSITY, COL_SYMPTOM, COL_SYSTEM, SymptomFilter, SymptomTableModel
 from app.ui.tasks import TaskManager
+from app.ui.vital_fields import vital_fields
 
 NOT_MEASURED = -1.0  # spin boxes show "—" at their minimum: the vital was not measured
+TAB_SYMPTOMS, TAB_SIGNS, TAB_HPO = range(3)
 
 
 def _load_terms(engine: DiagnosisEngine) -> Any:
@@ -108,29 +120,47 @@ class ConsultationWidget(QWidget):
         self.patient_label = QLabel()
         self.age = AgeField()
         self.sex = QComboBox()
+        self.sex.addItem("", "F")
+        self.sex.addItem("", "M")
         self.duration = QDoubleSpinBox()
         self.duration.setRange(NOT_MEASURED, 3650)
         self.duration.setDecimals(1)
         self.duration.setSpecialValueText("—")
         self.duration.setValue(NOT_MEASURED)
+        self.consciousness = QComboBox()  # AVPU; the first item, "not assessed", sends nothing
+        for level in (None, *AVPU):
+            self.consciousness.addItem("", level)
+        self.pregnancy = PregnancyField()
+        # The contract takes a pregnancy only for a woman of 10 to 60: the field follows sex and age as they change.
+        self.sex.currentIndexChanged.connect(self._update_pregnancy)
+        self.age.changed.connect(self._update_pregnancy)
 
-        # Vitals ------------------------------------------------------------------------------------------------
+        # Vitals and measurements (contract v2 added weight, height, MUAC, capillary refill) ---------------------
+        self.vital_fields = vital_fields(vocabulary)
         self.vitals: dict[str, QDoubleSpinBox] = {}
+        self.vital_labels: dict[str, QLabel] = {}
         self.vitals_box = QGroupBox()
-        self.vitals_form = QFormLayout(self.vitals_box)
-        for vital in vocabulary.vitals:
+        vitals_grid = QGridLayout(self.vitals_box)
+        vitals_grid.setVerticalSpacing(3)
+        per_column = (len(self.vital_fields) + 1) // 2  # two columns: eleven rows would not fit a laptop screen
+        for i, vital in enumerate(self.vital_fields):
             box = QDoubleSpinBox()
-            low, high = vital.plausible
-            box.setRange(low - 1, high)  # the value below the plausible range means "not measured"
+            box.setRange(vital.low - 1, vital.high)  # the value below the accepted range means "not measured"
             box.setDecimals(vital.decimals)
             box.setSpecialValueText("—")
-            box.setValue(low - 1)
-            box.setAccessibleName(vital.label["es"])
+            box.setValue(vital.low - 1)
+            label = QLabel()
+            label.setBuddy(box)
             self.vitals[vital.key] = box
-            self.vitals_form.addRow(QLabel(), box)
+            self.vital_labels[vital.key] = label
+            row, column = i % per_column, 2 * (i // per_column)
+            vitals_grid.addWidget(label, row, column)
+            vitals_grid.addWidget(box, row, column + 1)
+        vitals_grid.setColumnStretch(0, 1)
+        vitals_grid.setColumnStretch(2, 1)
 
         # Symptoms ----------------------------------------------------------------------------------------------
-        self.symptom_model = SymptomTableModel(vocabulary)
+        self.symptom_model = SymptomTableModel(vocabulary, self)  # owned by the screen: dies with it
         self.symptom_filter = SymptomFilter()
         self.symptom_filter.setSourceModel(self.symptom_model)
         self.search = QLineEdit()
@@ -155,26 +185,30 @@ class ConsultationWidget(QWidget):
 
         # Extra findings as HPO terms (above all for the rare-disease ranking), searched in Spanish or English.
         self.terms: Any = None  # app.core.hpo_search.TermSearch, loaded on the pool (half a second)
-        self.hpo_box = QGroupBox()
+        self.hpo_box = QWidget()  # the third tab
         self.hpo_search = QLineEdit()
         self.hpo_search.setClearButtonEnabled(True)
         self.hpo_search.textChanged.connect(self._search_terms)
         self.hpo_search.returnPressed.connect(self._add_first_term)
         self.hpo_results = QListWidget()
-        self.hpo_results.setMaximumHeight(72)
         self.hpo_results.itemActivated.connect(self._add_term)
         self.hpo_chosen = QListWidget()
-        self.hpo_chosen.setMaximumHeight(52)
         self.hpo_chosen.installEventFilter(self)
+        self.hpo_chosen_label = QLabel()
         hpo_layout = QVBoxLayout(self.hpo_box)
-        hpo_layout.setContentsMargins(6, 4, 6, 4)
+        hpo_layout.setContentsMargins(6, 6, 6, 6)
         hpo_layout.addWidget(self.hpo_search)
-        hpo_layout.addWidget(self.hpo_results)
-        hpo_layout.addWidget(self.hpo_chosen)
+        hpo_layout.addWidget(self.hpo_results, 1)
+        hpo_layout.addWidget(self.hpo_chosen_label)
+        hpo_layout.addWidget(self.hpo_chosen, 1)
         self.hpo_results.hide()
         self.hpo_chosen.hide()
         self.tasks.run(lambda: _load_terms(engine), self._terms_ready, lambda _e: self.hpo_box.setEnabled(False))
         self.symptom_model.intensities_changed.connect(self._update_entered)
+
+        # Examination signs (contract v2), grouped as IMCI does.
+        self.signs = SignChecklist()
+        self.signs.changed.connect(self._update_entered)
 
         self.diagnose_button = QPushButton()
         self.diagnose_button.setDefault(True)
@@ -204,31 +238,49 @@ class ConsultationWidget(QWidget):
 
         # Layout ------------------------------------------------------------------------------------------------
         self.patient_box = QGroupBox()
-        patient_form = QFormLayout(self.patient_box)
+        patient_grid = QGridLayout(self.patient_box)
+        patient_grid.setVerticalSpacing(3)
         self.age_label, self.sex_label, self.duration_label = QLabel(), QLabel(), QLabel()
-        patient_form.addRow(self.patient_label)
-        patient_form.addRow(self.age_label, self.age)
-        patient_form.addRow(self.sex_label, self.sex)
-        patient_form.addRow(self.duration_label, self.duration)
+        self.consciousness_label, self.pregnancy_label = QLabel(), QLabel()
+        for label, field in ((self.age_label, self.age), (self.sex_label, self.sex),
+                             (self.duration_label, self.duration), (self.consciousness_label, self.consciousness),
+                             (self.pregnancy_label, self.pregnancy.status)):
+            label.setBuddy(field)
+        patient_grid.addWidget(self.patient_label, 0, 0, 1, 4)
+        patient_grid.addWidget(self.age_label, 1, 0)
+        patient_grid.addWidget(self.age, 1, 1)
+        patient_grid.addWidget(self.sex_label, 1, 2)
+        patient_grid.addWidget(self.sex, 1, 3)
+        patient_grid.addWidget(self.consciousness_label, 2, 0)
+        patient_grid.addWidget(self.consciousness, 2, 1)
+        patient_grid.addWidget(self.duration_label, 2, 2)
+        patient_grid.addWidget(self.duration, 2, 3)
+        patient_grid.addWidget(self.pregnancy_label, 3, 0)  # the row folds away when the field does not apply
+        patient_grid.addWidget(self.pregnancy, 3, 1, 1, 3)
+        patient_grid.setColumnStretch(1, 3)
+        patient_grid.setColumnStretch(3, 2)
 
-        self.symptoms_box = QGroupBox()
-        symptoms_layout = QVBoxLayout(self.symptoms_box)
+        symptoms_page = QWidget()
+        symptoms_layout = QVBoxLayout(symptoms_page)
+        symptoms_layout.setContentsMargins(6, 6, 6, 4)
         search_row = QHBoxLayout()
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.only_entered)
         symptoms_layout.addLayout(search_row)
         symptoms_layout.addWidget(self.table, 1)
         symptoms_layout.addWidget(self.entered_label)
+        # Symptoms, signs and extra findings share the room under the vitals; each tab says how many it holds.
+        self.findings_tabs = QTabWidget()
+        self.findings_tabs.addTab(symptoms_page, "")
+        self.findings_tabs.addTab(self.signs, "")
+        self.findings_tabs.addTab(self.hpo_box, "")
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        top_row = QHBoxLayout()
-        top_row.addWidget(self.patient_box, 1)
-        top_row.addWidget(self.vitals_box, 1)
-        left_layout.addLayout(top_row)
-        left_layout.addWidget(self.symptoms_box, 1)
-        left_layout.addWidget(self.hpo_box)
+        left_layout.addWidget(self.patient_box)
+        left_layout.addWidget(self.vitals_box)
+        left_layout.addWidget(self.findings_tabs, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
@@ -249,36 +301,48 @@ class ConsultationWidget(QWidget):
         splitter.addWidget(scroll)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 1000])  # half each to start: the inputs' size hint would take most of the width
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
+        # Tab goes through the patient's fields as they read, row by row, then down to the vitals.
+        chain = [self.age.number, self.age.unit, self.sex, self.consciousness, self.duration, self.pregnancy.status,
+                 self.pregnancy.number, *self.vitals.values()]
+        for before, after in pairwise(chain):
+            QWidget.setTabOrder(before, after)
 
-        translator().language_changed.connect(lambda _lang: self.retranslate())
+        # A bound method, not a lambda: Qt disconnects it when the screen is destroyed.
+        translator().language_changed.connect(self._language_changed)
         self.retranslate()
+        self._update_pregnancy()
 
     # Text --------------------------------------------------------------------------------------------------------
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
+
     def retranslate(self) -> None:
-        vocabulary = self.engine.vocabulary
         pick = translator().pick
         self.patient_box.setTitle(tr("consult.patient"))
         self.age_label.setText(tr("consult.age"))
         self.age.retranslate()
         self.sex_label.setText(tr("consult.sex"))
         self.duration_label.setText(tr("consult.duration"))
-        current_sex = self.sex.currentData() or "F"
-        self.sex.clear()
-        self.sex.addItem(tr("consult.sex_f"), "F")
-        self.sex.addItem(tr("consult.sex_m"), "M")
-        self.sex.setCurrentIndex(0 if current_sex == "F" else 1)
+        self.sex.setItemText(0, tr("consult.sex_f"))  # relabelled in place: the pregnancy field reacts to a change
+        self.sex.setItemText(1, tr("consult.sex_m"))
+        self.consciousness_label.setText(tr("consult.consciousness"))
+        for i in range(self.consciousness.count()):
+            self.consciousness.setItemText(i, avpu_text(self.consciousness.itemData(i)))
+        self.consciousness.setToolTip(tr("consult.consciousness_tip"))
+        self.pregnancy_label.setText(tr("pregnancy.title"))
+        self.pregnancy.retranslate()
         self.vitals_box.setTitle(tr("consult.vitals"))
-        for row, vital in enumerate(vocabulary.vitals):
-            label = self.vitals_form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
-            assert isinstance(label, QLabel)
-            low, high = vital.plausible
-            label.setText(f"{pick(vital.label)} ({pick(vital.unit)})")
-            self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{low:g}", high=f"{high:g}"))
-        self.symptoms_box.setTitle(tr("consult.symptoms"))
-        self.hpo_box.setTitle(tr("consult.hpo_title"))
+        for vital in self.vital_fields:
+            label = f"{pick(vital.label)} ({pick(vital.unit)})"
+            self.vital_labels[vital.key].setText(label)
+            self.vitals[vital.key].setAccessibleName(label)
+            self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{vital.low:g}",
+                                                 high=f"{vital.high:g}"))
+        self.hpo_chosen_label.setText(tr("consult.hpo_chosen"))
         self.hpo_search.setPlaceholderText(tr("consult.hpo_search"))
         self.search.setPlaceholderText(tr("consult.search"))
         self.only_entered.setText(tr("consult.only_entered"))
@@ -292,7 +356,17 @@ class ConsultationWidget(QWidget):
         self._update_entered()
 
     def _update_entered(self) -> None:
-        self.entered_label.setText(tr("consult.entered", count=len(self.symptom_model.intensities())))
+        symptoms = len(self.symptom_model.intensities())
+        self.entered_label.setText(tr("consult.entered", count=symptoms))
+        self.findings_tabs.setTabText(TAB_SYMPTOMS, tr("consult.tab_symptoms", count=symptoms))
+        self.findings_tabs.setTabText(TAB_SIGNS, tr("consult.tab_signs", count=len(self.signs.checked())))
+        self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=self.hpo_chosen.count()))
+        self.hpo_chosen_label.setVisible(self.hpo_chosen.count() > 0)
+
+    def _update_pregnancy(self) -> None:
+        shown = pregnancy_applies(self.sex.currentData(), self.age.years())
+        self.pregnancy_label.setVisible(shown)
+        self.pregnancy.setVisible(shown)
 
     def _fill_final_choices(self) -> None:
         pick = translator().pick
@@ -323,11 +397,15 @@ class ConsultationWidget(QWidget):
         self.sex.setCurrentIndex(0 if sex == "F" else 1)
 
     def request(self) -> dict[str, Any]:
-        """The diagnose-contract request for what is on screen (validated by the engine, not here)."""
+        """The diagnose-contract (v2) request for what is on screen (validated by the engine, not here).
+
+        Only what was entered is sent: a vital left at "—", AVPU not assessed, no pregnancy recorded (or a patient
+        the pregnancy field does not apply to) and no ticked sign leave their field out.
+        """
         vitals = {}
-        for vital in self.engine.vocabulary.vitals:
+        for vital in self.vital_fields:
             box = self.vitals[vital.key]
-            if box.value() >= vital.plausible[0]:
+            if box.value() >= vital.low:
                 vitals[vital.key] = round(box.value(), vital.decimals)
         request: dict[str, Any] = {"sex": self.sex.currentData(),
                                    "symptoms": self.symptom_model.intensities(), "vitals": vitals}
@@ -339,21 +417,35 @@ class ConsultationWidget(QWidget):
             request["hpo_terms"] = terms
         if self.duration.value() >= 0:
             request["duration_days"] = self.duration.value()
+        pregnancy = self.pregnancy.value()
+        if pregnancy is not None and pregnancy_applies(request["sex"], age):
+            request["pregnancy"] = pregnancy
+        consciousness = self.consciousness.currentData()
+        if consciousness:
+            request["consciousness"] = consciousness
+        signs = self.signs.checked()
+        if signs:
+            request["signs"] = signs
         return request
 
     def load_request(self, request: dict[str, Any]) -> None:
-        """Put a saved request (a draft, a past encounter) back on screen."""
+        """Put a saved request (a draft, a past encounter; contract v1 or v2) back on screen."""
         self.age.set_years(float(request["age"]) if request.get("age") is not None else None)
         self.sex.setCurrentIndex(0 if request.get("sex", "F") == "F" else 1)
         self.duration.setValue(float(request["duration_days"]) if request.get("duration_days") is not None
                                else NOT_MEASURED)
-        for vital in self.engine.vocabulary.vitals:
+        for vital in self.vital_fields:
             value = (request.get("vitals") or {}).get(vital.key)
-            self.vitals[vital.key].setValue(value if value is not None else vital.plausible[0] - 1)
+            self.vitals[vital.key].setValue(value if value is not None else vital.low - 1)
         self.symptom_model.set_intensities(request.get("symptoms", {}))
         self.hpo_chosen.clear()
+        self.hpo_chosen.hide()
         for term in request.get("hpo_terms") or []:
             self._add_chosen(term)
+        self.pregnancy.set_value(request.get("pregnancy"))
+        self.consciousness.setCurrentIndex(max(0, self.consciousness.findData(request.get("consciousness"))))
+        self.signs.set_checked(request.get("signs") or ())
+        self._update_entered()
 
     def clear(self) -> None:
         self.symptom_model.clear()
@@ -361,9 +453,14 @@ class ConsultationWidget(QWidget):
         self.hpo_chosen.hide()
         self.hpo_search.clear()
         self.search.clear()
-        for vital in self.engine.vocabulary.vitals:
-            self.vitals[vital.key].setValue(vital.plausible[0] - 1)
+        for vital in self.vital_fields:
+            self.vitals[vital.key].setValue(vital.low - 1)
         self.duration.setValue(NOT_MEASURED)
+        self.pregnancy.clear()
+        self.consciousness.setCurrentIndex(0)
+        self.signs.clear()
+        self.findings_tabs.setCurrentIndex(TAB_SYMPTOMS)
+        self._update_entered()
         self.notes.clear()
         self.message.clear()
         self.result.clear()
@@ -405,6 +502,7 @@ class ConsultationWidget(QWidget):
         item.setToolTip(tr("consult.hpo_remove"))
         self.hpo_chosen.addItem(item)
         self.hpo_chosen.show()
+        self._update_entered()
 
     def chosen_terms(self) -> list[str]:
         return [self.hpo_chosen.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.hpo_chosen.count())]
@@ -425,6 +523,7 @@ class ConsultationWidget(QWidget):
                 and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.hpo_chosen.currentItem()):
             self.hpo_chosen.takeItem(self.hpo_chosen.currentRow())
             self.hpo_chosen.setVisible(self.hpo_chosen.count() > 0)
+            self._update_entered()
             return True
         return super().eventFilter(obj, event)
 

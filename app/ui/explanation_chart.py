@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
+from app.ui.clinical_text import avpu_text, pregnancy_status_text, sign_text, vital_text
 from app.ui.i18n import tr, translator
 from app.ui.qt import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QRectF, QSize, QSizePolicy, Qt, QWidget
+from app.ui.vital_fields import vital_fields
 
 TOWARD = QColor("#c0392b")
 AWAY = QColor("#2e6da4")
@@ -83,11 +86,27 @@ def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) ->
         label = pick(vocabulary.symptom(name).label)
         value = request.get("symptoms", {}).get(name, 0)
         return f"{label} {value}/10" if value else tr("result.absent", name=label)
-    if name in vocabulary.vital_keys:
-        vital = vocabulary.vital(name)
+    vitals = {v.key: v for v in vital_fields(vocabulary)}
+    if name in vitals:
         value = (request.get("vitals") or {}).get(name)
-        label = pick(vital.label)
-        return f"{label} {value:g} {pick(vital.unit)}" if value is not None else tr("result.not_measured", name=label)
+        return (vital_text(vitals[name], value) if value is not None
+                else tr("result.not_measured", name=pick(vitals[name].label)))
+    if name in signs().codes:
+        label = sign_text(name)
+        return label if name in (request.get("signs") or []) else tr("result.absent", name=label)
+    pregnancy = request.get("pregnancy") or {}
+    if name == "pregnancy_status":
+        return f"{tr('pregnancy.title')}: {pregnancy_status_text(pregnancy.get('status'))}"
+    if name == "pregnancy_weeks":
+        weeks = pregnancy.get("weeks")
+        return (tr("result.pregnancy_weeks", weeks=f"{weeks:g}") if weeks is not None
+                else tr("result.pregnancy_weeks_none"))
+    if name == "postpartum_days":
+        days = pregnancy.get("days_since_delivery")
+        return (tr("result.postpartum_days", days=f"{days:g}") if days is not None
+                else tr("result.postpartum_days_none"))
+    if name == "consciousness":
+        return f"{tr('consult.consciousness')}: {avpu_text(request.get('consciousness'))}"
     if name == "age":
         return tr("result.age", age=f"{request.get('age', 0):g}")
     if name == "sex":

@@ -68,12 +68,14 @@ class Translator(QObject):
         else:
             log.info("no Qt catalog for %s in %s", lang, folder)
 
-    def text(self, key: str, **params: object) -> str:
-        catalog = self._catalogs[self.lang]
+    def text(self, key: str, lang: str | None = None, **params: object) -> str:
+        """`key`'s text in `lang` (default: the current language). Reads only, so any thread may call it."""
+        lang = lang if lang in LANGUAGES else self.lang
+        catalog = self._catalogs[lang]
         template = catalog.get(key)
         if template is None:
             # A missing key is a bug the catalog test catches; at run time show the key rather than crash.
-            log.error("missing translation %s/%s", self.lang, key)
+            log.error("missing translation %s/%s", lang, key)
             template = self._catalogs[DEFAULT_LANGUAGE].get(key, key)
         return template.format(**params) if params else template
 
@@ -92,5 +94,6 @@ def translator() -> Translator:
     return _translator
 
 
-def tr(key: str, **params: object) -> str:
-    return translator().text(key, **params)
+def tr(key: str, *, lang: str | None = None, **params: object) -> str:
+    """The interface text of `key`, in the current language unless `lang` says which (a PDF in a set language)."""
+    return translator().text(key, lang, **params)

@@ -38,6 +38,7 @@ from app.ui.qt import (
 )
 from app.ui.referral import ReferralLetter, write_pdf
 from app.ui.tasks import TaskManager
+from app.ui.vital_fields import vital_fields
 
 log = logging.getLogger(__name__)
 STATUS_REFRESH_MS = 60_000  # connectivity and records waiting; a background sync follows when allowed
@@ -293,7 +294,8 @@ class MainWindow(QMainWindow):
     def save_draft(self, on_done: Callable[[Any], None] | None = None) -> None:
         """Keep unsaved findings before a lock: the encounter becomes (or stays) a draft with the request."""
         request = self.consultation.request()
-        if self.patient is None or self.encounter_closed or not request["symptoms"]:
+        entered = request["symptoms"] or request.get("signs") or request.get("hpo_terms")
+        if self.patient is None or self.encounter_closed or not entered:
             if on_done:
                 on_done(None)
             return
@@ -371,7 +373,7 @@ class MainWindow(QMainWindow):
             request=request, response=response,
             final_diagnosis=label, notes=encounter["notes"],
             symptom_labels={s.key: s.label for s in vocabulary.symptoms},
-            vital_labels={v.key: v.label for v in vocabulary.vitals},
+            vitals=vital_fields(vocabulary),
         )
         lang = translator().lang
         patient_id, encounter_id = p["id"], encounter["id"]

@@ -6,6 +6,7 @@ One module to change when moving Qt versions or bindings, and one place to see h
 from __future__ import annotations
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QByteArray,
     QCoreApplication,
@@ -39,6 +40,7 @@ from PySide6.QtGui import (
     QIcon,
     QKeyEvent,
     QKeySequence,
+    QMouseEvent,
     QPageLayout,
     QPageSize,
     QPainter,
@@ -48,6 +50,8 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QShortcut,
+    QStandardItem,
+    QStandardItemModel,
     QTextDocument,
 )
 from PySide6.QtWidgets import (
@@ -83,10 +87,13 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStatusBar,
     QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QTextBrowser,
     QToolButton,
+    QTreeView,
     QVBoxLayout,
     QWidget,
     QWizard,

@@ -1,8 +1,11 @@
 """The answer to "Diagnosticar", laid out for a tired doctor: what matters most on top.
 
-Order: the state banner (colour and its name, never colour alone), the immediate-attention box with each red flag,
-the likely conditions with probability bars, the rare diseases to consider, the recommendations, and the chart of
-why. Everything re-reads its text when the language changes.
+Order: the triage level (WHO ETAT: EMERGENCIA, PRIORITARIO, NO URGENTE), big, in its colour and in words, never
+colour alone; the reasons that put the patient there; NEWS2 and qSOFA when the inputs allowed them; the state banner;
+the immediate-attention box, shown exactly when the level is EMERGENCIA, with any other warning sign; the likely
+conditions with probability bars, the rare diseases to consider, the recommendations, and the chart of why. An
+answer saved before contract v2 has no triage and is shown as it was then. Everything re-reads its text when the
+language changes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "ENFERMEDAD_CRONICA": ("#6a1b9a", "#ffffff"),
     "ENFERMEDAD_AGUDA": ("#c62828", "#ffffff"),
 }
+# Background and text colours per WHO ETAT level (contrast >= 4.5:1); the banner always also says the level.
+TRIAGE_COLOURS: dict[str, tuple[str, str]] = {
+    "EMERGENCIA": ("#c62828", "#ffffff"),
+    "PRIORITARIO": ("#ef8f00", "#1a1000"),
+    "NO_URGENTE": ("#2e7d32", "#ffffff"),
+}
 
 
 def _heading(text: str) -> QLabel:
@@ -50,11 +59,22 @@ class DiagnosisView(QWidget):
         self._request: dict[str, Any] = {}
         self.term_label: Any = lambda hpo: hpo  # HPO id -> label; the consultation sets it once its index loads
 
+        self.triage_banner = QLabel()
+        self.triage_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.triage_banner.setMinimumHeight(52)
+        self.triage_banner.setWordWrap(True)
+        self.triage_banner.setObjectName("triageBanner")
+        self.triage_reasons = QLabel()
+        self.triage_reasons.setWordWrap(True)
+        self.triage_reasons.setObjectName("triageReasons")
+        self.scores = QLabel()
+        self.scores.setObjectName("scores")
+
         self.banner = QLabel()
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.banner.setMinimumHeight(44)
+        self.banner.setMinimumHeight(32)
+        self.banner.setWordWrap(True)
         self.banner.setObjectName("stateBanner")
-        self.banner.setAccessibleName(tr("result.state"))
 
         self.attention = QLabel()
         self.attention.setWordWrap(True)
@@ -78,6 +98,9 @@ class DiagnosisView(QWidget):
         self.model_line.setObjectName("modelLine")
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.triage_banner)
+        layout.addWidget(self.triage_reasons)
+        layout.addWidget(self.scores)
         layout.addWidget(self.banner)
         layout.addWidget(self.attention)
         layout.addWidget(self.conditions_title)
@@ -94,7 +117,7 @@ class DiagnosisView(QWidget):
         layout.addWidget(self.model_line)
         layout.addStretch(1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        translator().language_changed.connect(lambda _lang: self._render())
+        translator().language_changed.connect(self._language_changed)  # bound: disconnected when destroyed
         self._render()
 
     def show_response(self, request: dict[str, Any], response: dict[str, Any]) -> None:
@@ -110,24 +133,51 @@ class DiagnosisView(QWidget):
     def response(self) -> dict[str, Any] | None:
         return self._response
 
+    @property
+    def triage_level(self) -> str | None:
+        """The level shown (None before an answer, or for an answer saved before contract v2)."""
+        triage = (self._response or {}).get("triage")
+        return triage["level"] if triage else None
+
+    def _language_changed(self, _lang: str) -> None:
+        self._render()
+
     def _render(self) -> None:
         r = self._response
         visible = r is not None
         for w in (self.banner, self.conditions_title, self.rare_title, self.rare, self.recommendations_title,
                   self.recommendations, self.why_title, self.why_target, self.chart, self.model_line):
             w.setVisible(visible)
-        self.attention.setVisible(visible and bool(r and r["requires_immediate_attention"]))
+        triage = r.get("triage") if r is not None else None
+        for w in (self.triage_banner, self.triage_reasons):
+            w.setVisible(triage is not None)
+        # From contract v2 the flag is true exactly at EMERGENCIA; an older answer only has the flag.
+        emergency = bool(r) and (triage["level"] == "EMERGENCIA" if triage else bool(r["requires_immediate_attention"]))
+        self.attention.setVisible(emergency)
+        self.scores.setVisible(False)
         if r is None:
             return
         pick = translator().pick
+        reason_codes: set[str] = set()
+        if triage is not None:
+            self._render_triage(triage)
+            reason_codes = {reason["code"] for reason in triage["reasons"]}
+        self._render_scores(r.get("scores") or {})
         background, foreground = STATE_COLOURS[r["severity"]]
         self.banner.setText(tr("result.banner", state=pick(r["severity_label"]),
                                confidence=round(100 * r["confidence"])))
+        self.banner.setAccessibleName(tr("result.state"))
         self.banner.setStyleSheet(f"QLabel#stateBanner {{ background: {background}; color: {foreground}; "
-                                  "font-size: 16pt; font-weight: bold; padding: 6px; }")
-        if r["requires_immediate_attention"]:
-            flags = "".join(f"<li>{pick(f['message'])}</li>" for f in r["red_flags"])
-            self.attention.setText(f"<b>⚠ {tr('result.attention')}</b><ul>{flags}</ul>")
+                                  "font-size: 12pt; font-weight: bold; padding: 4px; }")
+        if emergency:
+            # The reasons are already under the level; here go the warning signs that are not among them.
+            others = [f for f in r["red_flags"] if f["code"] not in reason_codes]
+            text = f"<b>⚠ {tr('result.attention')}</b>"
+            if others and triage is not None:
+                text += f"<br/>{tr('result.other_flags')}:"
+            if others:
+                text += "<ul>" + "".join(f"<li>{pick(f['message'])}</li>" for f in others) + "</ul>"
+            self.attention.setText(text)
 
         self.conditions_title.setText(tr("result.conditions"))
         while self.conditions.count():
@@ -174,6 +224,32 @@ class DiagnosisView(QWidget):
         self.why_target.blockSignals(False)
         self._show_explanation()
         self.model_line.setText(tr("result.model", version=r["model"]["version"], engine=r["engine"]))
+
+    def _render_triage(self, triage: dict[str, Any]) -> None:
+        pick = translator().pick
+        background, foreground = TRIAGE_COLOURS[triage["level"]]
+        self.triage_banner.setText(tr("result.triage_banner", level=pick(triage["label"])))
+        self.triage_banner.setAccessibleName(tr("result.triage"))
+        self.triage_banner.setStyleSheet(
+            f"QLabel#triageBanner {{ background: {background}; color: {foreground}; font-size: 20pt; "
+            "font-weight: bold; padding: 6px; }")
+        reasons = triage["reasons"]
+        if reasons:
+            items = "".join(f"<li>{pick(reason['message'])}</li>" for reason in reasons)
+            self.triage_reasons.setText(f"<b>{tr('result.triage_reasons')}</b><ul>{items}</ul>")
+        else:
+            self.triage_reasons.setText(tr("result.triage_no_reasons"))
+        self.triage_reasons.setStyleSheet(f"QLabel#triageReasons {{ border: 0px solid {background}; "
+                                          f"border-left: 6px solid {background}; "
+                                          "padding: 2px 6px; }")
+
+    def _render_scores(self, scores: dict[str, Any]) -> None:
+        """NEWS2 and qSOFA when the inputs allowed them; nothing at all when neither was computed."""
+        parts = [f"{name} {scores[key]}" for key, name in (("news2", "NEWS2"), ("qsofa", "qSOFA"))
+                 if scores.get(key) is not None]
+        self.scores.setVisible(bool(parts))
+        self.scores.setText(f"<b>{tr('result.scores')}:</b> " + " · ".join(parts))
+        self.scores.setToolTip(tr("result.scores_tip"))
 
     def _show_explanation(self) -> None:
         r = self._response

@@ -12,7 +12,15 @@ from typing import Any
 
 from app.core.vocabulary import Vocabulary
 from app.ui.i18n import tr, translator
-from app.ui.qt import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from app.ui.qt import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 COL_SYMPTOM, COL_INTENSITY, COL_SYSTEM = range(3)
@@ -31,8 +39,8 @@ def intensity_text(value: int) -> str:
 class SymptomTableModel(QAbstractTableModel):
     intensities_changed = Signal()
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
-        super().__init__()
+    def __init__(self, vocabulary: Vocabulary, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.vocabulary = vocabulary
         order = {system: i for i, system in enumerate(vocabulary.systems)}
         self._symptoms = sorted(vocabulary.symptoms, key=lambda s: (order.get(s.system, 99), s.label["es"]))

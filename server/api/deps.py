@@ -66,11 +66,19 @@ def _lookup(request: Request, token: str) -> AuthenticatedDevice:
     return device
 
 
-def current_device(request: Request, credentials: Credentials) -> AuthenticatedDevice:
+async def _device(request: Request, token: str) -> AuthenticatedDevice:
+    """The device the middleware verified for this very request (`CallerGate`), else a lookup of our own."""
+    verified: AuthenticatedDevice | None = getattr(request.state, "device", None)
+    if verified is not None:
+        return verified
+    return await run_in_threadpool(_lookup, request, token)
+
+
+async def current_device(request: Request, credentials: Credentials) -> AuthenticatedDevice:
     if credentials is None:
         raise ApiError(401, "missing_token", "This endpoint needs a device token (Authorization: Bearer …).",
                        headers=_CHALLENGE)
-    return _lookup(request, credentials.credentials)
+    return await _device(request, credentials.credentials)
 
 
 DeviceDep = Annotated[AuthenticatedDevice, Depends(current_device)]
@@ -84,7 +92,7 @@ async def optional_device(request: Request, credentials: Credentials,
             raise ApiError(401, "missing_token", "This endpoint needs a device token (Authorization: Bearer …).",
                            headers=_CHALLENGE)
         return None
-    return await run_in_threadpool(_lookup, request, credentials.credentials)
+    return await _device(request, credentials.credentials)
 
 
 OptionalDeviceDep = Annotated[AuthenticatedDevice | None, Depends(optional_device)]

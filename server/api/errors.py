@@ -2,7 +2,9 @@
 
 No traceback or exception text ever reaches a client: unexpected errors are logged with the request id and answered
 with a 500 that carries only that id. Validation errors name the field but never echo the value sent, which may be
-clinical data or an identifier that should not have been sent.
+clinical data or an identifier that should not have been sent. As a last line, every message and field passes
+through `printable` on its way out: cut to a short length, with anything that is not printable text (a lone
+surrogate, a control character) escaped, so no client-chosen text can be echoed at length or break the answer.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,20 +37,27 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
 
 
-class BodyTooLarge(Exception):
-    """Raised from the receive channel when a streamed body passes the limit (see middleware)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
-        self.limit = limit
-
-
 def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+MAX_MESSAGE, MAX_FIELD = 400, 80  # our own messages are shorter; anything longer carries someone else's text
+
+
+def printable(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with what cannot be printed (or encoded as UTF-8) escaped as \\x or \\u."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                   for ch in text)
+
+
 def error_body(code: str, message: str, field: str | None = None, rid: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "field": field, "message": message, "request_id": rid}}
+    shown_field = None if field is None else printable(field, MAX_FIELD)
+    return {"error": {"code": printable(code, MAX_FIELD), "field": shown_field,
+                      "message": printable(message, MAX_MESSAGE), "request_id": rid}}
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, rid: str | None = None,
@@ -104,10 +113,17 @@ def install(app: FastAPI) -> None:
         field, message = validation_message(exc.errors())
         return error_response(422, "invalid_request", message, field, request_id(request))
 
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(413, "body_too_large", f"The request body is larger than {exc.limit} bytes.", None,
-                              request_id(request))
+    @app.exception_handler(ResponseValidationError)
+    async def _answer_breaks_its_schema(request: Request, exc: ResponseValidationError) -> JSONResponse:
+        # A bug of the service: an answer that does not match its declared response_model. Logged by location and
+        # error type only, because the exception's own text repeats the answer, which is clinical data.
+        rid = request_id(request)
+        problems = "; ".join(f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('type')}"
+                             for e in exc.errors()[:5])
+        log.error("the answer of %s %s breaks its response schema [%s]: %s", request.method, request.url.path, rid,
+                  problems)
+        return error_response(500, "internal_error", f"Internal error; the server log has the details ({rid}).",
+                              None, rid)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

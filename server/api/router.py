@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.api.routes import enroll, feedback, health, metrics, models, predict, symptoms
+from server.api.routes import device, enroll, feedback, health, metrics, models, predict, symptoms
 
 v1 = APIRouter(prefix="/v1")
-for resource in (health, enroll, feedback, models, predict, symptoms):
+for resource in (health, enroll, device, feedback, models, predict, symptoms):
     v1.include_router(resource.router)
 
 root = APIRouter()
@@ -19,6 +19,6 @@ root.include_router(health.router)
 root.include_router(metrics.router)
 
 aliases = APIRouter(tags=["origin document aliases"])
-aliases.add_api_route("/predict", predict.predict, methods=["POST"], openapi_extra=predict.REQUEST_DOC,
-                      summary="Alias of POST /v1/predict")
+aliases.add_api_route("/predict", predict.predict, methods=["POST"], summary="Alias of POST /v1/predict",
+                      **predict.ROUTE)
 aliases.add_api_route("/symptoms", symptoms.symptoms, methods=["GET"], summary="Alias of GET /v1/symptoms")

@@ -4,8 +4,9 @@ The service holds no secret of its own: device tokens and enrollment codes are r
 and the signing key never reaches the service. The one credential, PostgreSQL's password, lives in the database URL,
 which has no default for PostgreSQL; without a URL the service uses a SQLite file in its data folder (one machine,
 small deployments, tests). Staff passwords (the web page's logins) are stored as scrypt hashes and their sessions as
-sha256 of random ids, so they add no secret either. Settings are checked at start, and a bad one stops the service
-with a message that names the variable.
+sha256 of random ids, so they add no secret either. The one secret of the service's own is optional: the token
+Prometheus sends for /metrics (`VEREDA_SERVER_METRICS_TOKEN`); without it /metrics is off. Settings are checked at
+start, and a bad one stops the service with a message that names the variable.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "VEREDA_SERVER_"
+DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")  # what /docs needs from swagger-ui-dist
 
 
 class SettingsError(RuntimeError):
@@ -45,11 +47,19 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(default=None, description="unpacked bundles for /v1/predict; default data_dir/cache")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413")
+    max_json_depth: int = Field(
+        default=32, ge=4, le=1000, description="JSON bodies nested deeper are refused (422) before they are parsed"
+    )
+    max_json_number_chars: int = Field(
+        default=32, ge=16, le=1000, description="JSON numbers written with more characters are refused (422) before "
+        "they are parsed (the contract's numbers need a dozen)"
+    )
     max_batch_records: int = Field(default=1000, ge=1, le=10_000)
     rate_limit_per_second: float = Field(
-        default=20.0, ge=0, description="sustained requests per second per device (or per IP); 0 turns it off"
+        default=20.0, ge=0, description="sustained requests per second per verified device or staff login (else per "
+        "client address), counted in the database for all workers and replicas together; 0 turns it off"
     )
-    rate_limit_burst: int = Field(default=100, ge=1, description="requests a device may send at once")
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests a caller may send at once")
     predict_auth: Literal["open", "device"] = Field(
         default="open",
         description="'open': /v1/predict and /predict answer anyone (origin document's behaviour, rate limited per "
@@ -64,7 +74,17 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="how often a process checks the registry for a new production model"
     )
     public_key: Path | None = Field(
-        default=None, description="Ed25519 public key (PEM); when set, publish-model refuses bundles it did not sign"
+        default=None, description="Ed25519 public key (PEM) every model bundle must be signed with: publish-model "
+        "refuses others and the service loads no other. Default: the key the clinics' app pins "
+        "(assets/keys/public.pem of the organisation's build, else the development key)"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, min_length=32, description="bearer token Prometheus must send for GET /metrics; unset: /metrics "
+        "answers 404 (its counters name clinics)"
+    )
+    api_docs_dir: Path | None = Field(
+        default=None, description="folder with swagger-ui-bundle.js and swagger-ui.css (from swagger-ui-dist): when "
+        "set, /docs serves the API's interactive documentation from these files, never from a CDN; unset: /docs is off"
     )
     session_hours: float = Field(
         default=12.0, gt=0, le=24 * 7, description="a staff login on the web page lasts at most this long"
@@ -94,6 +114,21 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB URL")
         return value
 
+    @field_validator("public_key", "metrics_token", "api_docs_dir", "cache_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `VEREDA_SERVER_PUBLIC_KEY=` in an env file means "not set", not the current folder.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_docs_dir")
+    @classmethod
+    def _docs_files_present(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            missing = [name for name in DOCS_FILES if not (value / name).is_file()]
+            if missing:
+                raise ValueError(f"{value} lacks {', '.join(missing)} (copy them from swagger-ui-dist)")
+        return value
+
     @cached_property
     def database(self) -> str:
         """The URL actually used (the SQLite default resolved)."""
@@ -104,6 +139,17 @@ class Settings(BaseSettings):
     @cached_property
     def bundle_cache(self) -> Path:
         return self.cache_dir or self.data_dir / "cache"
+
+    @cached_property
+    def bundle_public_key(self) -> Path:
+        """The one key the registry and the predict engine trust: the clinics' own unless the operator names one.
+
+        Falling back to the app's pinned key (never to "no check") is what keeps a registry without
+        VEREDA_SERVER_PUBLIC_KEY from storing a bundle every clinic would refuse, or serving predictions from it.
+        """
+        from app.core.signing import pinned_public_key_path
+
+        return self.public_key or pinned_public_key_path()
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -120,6 +166,8 @@ class Settings(BaseSettings):
         """The settings as environment variables, for worker processes that build their own app."""
         out = {}
         for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             if value is not None:
                 out[f"{ENV_PREFIX}{name.upper()}"] = str(value)
         return out

@@ -1,8 +1,8 @@
 """Logging for the central service: plain lines on stderr, which systemd, Docker or the supervisor collects.
 
-Request logs carry the method, the route template, the status, the time taken, a request id and who asked (a short
-hash of the device token, or the client address); never bodies, query strings or headers, because bodies carry
-clinical data and headers carry tokens.
+Request logs carry the method, the route template, the status, the time taken, a request id and who asked (the
+verified device or staff login by id, else the client address); never bodies, query strings or headers, because
+bodies carry clinical data and headers carry tokens.
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ PREDICTIONS = Counter(
     "vereda_predictions_total", "Cloud predictions by model version and state", ["version", "severity"]
 )
 ENROLLMENTS = Counter("vereda_enrollments_total", "Devices enrolled, by clinic", ["clinic"])
+AUDIT_ALERTS = Counter(
+    "vereda_audit_alerts_total", "Audit chain heads that went backwards (rewound) or changed (rewritten), by clinic",
+    ["clinic", "kind"],
+)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -1,10 +1,11 @@
 """Every query the central service makes, in one place: clinics and enrollment, devices, feedback, the registry,
-staff accounts and their web sessions.
+staff accounts and their web sessions, and the rate-limit buckets.
 
 Functions take a Session and leave committing to the caller, except where a rule needs its own transaction. The
 rules that must hold with several processes are written so the database enforces them: a one-time code is spent by
 a conditional UPDATE (only one process sees a row change), feedback goes in with INSERT … ON CONFLICT DO NOTHING on
-the client UUID and is then compared with what is stored, and promotion relies on the one-production index.
+the client UUID and is then compared with what is stored, promotion relies on the one-production index, and a
+rate-limit bucket is charged by one conditional upsert (the row lock orders concurrent charges).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Float, case, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.bundle import is_newer
+from app.core.bundle import is_newer, version_key
 from server.core import passwords, security
 from server.db.models import (
     Clinic,
@@ -32,6 +33,7 @@ from server.db.models import (
     ModelArchiveChunk,
     ModelStageChange,
     ModelVersion,
+    RateLimitBucket,
     StaffSession,
     StaffUser,
 )
@@ -77,8 +79,13 @@ def create_enrollment_code(
     return code, clinic, expires
 
 
-def redeem_enrollment_code(session: Session, code: str, now: dt.datetime | None = None) -> tuple[Device, str]:
-    """Spend a code and enroll a device; returns the device and its token (shown once). Raises EnrollmentError."""
+def redeem_enrollment_code(session: Session, code: str, now: dt.datetime | None = None,
+                           previous_token: str | None = None) -> tuple[Device, str]:
+    """Spend a code and enroll a device; returns the device and its token (shown once). Raises EnrollmentError.
+
+    `previous_token` is the token the same laptop held before (`vereda enroll --force`): that device is revoked in
+    the same transaction, so a laptop never holds two live tokens and the old one, if it leaked, stops working.
+    """
     now = now or utcnow()
     code_hash = security.hash_code(code)
     # The conditional UPDATE is the whole guarantee: two devices racing with one code, on any number of
@@ -103,6 +110,13 @@ def redeem_enrollment_code(session: Session, code: str, now: dt.datetime | None 
     session.add(device)
     session.flush()
     session.execute(update(EnrollmentCode).where(EnrollmentCode.id == code_id).values(device_id=device.id))
+    if previous_token:
+        session.execute(
+            update(Device)
+            .where(Device.token_hash == security.hash_token(previous_token), Device.revoked_at.is_(None),
+                   Device.id != device.id)
+            .values(revoked_at=now, revoked_reason=f"re-enrolled as device {device.id}", replaced_by_id=device.id)
+        )
     session.refresh(device)
     return device, token
 
@@ -113,15 +127,98 @@ class AuthenticatedDevice:
     clinic_pk: int
     clinic_id: str  # public id
     clinic_name: str
+    tester: bool = False
 
 
 def device_by_token(session: Session, token: str) -> AuthenticatedDevice | None:
+    """The live device holding `token`; None when no device has it or it was revoked."""
     row = session.execute(
-        select(Device.id, Clinic.id, Clinic.public_id, Clinic.name)
+        select(Device.id, Clinic.id, Clinic.public_id, Clinic.name, Device.tester)
         .join(Clinic, Device.clinic_id == Clinic.id)
         .where(Device.token_hash == security.hash_token(token), Device.revoked_at.is_(None))
     ).first()
     return None if row is None else AuthenticatedDevice(*row)
+
+
+# --- devices ------------------------------------------------------------------------------------------------------
+
+
+class DeviceError(Exception):
+    """A device request that cannot be done as asked; the message says why."""
+
+
+def list_devices(session: Session, clinic: str | None = None) -> list[Device]:
+    """Every enrolled device, revoked ones included (the list is also the record of who was let in and out)."""
+    stmt = select(Device).join(Clinic, Device.clinic_id == Clinic.id).order_by(Device.id)
+    if clinic:
+        stmt = stmt.where(Clinic.public_id == clinic)
+    return list(session.scalars(stmt))
+
+
+def _existing_device(session: Session, device_id: int) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise DeviceError(f"no device has id {device_id}; see `vereda-server device list`")
+    return device
+
+
+def revoke_device(session: Session, device_id: int, reason: str, now: dt.datetime | None = None) -> Device:
+    """Revoke a device's token; every process refuses it from the next request on (tokens are checked in the
+    database on every request). Revoking twice keeps the first time and reason."""
+    device = _existing_device(session, device_id)
+    if device.revoked_at is None:
+        device.revoked_at, device.revoked_reason = now or utcnow(), reason[:200]
+        session.flush()
+    return device
+
+
+def set_tester(session: Session, device_id: int, tester: bool) -> Device:
+    device = _existing_device(session, device_id)
+    if tester and device.revoked_at is not None:
+        raise DeviceError(f"device {device_id} is revoked; it receives no models at all")
+    device.tester = tester
+    session.flush()
+    return device
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHeadReport:
+    """What the service made of a laptop's audit chain head: `status` is recorded (a first or a newer head),
+    unchanged, rewound (a lower sequence than before) or rewritten (the same sequence with another hash)."""
+
+    status: str
+    seq: int
+    hash: str
+    alert: str | None
+
+
+def report_audit_head(session: Session, device_id: int, seq: int, head: str,
+                      now: dt.datetime | None = None) -> AuditHeadReport:
+    """Keep a device's newest audit chain head and say whether its history went backwards or changed.
+
+    The laptop's chain only grows, so a lower sequence means entries were removed (a crash wiped unanchored ones, a
+    backup was restored, or someone cut the log) and the same sequence with another hash means an entry was
+    rewritten. Either is kept as the device's alert, and the new head becomes the one later reports are compared
+    with, so one incident raises one alert rather than one per sync. The row is locked first: two syncs of one
+    laptop on two replicas are compared one after the other.
+    """
+    now = now or utcnow()
+    device = session.scalar(select(Device).where(Device.id == device_id).with_for_update())
+    if device is None:
+        raise DeviceError(f"no device has id {device_id}")
+    status, alert = "recorded", None
+    if device.audit_seq is not None and device.audit_hash is not None:
+        if seq < device.audit_seq:
+            status, alert = "rewound", f"audit chain rewound from entry {device.audit_seq} to {seq}"
+        elif seq == device.audit_seq:
+            status = "unchanged" if head == device.audit_hash else "rewritten"
+            if status == "rewritten":
+                alert = f"audit entry {seq} reported with another hash than before"
+    if alert is not None:
+        device.audit_alert, device.audit_alert_at = alert, now
+    device.audit_seq, device.audit_hash, device.audit_reported_at = seq, head, now
+    session.flush()
+    return AuditHeadReport(status, seq, head, alert)
 
 
 # --- feedback -----------------------------------------------------------------------------------------------------
@@ -135,7 +232,8 @@ def canonical_sha256(payload: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    """`status[i]` is 'accepted' or 'conflict' for records[i]; `new` holds the uuids stored by this call."""
+    """`status[i]` is 'accepted' or 'conflict' for records[i]; `new` holds the uuids stored by this call (each once,
+    however many copies of it the batch held)."""
 
     status: list[str]
     new: frozenset[str]
@@ -162,9 +260,14 @@ def store_feedback(
         }
         for r in records
     ]
+    # Only the first record of each uuid is offered to the database: a later copy in the same batch is then
+    # compared with it below exactly as a replay from another batch would be.
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["uuid"], row)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(FeedbackRecord).on_conflict_do_nothing(index_elements=["uuid"]).returning(FeedbackRecord.uuid)
-    new = frozenset(session.scalars(stmt, rows).all())
+    new = frozenset(session.scalars(stmt, list(first.values())).all())
     stored = {
         uuid: sha256
         for uuid, sha256 in session.execute(
@@ -189,6 +292,12 @@ def get_model(session: Session, version: str) -> ModelVersion | None:
 
 def production_model(session: Session) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.stage == "production"))
+
+
+def newest_staging_model(session: Session) -> ModelVersion | None:
+    """The staging model with the highest version (by the clinics' version order), for testers."""
+    staging = session.scalars(select(ModelVersion).where(ModelVersion.stage == "staging")).all()
+    return max(staging, key=lambda m: version_key(m.version), default=None)
 
 
 def list_models(session: Session) -> list[ModelVersion]:
@@ -447,3 +556,36 @@ def close_staff_session(session: Session, session_id: str, now: dt.datetime | No
         .values(revoked_at=now or utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- rate limits --------------------------------------------------------------------------------------------------
+
+
+def take_rate_token(session: Session, key: str, now: float, interval: float, burst: int) -> float:
+    """Charge one request to `key`'s bucket; 0.0 when it may go ahead, else the seconds until it may.
+
+    GCRA (the token bucket written as one timestamp): a caller may be at most `burst` intervals ahead of now. The
+    check and the charge are one INSERT … ON CONFLICT DO UPDATE … WHERE, so on PostgreSQL concurrent requests of one
+    caller on any number of replicas queue on the row and each sees the others' charges; a refused request changes
+    nothing. `now` is the caller's clock (Unix seconds): replicas must keep time (NTP), as they must for tokens'
+    and sessions' expiry anyway.
+    """
+    bucket = RateLimitBucket.__table__.c
+    start = case((bucket.tat > literal(now, Float), bucket.tat), else_=literal(now, Float))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(RateLimitBucket).values(key=key, tat=now + interval)
+        .on_conflict_do_update(index_elements=[bucket.key], set_={"tat": start + interval},
+                               where=start + interval - now <= burst * interval)
+        .returning(bucket.tat)
+    )
+    if session.execute(stmt).first() is not None:
+        return 0.0
+    tat = session.scalar(select(RateLimitBucket.tat).where(RateLimitBucket.key == key)) or now
+    return max(max(tat, now) + interval - now - burst * interval, 1e-3)
+
+
+def forget_full_rate_buckets(session: Session, now: float) -> int:
+    """Delete buckets that have filled up again (the same as no row), so the table follows active callers."""
+    result = session.execute(delete(RateLimitBucket).where(RateLimitBucket.tat < now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

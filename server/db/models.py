@@ -4,7 +4,8 @@ Rules that must hold across processes live here as constraints, not in code: a f
 unique (idempotent intake with any number of workers), a code or token hash is unique, and at most one model is in
 production (a partial unique index). The registry keeps every stage change with who made it and when, which the
 promotion gate of the MLOps loop builds on. Staff accounts and their sessions serve the browser page (/app); a
-session row holds only the sha256 of its id.
+session row holds only the sha256 of its id. Rate-limit buckets live here too, so every worker and replica charges
+the same bucket for the same caller.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -91,6 +95,12 @@ class EnrollmentCode(Base):
 
 
 class Device(Base):
+    """An enrolled clinic laptop. Revoked, never deleted: its feedback keeps naming it, and the list shows why.
+
+    `audit_*` is the newest head of the laptop's own audit chain as it reported it at a sync (`seq`, `hash`), and
+    `audit_alert` the last time a report went backwards (rewound) or changed an already reported entry (rewritten).
+    """
+
     __tablename__ = "devices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -98,8 +108,17 @@ class Device(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    # Testers receive staging bundles before everyone else (`vereda-server device tester ID`).
+    tester: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    audit_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audit_reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    audit_alert: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    audit_alert_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    clinic: Mapped[Clinic] = relationship(lazy="joined")
+    clinic: Mapped[Clinic] = relationship(lazy="joined", foreign_keys=[clinic_id])
 
 
 class FeedbackRecord(Base):
@@ -205,3 +224,15 @@ class StaffSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RateLimitBucket(Base):
+    """One caller's rate-limit state (GCRA): `tat`, the time (Unix seconds) at which the caller's bucket is full again.
+
+    A row whose `tat` has passed means the same as no row, so rows can be deleted at any time.
+    """
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float, index=True)

@@ -21,6 +21,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.core.contract import AGE_RANGE, CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
+from app.core.signs import signs
 from server.api.errors import ApiError
 from server.core import security
 from server.core.config import Settings
@@ -94,8 +96,41 @@ def _to_login(request: Request, notice: str | None = None) -> RedirectResponse:
     return response
 
 
+# Contract v2 vitals the page shows under "measurements", in this order, with their input step. Their labels are
+# the page's own (translations), so the fields exist whatever bundle answers: the contract, not the model, owns them.
+MEASUREMENTS: tuple[tuple[str, int], ...] = (("weight_kg", 1), ("height_cm", 1), ("muac_mm", 0),
+                                            ("capillary_refill_s", 1))
+
+
+def _measurements() -> list[dict[str, Any]]:
+    texts = catalog.catalogs()
+    return [{"key": key, "label": {lang: texts[lang][f"vital.{key}"] for lang in catalog.LANGUAGES},
+             "unit": {lang: texts[lang][f"vital.{key}_unit"] for lang in catalog.LANGUAGES},
+             "plausible": list(CONTRACT_VITALS[key]), "decimals": decimals}
+            for key, decimals in MEASUREMENTS]
+
+
+def _whole(pair: tuple[float, float]) -> list[int | float]:
+    """A range as the page shows it: 10, not 10.0."""
+    return [int(x) if float(x).is_integer() else x for x in pair]
+
+
+# The contract's limits the page's script needs before it asks (which fields to show, the age in other units).
+PAGE_CONTRACT: dict[str, Any] = {"age_years": _whole(AGE_RANGE), "pregnancy_age": _whole(PREGNANCY_AGE),
+                                 "weeks": _whole(PREGNANCY_WEEKS), "days": _whole(POSTPARTUM_DAYS)}
+
+
+def _signs() -> dict[str, Any]:
+    """The examination signs of contract v2, grouped as IMCI assesses them (app/core/data/signs.toml)."""
+    vocabulary = signs()
+    return {"groups": [{"key": group, "label": vocabulary.groups[group],
+                        "signs": [{"code": s.code, "label": s.label} for s in members]}
+                       for group, members in vocabulary.by_group() if members]}
+
+
 async def _vocabulary(request: Request) -> dict[str, Any]:
-    """The findings of the model that answers /v1/predict, grouped by body system for the form."""
+    """The findings of the model that answers /v1/predict, grouped by body system for the form, and the contract v2
+    inputs that do not depend on the model (measurements, examination signs)."""
     cloud = request.app.state.cloud_engine
     if cloud.refresh_due:
         await run_in_threadpool(cloud.refresh)  # as /v1/predict does: the form and the answer use one model
@@ -105,8 +140,14 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
          "symptoms": [s for s in vocabulary["symptoms"] if s["system"] == system]}
         for system, label in vocabulary["systems"].items()
     ]
-    return {"groups": [g for g in groups if g["symptoms"]], "vitals": vocabulary["vitals"],
-            "json": {key: vocabulary[key] for key in ("systems", "symptoms", "vitals")}}
+    # A bundle trained on contract v2 lists the measurements among its vitals: shown once, as measurements.
+    vitals = [v for v in vocabulary["vitals"] if v["key"] not in CONTRACT_VITALS]
+    measurements = _measurements()
+    sign_groups = _signs()
+    return {"groups": [g for g in groups if g["symptoms"]], "vitals": vitals, "measurements": measurements,
+            "signs": sign_groups["groups"],
+            "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
+                     "vitals": vitals + measurements, "signs": sign_groups["groups"]}}
 
 
 @router.get("/app/static/{name}")
@@ -125,7 +166,8 @@ async def consultation(request: Request) -> Response:
         return _to_login(request, "session_ended" if request.cookies.get(SESSION_COOKIE) else None)
     lang = _language(request)
     return _page(request, "consultation.html", lang, username=login.username, csrf=login.csrf,
-                 csrf_header=CSRF_HEADER, vocabulary=await _vocabulary(request), messages=catalog.catalogs())
+                 csrf_header=CSRF_HEADER, vocabulary=await _vocabulary(request), messages=catalog.catalogs(),
+                 contract=PAGE_CONTRACT)
 
 
 def _login_form(request: Request, lang: str, status: int = 200, notice: str | None = None,

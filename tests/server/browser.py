@@ -59,8 +59,13 @@ def log_in(page: Any, base_url: str, username: str = STAFF_USER, password: str =
     page.wait_for_selector("#consultation")
 
 
-def enter_case(page: Any, case: dict[str, Any]) -> None:
-    """Type a diagnose request into the consultation form, as a doctor would."""
+def enter_case(page: Any, case: dict[str, Any], age_unit: str = "years") -> None:
+    """Type a diagnose request into the consultation form, as a doctor would.
+
+    `case["age"]` is typed as it stands, in `age_unit` (years, months or days: the page converts). Contract v2 fields
+    (`pregnancy`, `consciousness`, `signs`, the measurements among `vitals`) are entered as well.
+    """
+    page.select_option("#age-unit", age_unit)
     page.fill("#age", str(case["age"]))
     page.check(f"input[name=sex][value={case['sex']}]")
     if "duration_days" in case:
@@ -69,3 +74,14 @@ def enter_case(page: Any, case: dict[str, Any]) -> None:
         page.fill(f"#s-{key}", str(value))
     for key, value in case.get("vitals", {}).items():
         page.fill(f"#v-{key}", str(value))
+    pregnancy = case.get("pregnancy")
+    if pregnancy:
+        page.select_option("#pregnancy-status", pregnancy["status"])
+        if "weeks" in pregnancy:
+            page.fill("#pregnancy-weeks", str(pregnancy["weeks"]))
+        if "days_since_delivery" in pregnancy:
+            page.fill("#pregnancy-days", str(pregnancy["days_since_delivery"]))
+    if "consciousness" in case:
+        page.select_option("#consciousness", case["consciousness"])
+    for code in case.get("signs", []):
+        page.check(f"#sign-{code}")

@@ -26,6 +26,18 @@ DEV_PRIVATE_KEY = ROOT / "tests" / "fixtures" / "keys" / "dev-private.pem"
 DEV_PUBLIC_KEY = ROOT / "assets" / "keys" / "dev-public.pem"
 SHIPPED_BUNDLE = ROOT / "assets" / "models"
 CASE4 = {"age": 40, "sex": "F", "symptoms": {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8}}
+METRICS_TOKEN = "metrics-token-for-the-tests-0123456789abcdef"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+# Contract v2, issue 12's first case: a pregnant woman at 34 weeks with BP 168/112, severe headache and blurred
+# vision. WHO's severe pre-eclampsia rule makes it EMERGENCIA whatever the model says.
+PREECLAMPSIA = {"age": 28, "sex": "F", "duration_days": 1,
+                "symptoms": {"dolor_cabeza": 9, "cambios_vision": 6, "dolor_abdominal": 4},
+                "vitals": {"systolic_bp": 168, "diastolic_bp": 112, "heart_rate": 96, "weight_kg": 71.5},
+                "pregnancy": {"status": "pregnant", "weeks": 34}, "consciousness": "A"}
+# A 6-month-old (age typed as 6 months, sent as 0.5 years) with two IMCI general danger signs: EMERGENCIA by rule.
+INFANT = {"age": 6, "sex": "M", "duration_days": 3, "symptoms": {"tos": 6, "fiebre": 7, "dificultad_respirar": 7},
+          "vitals": {"temperature_c": 38.6, "respiratory_rate": 58, "weight_kg": 7.2, "muac_mm": 121},
+          "signs": ["unable_to_drink_or_breastfeed", "chest_indrawing"], "consciousness": "A"}
 
 
 def server_command() -> list[str]:
@@ -53,6 +65,7 @@ class Server:
             "VEREDA_SERVER_CACHE_DIR": str(workdir / f"cache-{self.port}"),
             "VEREDA_SERVER_MODEL_REFRESH_SECONDS": "0",  # see promotions at once
             "VEREDA_SERVER_RATE_LIMIT_PER_SECOND": "0",
+            "VEREDA_SERVER_METRICS_TOKEN": METRICS_TOKEN,
             **(env or {}),
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -155,6 +168,24 @@ def signed_bundle(target: Path, version: str, key: Path = DEV_PRIVATE_KEY, expir
     manifest_path.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     sign_bundle(target, load_private_key(key))
     return target
+
+
+def smuggled_bundle(bundle: Path) -> Any:
+    """A bundle packed with no check at all, as an attacker with write access to the registry's database could store
+    it (the registry itself refuses it): to test that clinics and the service refuse it anyway."""
+    import hashlib
+
+    from server.registry import PreparedBundle, build_archive
+
+    manifest_bytes = (bundle / "manifest.json").read_bytes()
+    manifest = json.loads(manifest_bytes)
+    signature = bundle / "manifest.sig"
+    names = sorted(["manifest.json", *(["manifest.sig"] if signature.is_file() else []), *manifest["files"]])
+    archive = build_archive(bundle, names)
+    return PreparedBundle(version=str(manifest["version"]), manifest=manifest,
+                          manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+                          signature=signature.read_text().strip() if signature.is_file() else None, signed_by=None,
+                          archive=archive, archive_sha256=hashlib.sha256(archive).hexdigest())
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,15 @@ from typing import Any
 
 import requests
 
-from tests.server.helpers import CASE4, auth, create_pg_database, enroll, feedback_record, open_sessions
+from tests.server.helpers import (
+    CASE4,
+    METRICS_AUTH,
+    auth,
+    create_pg_database,
+    enroll,
+    feedback_record,
+    open_sessions,
+)
 
 TIMEOUT = 60
 
@@ -78,5 +86,5 @@ def test_metrics_add_up_across_workers(start_server: Any, tmp_path_factory: Any)
     for _ in range(40):  # new connections, so both workers get some
         assert requests.get(f"{server.url}/v1/symptoms", timeout=TIMEOUT).status_code == 200
     assert session.post(f"{server.url}/v1/predict", json=CASE4, timeout=TIMEOUT).json()["engine"] == "cloud"
-    text = requests.get(f"{server.url}/metrics", timeout=TIMEOUT).text
+    text = requests.get(f"{server.url}/metrics", headers=METRICS_AUTH, timeout=TIMEOUT).text
     assert _counter(text, "/v1/symptoms") == 40

@@ -19,6 +19,7 @@ import requests
 from tests.server.helpers import (
     CASE4,
     DEV_PUBLIC_KEY,
+    METRICS_AUTH,
     Server,
     auth,
     create_pg_database,
@@ -314,7 +315,7 @@ def test_predict_follows_promotion_and_registry_refuses_going_back(server: Serve
 
 
 def test_metrics_count_routes_feedback_and_downloads(server: Server, device: dict[str, Any]) -> None:
-    text = requests.get(f"{server.url}/metrics", timeout=TIMEOUT).text
+    text = requests.get(f"{server.url}/metrics", headers=METRICS_AUTH, timeout=TIMEOUT).text
     assert 'vereda_http_requests_total{method="POST",route="/v1/predict",status="200"}' in text
     assert 'route="/predict"' in text
     assert 'route="/v1/models/{version}/bundle"' in text

@@ -183,8 +183,7 @@ def test_registry_refuses_unsigned_expired_and_mismatched_bundles(tmp_path: Path
     unsigned = signed_bundle(tmp_path / "unsigned", "2026.11.8")
     (unsigned / "manifest.sig").unlink()
     with pytest.raises(RegistryError, match="not signed"):
-        prepare(unsigned)
-    assert prepare(unsigned, allow_unsigned=True).signature is None
+        prepare(unsigned)  # there is no longer a way to store an unsigned bundle (issue 14)
 
     expired = signed_bundle(tmp_path / "expired", "2026.11.9", expires="2020-01-01")
     with pytest.raises(RegistryError, match="expired"):

@@ -376,6 +376,39 @@ def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:
     assert 'lang="en"' in site.client.get("/app").text  # remembered
 
 
+def test_the_page_offers_the_contract_v2_inputs(site: Site) -> None:
+    """Pregnancy, AVPU, the IMCI-grouped signs and the measurements, with the contract's own codes and ranges."""
+    from app.core.contract import AVPU, CONTRACT_VITALS, PREGNANCY_AGE, PREGNANCY_STATUSES
+    from app.core.signs import signs
+
+    def options(html: str, select_id: str) -> list[str]:
+        match = re.search(rf'<select id="{select_id}".*?</select>', html, re.S)
+        assert match, select_id
+        return re.findall(r'<option value="([^"]*)"', match.group(0))
+
+    site.login()
+    html = site.client.get("/app").text
+    assert options(html, "pregnancy-status") == ["", *PREGNANCY_STATUSES]  # "" = not asked: nothing is sent
+    assert options(html, "consciousness") == ["", *AVPU]  # "" = not assessed
+    assert options(html, "age-unit") == ["years", "months", "days"]
+    vocabulary = signs()
+    legends = re.findall(r'<legend data-sign-group-label="([a-z_]+)">', html)
+    assert legends == [group for group, members in vocabulary.by_group() if members]  # IMCI's order
+    boxes = re.findall(r'<input type="checkbox" name="signs" value="([a-z_]+)" id="sign-\1">', html)
+    assert boxes == [s.code for _, members in vocabulary.by_group() for s in members]
+    assert "Edema con fóvea en ambos pies" in html
+    for key, (low, high) in CONTRACT_VITALS.items():
+        assert html.count(f'id="v-{key}"') == 1, key  # once, even when the bundle lists it among its vitals
+        assert re.search(rf'id="v-{key}"[^>]*min="{low}" max="{high}"', html), key
+    data = json.loads(re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+                      .group(1))  # type: ignore[union-attr]
+    assert data["contract"]["pregnancy_age"] == [int(x) for x in PREGNANCY_AGE]
+    assert {v["key"] for v in data["vocabulary"]["vitals"]} >= set(CONTRACT_VITALS)
+    english = site.client.get("/app?lang=en").text
+    assert "Pitting oedema of both feet" in english and "Level of consciousness (AVPU)" in english
+    assert "Weeks of pregnancy" in english and "Mid-upper arm circumference (MUAC)" in english
+
+
 # --- a real server, on SQLite and PostgreSQL ----------------------------------------------------------------------
 
 

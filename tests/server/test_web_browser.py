@@ -1,20 +1,24 @@
 """The browser page end to end: Debian's headless Chromium (Playwright) against a real `vereda-server serve`.
 
-A doctor logs in, types the origin document's case 4 and reads ENFERMEDAD AGUDA with the attention flag, switches to
-English without losing the findings, gets a clear message next to a bad value, and a phone-sized screen shows it
-all without sideways scrolling. A logged-out visitor is refused, and POSTs without the CSRF token are refused.
-Skipped, with the reason, when Chromium or Playwright is missing (.ci/run installs Chromium).
+A doctor logs in, types the origin document's case 4 and reads the triage level first, then ENFERMEDAD AGUDA with the
+attention flag, switches to English without losing the findings, gets a clear message next to a bad value, and a
+phone-sized screen shows it all without sideways scrolling. Contract v2: a pregnant woman at 34 weeks with BP 168/112
+and severe headache reads EMERGENCIA first (WHO's pre-eclampsia rule, not the model); the pregnancy box appears only
+for women of 10 to 60; an infant's age typed in months or days is sent in years; NEWS2 and qSOFA show when computed.
+A logged-out visitor is refused, and POSTs without the CSRF token are refused. Skipped, with the reason, when
+Chromium or Playwright is missing (.ci/run installs Chromium).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.server.browser import DESKTOP, PHONE, chromium_path, enter_case, launch, log_in, staff_user
-from tests.server.helpers import CASE4, Server
+from tests.server.helpers import CASE4, INFANT, PREECLAMPSIA, Server
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +58,22 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"the page reported errors: {errors}"  # a CSP violation or a script error shows here
 
 
-def diagnose(page: Any) -> None:
-    page.click("#diagnose")
+def diagnose(page: Any) -> dict[str, Any]:
+    """Press Diagnosticar and wait for the answer; returns the request body the page sent."""
+    with page.expect_request(lambda r: r.url.split("?")[0].endswith("/v1/predict")) as sent:
+        page.click("#diagnose")
     page.wait_for_selector("#state-banner[data-state]")
+    return json.loads(sent.value.post_data)  # type: ignore[no-any-return]
+
+
+def reads_triage_first(page: Any, level_words: str, state_words: str) -> None:
+    """The triage level is the first thing of the answer, above the state, in colour and in words."""
+    text = page.inner_text("#result-body")
+    assert level_words in text and state_words in text
+    assert text.index(level_words) < text.index(state_words), text[:300]
+    triage = page.locator("#triage-banner").bounding_box()
+    state = page.locator("#state-banner").bounding_box()
+    assert triage is not None and state is not None and triage["y"] + triage["height"] <= state["y"]
 
 
 def test_a_logged_out_visitor_is_sent_to_the_login_form(page: Any, site: Server) -> None:
@@ -79,7 +96,12 @@ def test_case_4_reads_acute_illness_with_the_attention_flag(page: Any, site: Ser
     assert page.evaluate("document.documentElement.lang") == "es"
     enter_case(page, CASE4)
     assert page.inner_text("#entered-count") == "Síntomas ingresados: 3"
-    diagnose(page)
+    assert diagnose(page) == {**CASE4, "vitals": {}}  # a v1 request: nothing of contract v2 is sent unasked
+    # Chest pain with severe breathlessness is an emergency by rule, whatever the model says.
+    assert page.get_attribute("#triage-banner", "data-level") == "EMERGENCIA"
+    reads_triage_first(page, "EMERGENCIA", "ENFERMEDAD AGUDA")
+    assert page.locator("#triage-reasons li").count() >= 1
+    assert not page.is_visible("#scores")  # no vitals: neither NEWS2 nor qSOFA can be computed
     banner = page.locator("#state-banner")
     assert "ENFERMEDAD AGUDA" in banner.inner_text()
     assert banner.get_attribute("data-state") == "ENFERMEDAD_AGUDA"
@@ -87,7 +109,6 @@ def test_case_4_reads_acute_illness_with_the_attention_flag(page: Any, site: Ser
         == "rgb(198, 40, 40)"  # #c62828, the desktop app's colour for AGUDA
     assert page.is_visible("#attention")
     assert "REQUIERE ATENCIÓN INMEDIATA" in page.inner_text("#attention")
-    assert page.locator("#red-flags li").count() >= 1
     assert page.locator("#conditions li").count() >= 5
     assert "%" in page.inner_text("#conditions li >> nth=0")
     assert page.locator("#recommendations li").count() >= 1
@@ -106,6 +127,8 @@ def test_switching_to_english_keeps_the_findings_and_the_answer(page: Any, site:
     page.click(".lang-switch a[data-lang=en]")
     page.locator("html[lang=en]").wait_for(state="attached")
     assert "Acute illness" in page.inner_text("#state-banner")
+    assert page.inner_text("#triage-level") == "Emergency"
+    assert page.inner_text("#triage-caption").upper() == "TRIAGE (WHO ETAT)"
     assert "NEEDS IMMEDIATE ATTENTION" in page.inner_text("#attention")
     assert page.inner_text("label[for=age]") == "Age (years)"
     assert page.input_value("#age") == "40" and page.input_value("#s-dificultad_respirar") == "9"
@@ -114,6 +137,94 @@ def test_switching_to_english_keeps_the_findings_and_the_answer(page: Any, site:
     assert page.inner_text("label[for=age]") == "Age (years)"
     page.click(".lang-switch a[data-lang=es]")
     page.locator("html[lang=es]").wait_for(state="attached")
+
+
+def test_a_pregnant_woman_with_severe_pre_eclampsia_reads_emergencia_first(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    assert not page.is_visible("#pregnancy")  # nobody entered yet: no pregnancy box
+    enter_case(page, PREECLAMPSIA)
+    assert page.is_visible("#pregnancy-weeks") and not page.is_visible("#pregnancy-days")
+    sent = diagnose(page)
+    assert sent["pregnancy"] == {"status": "pregnant", "weeks": 34}
+    assert sent["consciousness"] == "A" and sent["vitals"]["weight_kg"] == 71.5 and sent["age"] == 28
+    assert "signs" not in sent  # none ticked
+    assert page.get_attribute("#triage-banner", "data-level") == "EMERGENCIA"
+    reads_triage_first(page, "EMERGENCIA", "ENFERMEDAD AGUDA")
+    assert page.evaluate("getComputedStyle(document.getElementById('triage-banner')).backgroundColor") \
+        == "rgb(183, 28, 28)"  # ETAT red (#b71c1c), and the word EMERGENCIA on it
+    assert "preeclampsia grave" in page.inner_text("#triage-reasons")
+    assert not page.is_visible("#scores")  # NEWS2 excludes pregnancy; qSOFA needs the breathing rate
+    assert "REQUIERE ATENCIÓN INMEDIATA" in page.inner_text("#attention")
+    page.click(".lang-switch a[data-lang=en]")
+    page.locator("html[lang=en]").wait_for(state="attached")
+    assert page.inner_text("#triage-level") == "Emergency"
+    assert "severe pre-eclampsia" in page.inner_text("#triage-reasons")
+    assert page.inner_text("label[for=pregnancy-weeks]") == "Weeks of pregnancy"
+    assert page.input_value("#pregnancy-weeks") == "34"
+    page.click(".lang-switch a[data-lang=es]")
+    page.locator("html[lang=es]").wait_for(state="attached")
+
+
+def test_the_pregnancy_box_is_only_for_women_of_10_to_60(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    enter_case(page, {**PREECLAMPSIA, "sex": "M", "pregnancy": None})
+    assert not page.is_visible("#pregnancy")
+    page.check("input[name=sex][value=F]")
+    assert page.is_visible("#pregnancy")
+    page.select_option("#pregnancy-status", "postpartum")
+    assert page.is_visible("#pregnancy-days") and not page.is_visible("#pregnancy-weeks")
+    page.fill("#pregnancy-days", "5")
+    for age, unit, shown in (("70", "years", False), ("9", "years", False), ("10", "years", True),
+                             ("600", "months", True), ("800", "months", False), ("40", "days", False)):
+        page.select_option("#age-unit", unit)
+        page.fill("#age", age)
+        assert page.is_visible("#pregnancy") is shown, (age, unit)
+    # A woman of 70 once marked postpartum, or a man: the hidden box is not sent, so the answer is not a 422.
+    page.select_option("#age-unit", "years")
+    page.fill("#age", "70")
+    assert "pregnancy" not in diagnose(page)
+    page.fill("#age", "28")
+    assert diagnose(page)["pregnancy"] == {"status": "postpartum", "days_since_delivery": 5}
+    page.check("input[name=sex][value=M]")
+    assert "pregnancy" not in diagnose(page)
+
+
+def test_an_infant_s_age_in_months_or_days_is_sent_in_years(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    enter_case(page, INFANT, age_unit="months")
+    assert page.inner_text("label[for=age]") == "Edad (meses)"
+    assert page.inner_text("#signs-count") == "Signos marcados: 2"
+    sent = diagnose(page)
+    assert sent["age"] == 0.5
+    assert sent["signs"] == ["unable_to_drink_or_breastfeed", "chest_indrawing"]
+    assert sent["vitals"]["muac_mm"] == 121 and sent["consciousness"] == "A"
+    # Two IMCI general danger signs: an emergency by rule.
+    assert page.get_attribute("#triage-banner", "data-level") == "EMERGENCIA"
+    reads_triage_first(page, "EMERGENCIA", "ENFERMEDAD AGUDA")
+    assert not page.is_visible("#scores")  # NEWS2 and qSOFA are adult scores
+    page.select_option("#age-unit", "days")
+    page.fill("#age", "5")
+    assert diagnose(page)["age"] == 5 / 365.25
+    page.fill("#age", "50000")  # more than 120 years: said in days, before asking the service
+    page.click("#diagnose")
+    age_error = page.locator("[data-field=age] > .field-error")
+    age_error.wait_for(state="visible")
+    assert age_error.inner_text() == "Escriba una edad de 0 a 43830 días."
+    page.click("#clear")
+    assert page.inner_text("label[for=age]") == "Edad (años)" and page.inner_text("#signs-count") == \
+        "Signos marcados: 0"
+
+
+def test_news2_and_qsofa_show_when_computed(page: Any, site: Server) -> None:
+    log_in(page, site.url)
+    older = {"age": 70, "sex": "M", "consciousness": "A", "symptoms": {"fiebre": 6, "tos": 6, "dificultad_respirar": 5},
+             "vitals": {"respiratory_rate": 24, "spo2": 93, "systolic_bp": 105, "diastolic_bp": 70, "heart_rate": 112,
+                        "temperature_c": 38.5}}
+    enter_case(page, older)
+    diagnose(page)
+    assert page.inner_text("#score-news2") == "NEWS2: 8 de 20"  # RCP 2017, see test_predict_v2.py
+    assert page.inner_text("#score-qsofa") == "qSOFA: 1 de 3"
+    reads_triage_first(page, "EMERGENCIA", "ENFERMEDAD AGUDA")
 
 
 def test_a_bad_value_shows_a_clear_message_next_to_its_field(page: Any, site: Server) -> None:
@@ -193,5 +304,15 @@ def test_the_page_fits_a_390_px_phone(browser: Any, site: Server) -> None:
         assert page.evaluate(width) <= PHONE["width"]
         box = page.locator("#state-banner").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        page.click("#clear")
+        enter_case(page, PREECLAMPSIA)
+        enter_case(page, {**INFANT, "sex": "F", "age": 28}, age_unit="years")  # signs ticked as well
+        assert page.evaluate(width) <= PHONE["width"]
+        diagnose(page)
+        assert page.evaluate(width) <= PHONE["width"]
+        for selector in ("#triage-banner", "#pregnancy", "fieldset.exam", "[data-field='vitals.muac_mm']"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
+        assert page.inner_text("#triage-level") == "EMERGENCIA"
     finally:
         context.close()

@@ -33,7 +33,7 @@ from app.sync.updates import (
     rollback,
     update_from_service,
 )
-from tests.server.helpers import Server, open_sessions, signed_bundle
+from tests.server.helpers import Server, open_sessions, signed_bundle, smuggled_bundle
 from tests.sync.conftest import Clinic, direct, enroll_clinic, no_sleep
 from tests.sync.proxy import Fault, FaultProxy
 
@@ -77,12 +77,14 @@ def update(clinic: Clinic, proxy: FaultProxy, attempts: int = 3, **kwargs: Any) 
             return update_from_service(client, clinic.data_dir, direct(doctor), **kwargs)
 
 
-def publish(server: Server, bundle: Path, *, allow_unsigned: bool = False, today: dt.date | None = None,
+def publish(server: Server, bundle: Path, *, unchecked: bool = False, today: dt.date | None = None,
             now: dt.datetime | None = None) -> None:
+    """Publish and promote `bundle`; `unchecked` stores it as a compromised registry would (the registry itself
+    refuses unsigned and otherwise signed bundles), to show the clinic refuses it anyway."""
     from server import registry
     from server.db import crud
 
-    prepared = registry.prepare(bundle, allow_unsigned=allow_unsigned, today=today)
+    prepared = smuggled_bundle(bundle) if unchecked else registry.prepare(bundle, today=today)
     with open_sessions(server.database)() as session:
         model, _ = crud.add_model(session, prepared, "test", now=now)
         crud.promote(session, model.version, "test", now=now)
@@ -133,7 +135,7 @@ def test_an_archive_altered_on_the_server_is_refused_and_tried_again_later(
 
 def test_a_bundle_signed_with_another_key_is_refused_once_and_not_downloaded_again(
         device_clinic: Clinic, module_proxy: FaultProxy, server: Server, tmp_path: Path) -> None:
-    publish(server, signed_bundle(tmp_path / "b", "2026.12.2", key=other_key(tmp_path)))
+    publish(server, signed_bundle(tmp_path / "b", "2026.12.2", key=other_key(tmp_path)), unchecked=True)
     result = update(device_clinic, module_proxy)
     assert result.status == "refused" and result.error.code == "update_bad_signature"
     before = module_proxy.count(BUNDLE)
@@ -146,7 +148,7 @@ def test_an_unsigned_bundle_is_refused(device_clinic: Clinic, module_proxy: Faul
                                        tmp_path: Path) -> None:
     bundle = signed_bundle(tmp_path / "b", "2026.12.3")
     (bundle / "manifest.sig").unlink()
-    publish(server, bundle, allow_unsigned=True)
+    publish(server, bundle, unchecked=True)
     result = update(device_clinic, module_proxy)
     assert result.status == "refused" and result.error.code == "update_unsigned"
 

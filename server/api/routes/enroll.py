@@ -18,9 +18,12 @@ router = APIRouter(tags=["enrollment"])
     responses={401: {"model": ErrorPublic, "description": "unknown, used or expired code"}},
 )
 def enroll(body: EnrollCreate, session: WriteSessionDep) -> EnrollPublic:
-    """Spend the code (once, across all processes) and return the device's token, which is shown only now."""
+    """Spend the code (once, across all processes) and return the device's token, which is shown only now.
+
+    With `previous_token` (a laptop enrolling again) the device that token belongs to is revoked in the same
+    transaction; a token that is unknown or already revoked changes nothing and is not an error."""
     try:
-        device, token = crud.redeem_enrollment_code(session, body.code)
+        device, token = crud.redeem_enrollment_code(session, body.code, previous_token=body.previous_token)
     except crud.EnrollmentError as exc:
         session.rollback()
         raise ApiError(401, exc.code, str(exc), field="code") from None

@@ -56,7 +56,9 @@ def feedback_batch(
     answer = intake.answer
     clinic = device.clinic_id
     metrics.FEEDBACK.labels(clinic, "accepted").inc(intake.new)
-    metrics.FEEDBACK.labels(clinic, "duplicate").inc(answer.accepted - intake.new)
+    # Never negative by construction (take_in counts each stored uuid once); the max() is there because the rows are
+    # already committed, and a counter must not turn a stored batch into a 500 the client would resend.
+    metrics.FEEDBACK.labels(clinic, "duplicate").inc(max(answer.accepted - intake.new, 0))
     for status in ("conflict", "invalid", "rejected"):
         if getattr(answer, status):
             metrics.FEEDBACK.labels(clinic, status).inc(getattr(answer, status))

@@ -1,5 +1,6 @@
 /* Vereda's consultation page: reads the findings, asks /v1/predict (same origin, session cookie + CSRF header),
-   and draws the answer in the desktop app's order. Plain script, no build step, no third-party code.
+   and draws the answer in the desktop app's order: the triage level first (colour and words), its reasons and the
+   published scores, then the state and the rest. Plain script, no build step, no third-party code.
    Text is set with textContent only: nothing from a response is ever parsed as HTML.
    Nothing about the patient is stored: the findings live in the form and the answer in memory until "Clear". */
 (function () {
@@ -10,12 +11,23 @@
   const vocabulary = data.vocabulary;
   const symptomsByKey = Object.fromEntries(vocabulary.symptoms.map((s) => [s.key, s]));
   const vitalsByKey = Object.fromEntries(vocabulary.vitals.map((v) => [v.key, v]));
+  const signGroupsByKey = Object.fromEntries(vocabulary.signs.map((g) => [g.key, g]));
+  const signsByCode = Object.fromEntries(vocabulary.signs.flatMap((g) => g.signs.map((s) => [s.code, s])));
+  const contract = data.contract;
+  // The contract takes the age in years as a number (a 5-day-old is 5 / 365.25); the page also takes months and
+  // days, converted here, because typing 0.0137 for a newborn invites mistakes.
+  const AGE_UNITS = {
+    years: { perYear: 1, label: "consult.age", result: "result.age", unit: "consult.unit_years" },
+    months: { perYear: 12, label: "consult.age_months", result: "result.age_months", unit: "consult.unit_months" },
+    days: { perYear: 365.25, label: "consult.age_days", result: "result.age_days", unit: "consult.unit_days" },
+  };
   const MAX_BARS = 8; // as the desktop chart
   const MAX_RARE = 5;
 
   let lang = data.lang;
   let lastRequest = null;
   let lastResponse = null;
+  let lastAge = null; // the age as typed ({value, unit}), to say it back in the doctor's unit
   let errorShown = false;
 
   const $ = (id) => document.getElementById(id);
@@ -82,6 +94,12 @@
     });
     document.querySelectorAll("[data-vital-unit]").forEach((node) => {
       node.textContent = pick(vitalsByKey[node.dataset.vitalUnit].unit);
+    });
+    document.querySelectorAll("[data-sign-group-label]").forEach((node) => {
+      node.textContent = pick(signGroupsByKey[node.dataset.signGroupLabel].label);
+    });
+    document.querySelectorAll("[data-sign-label]").forEach((node) => {
+      node.textContent = pick(signsByCode[node.dataset.signLabel].label);
     });
     document.querySelectorAll("[data-vital-range]").forEach((node) => {
       const [low, high] = vitalsByKey[node.dataset.vitalRange].plausible;
@@ -154,12 +172,62 @@
   onlyEntered.addEventListener("change", filterSymptoms);
   symptomInputs.forEach((input) => input.addEventListener("input", updateCount));
 
+  /* --- patient: the age's unit, the pregnancy box; the signs count ---------------------------------------------- */
+
+  const ageInput = $("age");
+  const ageUnit = $("age-unit");
+  const pregnancyBox = $("pregnancy");
+  const pregnancyStatus = $("pregnancy-status");
+  const signInputs = Array.from(form.querySelectorAll('.sign input[type="checkbox"]'));
+
+  function updateAgeUnit() {
+    const label = $("age-label");
+    label.dataset.i18n = AGE_UNITS[ageUnit.value].label;
+    label.textContent = t(label.dataset.i18n);
+  }
+
+  function ageInYears() {
+    if (ageInput.validity.badInput || ageInput.value.trim() === "") return null;
+    const value = Number(ageInput.value);
+    return Number.isFinite(value) ? value / AGE_UNITS[ageUnit.value].perYear : null;
+  }
+
+  // The contract accepts `pregnancy` only for women of 10 to 60 years: the box is shown only for them and, while
+  // hidden, nothing of it is sent (so changing the sex or the age never turns into a refused request).
+  function updatePregnancy() {
+    const sex = form.querySelector('input[name="sex"]:checked');
+    const age = ageInYears();
+    const [low, high] = contract.pregnancy_age;
+    pregnancyBox.hidden = !(sex && sex.value === "F" && age !== null && age >= low && age <= high);
+    $("pregnancy-weeks-field").hidden = pregnancyStatus.value !== "pregnant";
+    $("pregnancy-days-field").hidden = pregnancyStatus.value !== "postpartum";
+  }
+
+  function updateSignsCount() {
+    const count = signInputs.filter((i) => i.checked).length;
+    const node = $("signs-count");
+    node.dataset.i18nCount = String(count);
+    node.textContent = t("consult.signs_entered", { count });
+  }
+
+  ageInput.addEventListener("input", updatePregnancy);
+  ageUnit.addEventListener("change", () => { updateAgeUnit(); updatePregnancy(); });
+  form.querySelectorAll('input[name="sex"]').forEach((radio) => radio.addEventListener("change", updatePregnancy));
+  pregnancyStatus.addEventListener("change", updatePregnancy);
+  signInputs.forEach((input) => input.addEventListener("change", updateSignsCount));
+
   /* --- errors next to their field ------------------------------------------------------------------------------- */
 
+  const FIELD_LABELS = {
+    sex: "consult.sex", duration_days: "consult.duration", pregnancy: "consult.pregnancy",
+    "pregnancy.status": "consult.pregnancy_status", "pregnancy.weeks": "consult.pregnancy_weeks",
+    "pregnancy.days_since_delivery": "consult.pregnancy_days", consciousness: "consult.consciousness",
+    signs: "consult.signs",
+  };
+
   function fieldLabel(field) {
-    if (field === "age") return t("consult.age");
-    if (field === "sex") return t("consult.sex");
-    if (field === "duration_days") return t("consult.duration");
+    if (field === "age") return t(AGE_UNITS[ageUnit.value].label);
+    if (FIELD_LABELS[field]) return t(FIELD_LABELS[field]);
     const [group, key] = field.split(".");
     if (group === "symptoms" && symptomsByKey[key]) return pick(symptomsByKey[key].label);
     if (group === "vitals" && vitalsByKey[key]) return pick(vitalsByKey[key].label);
@@ -168,7 +236,8 @@
 
   function fieldContainer(field) {
     if (!field) return null;
-    return Array.from(form.querySelectorAll("[data-field]")).find((node) => node.dataset.field === field) || null;
+    const name = field.replace(/\[\d+\]$/, ""); // «signs[2]» is shown beside the signs checklist
+    return Array.from(form.querySelectorAll("[data-field]")).find((node) => node.dataset.field === name) || null;
   }
 
   function clearErrors() {
@@ -190,7 +259,7 @@
     if (target) {
       target.textContent = text;
       target.hidden = false;
-      const input = container.querySelector("input");
+      const input = container.querySelector("input, select");
       if (input) {
         input.setAttribute("aria-invalid", "true");
         const row = container.closest(".symptom");
@@ -232,8 +301,19 @@
   function collect() {
     const problems = [];
     const request = {};
-    const age = numberFrom($("age"), "age", problems);
-    if (age !== undefined) request.age = age;
+    let age = null;
+    const typed = numberFrom(ageInput, "age", problems);
+    if (typed !== undefined) {
+      const unit = AGE_UNITS[ageUnit.value];
+      age = { value: typed, unit: ageUnit.value };
+      request.age = typed / unit.perYear;
+      const high = contract.age_years[1] * unit.perYear;
+      // In years the contract's own message says it; in months or days it would speak of years the doctor did
+      // not type, so the page says it in the unit on screen.
+      if (unit.perYear !== 1 && (typed < 0 || typed > high)) {
+        problems.push({ field: "age", message: t("error.age_range", { low: 0, high: fmt(high), unit: t(unit.unit) }) });
+      }
+    }
     const sex = form.querySelector('input[name="sex"]:checked');
     if (sex) request.sex = sex.value;
     const duration = numberFrom($("duration_days"), "duration_days", problems);
@@ -248,7 +328,22 @@
       const value = numberFrom(input, `vitals.${input.dataset.key}`, problems);
       if (value !== undefined) request.vitals[input.dataset.key] = value;
     });
-    return { request, problems };
+    if (!pregnancyBox.hidden && pregnancyStatus.value) {
+      const pregnancy = { status: pregnancyStatus.value };
+      if (pregnancy.status === "pregnant") {
+        const weeks = numberFrom($("pregnancy-weeks"), "pregnancy.weeks", problems);
+        if (weeks !== undefined) pregnancy.weeks = weeks;
+      } else if (pregnancy.status === "postpartum") {
+        const days = numberFrom($("pregnancy-days"), "pregnancy.days_since_delivery", problems);
+        if (days !== undefined) pregnancy.days_since_delivery = days;
+      }
+      request.pregnancy = pregnancy;
+    }
+    const consciousness = $("consciousness").value;
+    if (consciousness) request.consciousness = consciousness;
+    const signs = signInputs.filter((i) => i.checked).map((i) => i.value);
+    if (signs.length) request.signs = signs;
+    return { request, problems, age };
   }
 
   let busy = false;
@@ -256,13 +351,16 @@
   async function submit() {
     if (busy) return; // one question at a time (the button and Ctrl+Enter both ask)
     clearErrors();
-    const { request, problems } = collect();
+    const { request, problems, age } = collect();
     if (problems.length) {
-      // The browser could not read a number there (for example "3,,5"): say so before asking the service.
-      problems.forEach((field) => showFieldError(field, t("error.not_a_number")));
+      // The browser could not read a number there (for example "3,,5"), or the age is out of range in months or
+      // days: say so before asking the service.
+      problems.forEach((p) => (typeof p === "string" ? showFieldError(p, t("error.not_a_number"))
+        : showFieldError(p.field, p.message)));
       return;
     }
     lastRequest = request;
+    lastAge = age;
     busy = true;
     diagnoseButton.disabled = true;
     diagnoseButton.textContent = t("consult.diagnosing");
@@ -320,6 +418,10 @@
     clearErrors();
     lastRequest = null;
     lastResponse = null;
+    lastAge = null;
+    updateAgeUnit();
+    updatePregnancy();
+    updateSignsCount();
     resultBody.hidden = true;
     placeholder.hidden = false;
     search.value = "";
@@ -342,7 +444,35 @@
       const label = pick(vital.label);
       return value != null ? `${label} ${fmt(value)} ${pick(vital.unit)}` : t("result.not_measured", { name: label });
     }
-    if (name === "age") return t("result.age", { age: fmt(request.age || 0) });
+    if (signsByCode[name]) {
+      const label = pick(signsByCode[name].label);
+      return (request.signs || []).includes(name) ? t("result.sign_present", { name: label })
+        : t("result.absent", { name: label });
+    }
+    if (name === "age") {
+      if (lastAge && lastAge.unit !== "years") {
+        return t(AGE_UNITS[lastAge.unit].result, { age: fmt(lastAge.value) });
+      }
+      return t("result.age", { age: fmt(request.age || 0) });
+    }
+    const pregnancy = request.pregnancy || {};
+    if (name === "pregnancy_status") {
+      return t("result.pregnancy", { status: t(`consult.pregnancy_${pregnancy.status || "none"}`) });
+    }
+    if (name === "pregnancy_weeks") {
+      return pregnancy.weeks != null ? t("result.pregnancy_weeks", { weeks: fmt(pregnancy.weeks) })
+        : t("result.not_measured", { name: t("consult.pregnancy_weeks") });
+    }
+    if (name === "postpartum_days") {
+      return pregnancy.days_since_delivery != null
+        ? t("result.postpartum_days", { days: fmt(pregnancy.days_since_delivery) })
+        : t("result.not_measured", { name: t("consult.pregnancy_days") });
+    }
+    if (name === "consciousness") {
+      return t("result.consciousness", {
+        value: t(request.consciousness ? `consult.avpu_${request.consciousness.toLowerCase()}` : "consult.avpu_none"),
+      });
+    }
     if (name === "sex") return request.sex === "F" ? t("result.sex_f") : t("result.sex_m");
     if (name === "duration_days") {
       return request.duration_days != null ? t("result.duration", { days: fmt(request.duration_days) })
@@ -382,9 +512,37 @@
     chart.setAttribute("aria-label", `${t("result.why")}: ${described.join("; ")}`);
   }
 
+  function renderTriage(r) {
+    // First on screen: the WHO ETAT level in colour AND in words, why, and the published scores.
+    const triage = r.triage;
+    $("triage").hidden = !triage;
+    if (!triage) return;
+    const banner = $("triage-banner");
+    banner.className = `triage-banner triage-${triage.level}`;
+    banner.dataset.level = triage.level;
+    $("triage-level").textContent = pick(triage.label);
+    const reasons = triage.reasons || [];
+    $("triage-reasons-title").hidden = reasons.length === 0;
+    $("triage-reasons").replaceChildren(...(reasons.length ? reasons.map((x) => el("li", null, pick(x.message)))
+      : [el("li", "no-reasons", t("result.triage_no_reasons"))]));
+    const scores = r.scores || {};
+    const shown = [["news2", "result.news2"], ["qsofa", "result.qsofa"]].filter(([key, text]) => {
+      const node = $(`score-${key}`);
+      node.hidden = scores[key] == null; // null: outside the score's population, or an input is missing
+      node.textContent = scores[key] == null ? "" : t(text, { score: scores[key] });
+      return !node.hidden;
+    });
+    $("scores").hidden = shown.length === 0;
+  }
+
+  function levelWord(level) {
+    return level === "EMERGENCIA" ? t("result.level_emergencia") : t("result.level_prioritario");
+  }
+
   function renderResult(request, r) {
     placeholder.hidden = true;
     resultBody.hidden = false;
+    renderTriage(r);
     const banner = $("state-banner");
     banner.className = `banner state-${r.severity}`;
     banner.dataset.state = r.severity;
@@ -395,7 +553,16 @@
     const attention = $("attention");
     attention.hidden = !r.requires_immediate_attention;
     $("attention-title").textContent = `⚠ ${t("result.attention")}`;
-    $("red-flags").replaceChildren(...(r.red_flags || []).map((f) => el("li", null, pick(f.message))));
+    // The triage reasons are already on top; here only the other warning signs (those of a lower level), each
+    // with its level in words.
+    const reasons = new Set(((r.triage && r.triage.reasons) || []).map((x) => x.code));
+    const others = (r.red_flags || []).filter((f) => !reasons.has(f.code));
+    $("other-flags-title").hidden = others.length === 0;
+    $("red-flags").replaceChildren(...others.map((f) => {
+      const item = el("li");
+      item.append(el("strong", null, `${levelWord(f.level)}: `), pick(f.message));
+      return item;
+    }));
 
     $("conditions").replaceChildren(...r.top_conditions.map((c) => {
       const percent = Math.round(100 * c.probability);
@@ -448,4 +615,8 @@
 
   filterSymptoms();
   updateCount();
+  // The browser may restore a reloaded form's values: make what is shown agree with them.
+  updateAgeUnit();
+  updatePregnancy();
+  updateSignsCount();
 })();
