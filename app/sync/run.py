@@ -117,7 +117,7 @@ def report_audit_head(call_store: StoreCall[Any], client: CentralClient) -> dict
     """Send the audit log's newest (sequence, hash) to the service, which keeps it per device: entries removed or
     rewritten here after they were reported then show at the centre, out of reach of whoever changed this laptop's
     database (docs/security.md). Best effort: a failure is logged and never fails the sync."""
-    seq, head = call_store(lambda store: store.audit_chain_head())
+    seq, head = call_store(lambda store: store.audit.chain_head())
     try:
         answer = client.report_audit_head(seq, head)
     except SyncError as exc:
