@@ -1,6 +1,6 @@
 """Per-user preferences that must be known before anyone logs in: language and where the clinic's data live; and
 what a doctor may keep without an administrator: the receiving facilities used in referral letters (last used
-first) and a registration number typed on a letter when the account has none.
+first).
 
 A small JSON file in the platform's config folder, written atomically (temp file, fsync, rename), never pickle.
 Clinic-wide settings (auto-lock minutes, central service, mode) live in the encrypted store instead.
@@ -36,7 +36,6 @@ class Preferences:
     data_dir: str = ""
     last_login: str = ""
     referral_facilities: list[str] = field(default_factory=list)
-    registration_numbers: dict[str, str] = field(default_factory=dict)  # login -> number
 
     @property
     def data_path(self) -> Path:
@@ -58,9 +57,6 @@ class Preferences:
         facilities = raw.get("referral_facilities")
         if isinstance(facilities, list):
             known["referral_facilities"] = [str(f) for f in facilities if str(f).strip()][:MAX_FACILITIES]
-        numbers = raw.get("registration_numbers")
-        if isinstance(numbers, dict):
-            known["registration_numbers"] = {str(k): str(v) for k, v in numbers.items()}
         return cls(**known)
 
     def remember_facility(self, name: str) -> None:

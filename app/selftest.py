@@ -296,11 +296,11 @@ def check_store(lang: str) -> CheckResult:
                 data_dir, clinic_name="Autoprueba", municipality="Autoprueba", admin_login="autoprueba",
                 admin_name="Autoprueba", admin_passphrase=passphrase, kdf=KdfParams(**SELFTEST_KDF))
             try:
-                patient_id = store.add_patient(given_names="Paciente", family_names=family, sex="F").id
+                patient_id = store.patients.add(given_names="Paciente", family_names=family, sex="F").id
             finally:
                 store.lock("self-test")
             with ClinicStore.unlock(data_dir, "autoprueba", passphrase) as again:
-                if again.get_patient(patient_id).family_names != family:
+                if again.patients.get(patient_id).family_names != family:
                     raise _Failed("the patient read back differs from the one saved")
             db_files = [p for p in data_dir.iterdir() if p.name.startswith("vereda.db")]
             if not db_files:

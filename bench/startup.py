@@ -102,7 +102,7 @@ def main() -> None:
         data_dir = Path(tmp) / "clinic"
         store, _ = ClinicStore.create(data_dir, clinic_name="Puesto", municipality="Pueblo", admin_login="admin",
                                       admin_name="Admin", admin_passphrase=PASSPHRASE)
-        store.add_user("ana", "Dra. Ana", "doctor", PASSPHRASE, must_change_passphrase=False)
+        store.users.add("ana", "Dra. Ana", "doctor", PASSPHRASE, must_change_passphrase=False)
         store.lock()
         cold = start_to_login(data_dir, args.runs, args.exe)
         warm = login_to_patients(data_dir, args.runs) if args.exe is None else []

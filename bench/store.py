@@ -3,7 +3,7 @@
     python bench/store.py [--patients 100000] [--encounters 300000] [--queries 300] [--rebuild]
 
 Prints the unlock time (scrypt at the production parameters + opening the SQLCipher database + the login's audit
-entry), patient search by name prefix and by document number through `ClinicStore.search_patients` (index scan,
+entry), patient search by name prefix and by document number through `store.patients.search` (index scan,
 fetching up to 50 patients, and the audit entry with its fsync) p50/p95, the insert rate through the store API (one
 transaction with fsync per patient or per closed encounter with its outbox row and audit entry), the bulk-load rate
 used to build the database, the time of the full check (what the first unlock after a crash costs) and the
@@ -34,15 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.store import ClinicStore  # noqa: E402
-from app.store.check import run_checks  # noqa: E402
 from app.store.compression import pack  # noqa: E402
+from app.store.context import new_id  # noqa: E402
 from app.store.database import SCHEMA_HEAD  # noqa: E402
 from app.store.demo import synthetic_patients, synthetic_request  # noqa: E402
 from app.store.feedback import feedback_payload  # noqa: E402
 from app.store.keys import DEFAULT_KDF, derive_kek  # noqa: E402
 from app.store.models import dump_json, format_utc  # noqa: E402
 from app.store.names import fold, name_tokens, normalise_document, sort_key  # noqa: E402
-from app.store.store import new_id  # noqa: E402
 
 PASSPHRASE = "bench-passphrase-vereda"
 GENERATOR = 2  # bump when the generated data changes, so a cached database is rebuilt
@@ -63,8 +62,8 @@ def build(folder: Path, patients: int, encounters: int, engine: DiagnosisEngine)
         shutil.rmtree(folder)
     store, _ = ClinicStore.create(folder, clinic_name="Puesto de salud Benchmark", municipality="Banco",
                                   admin_login="admin", admin_name="Admin Bench", admin_passphrase=PASSPHRASE)
-    doctor = store.add_user("doctora", "Dra. Bench", "doctor", PASSPHRASE, must_change_passphrase=False)
-    clinic_id, pseudonym_key = store.clinic_id, bytes(store._pseudonym_key)
+    doctor = store.users.add("doctora", "Dra. Bench", "doctor", PASSPHRASE, must_change_passphrase=False)
+    clinic_id, pseudonym_key = store.clinic.id, bytes(store.context.pseudonym_key)
     rng = random.Random(2026)
     people = list(synthetic_patients(rng, patients))
     variants = []
@@ -104,7 +103,7 @@ def build(folder: Path, patients: int, encounters: int, engine: DiagnosisEngine)
         outbox_rows.append((eid, format_utc(closed), dump_json(payload), sent, 1 if sent else 0))
     prepared = time.perf_counter() - t0
 
-    raw = store._require_db().engine.raw_connection()
+    raw = store.context.database.engine.raw_connection()
     try:
         conn = raw.driver_connection
         t0 = time.perf_counter()
@@ -127,7 +126,7 @@ def build(folder: Path, patients: int, encounters: int, engine: DiagnosisEngine)
         loaded = time.perf_counter() - t0
     finally:
         raw.close()
-    store.record_export("bench:seed", {"patients": patients, "encounters": encounters})
+    store.audit.record_export("bench:seed", {"patients": patients, "encounters": encounters})
     store.lock()
     rows = len(patient_rows) + len(token_rows) + len(encounter_rows) + len(outbox_rows)
     (folder / "bench-meta.json").write_text(json.dumps({
@@ -181,7 +180,7 @@ def main() -> None:
     # --- search ------------------------------------------------------------------------------------------------
     rng = random.Random(7)
     store = ClinicStore.unlock(folder, "doctora", PASSPHRASE)
-    db = store._require_db()
+    db = store.context.database
     sample = db.pragma(f"SELECT given_names, family_names, document_number FROM patients "
                        f"WHERE document_number IS NOT NULL ORDER BY random() LIMIT {args.queries}")
     name_queries = []
@@ -196,13 +195,13 @@ def main() -> None:
             name_queries.append(f"{fold(given.split()[0])} {fold(family.split()[0])[:3]}")
     doc_queries = [doc if rng.random() < 0.6 else doc[: rng.randint(4, 7)] for _, _, doc in sample]
     for q in name_queries[:20] + doc_queries[:20]:  # warm the page cache, as a working session would
-        store.search_patients(q)
+        store.patients.search(q)
 
     def timed(queries: list[str]) -> tuple[list[float], list[int]]:
         times, counts = [], []
         for q in queries:
             t = time.perf_counter()
-            found = store.search_patients(q)
+            found = store.patients.search(q)
             times.append(time.perf_counter() - t)
             counts.append(len(found))
         return times, counts
@@ -217,20 +216,20 @@ def main() -> None:
     response = engine.diagnose(request)
     n_insert = 300
     t = time.perf_counter()
-    new_patients = [store.add_patient(given_names=person.given_names, family_names=person.family_names,
-                                      sex=person.sex, document_number=None) for _ in range(n_insert)]
+    new_patients = [store.patients.add(given_names=person.given_names, family_names=person.family_names,
+                                       sex=person.sex, document_number=None) for _ in range(n_insert)]
     patient_rate = n_insert / (time.perf_counter() - t)
     t = time.perf_counter()
     for p in new_patients:
-        store.record_encounter(p.id, request=request, response=response,
-                               final_code=response["top_conditions"][0]["code"])
+        store.encounters.record(p.id, request=request, response=response,
+                                final_code=response["top_conditions"][0]["code"])
     encounter_rate = n_insert / (time.perf_counter() - t)
     store.lock()
 
     # --- full check (runs on its own at the first unlock after a crash) ----------------------------------
     admin = ClinicStore.unlock(folder, "admin", PASSPHRASE)
     t = time.perf_counter()
-    report = run_checks(admin._require_db(), admin._anchor)
+    report = admin.context.run_checks()
     check_seconds = time.perf_counter() - t
     admin.lock()
 

@@ -202,9 +202,9 @@ def clinic_with_outbox(folder: Path, n: int) -> tuple[Path, str]:
 
     from app.core.engine import DiagnosisEngine
     from app.store import ClinicStore, KdfParams
+    from app.store.context import new_id
     from app.store.feedback import feedback_payload
     from app.store.models import Encounter, FeedbackOutbox
-    from app.store.store import new_id
 
     passphrase = "clave-de-banco-larga"
     store, _ = ClinicStore.create(folder, clinic_name="Puesto de banco", municipality="Banco", admin_login="admin",
@@ -213,7 +213,7 @@ def clinic_with_outbox(folder: Path, n: int) -> tuple[Path, str]:
         engine = DiagnosisEngine.load()
         requests_ = [json.loads(b) for b in predict_cases(200)]
         answers = engine.diagnose_many([engine.validate(r) for r in requests_])
-        patients = [store.add_patient(given_names=f"Paciente {i}", family_names="Banco", sex="F").id
+        patients = [store.patients.add(given_names=f"Paciente {i}", family_names="Banco", sex="F").id
                     for i in range(50)]
         now = dt.datetime.now(dt.UTC)
         encounters, outbox = [], []
@@ -227,10 +227,10 @@ def clinic_with_outbox(folder: Path, n: int) -> tuple[Path, str]:
                                "requires_attention": response["requires_immediate_attention"], "final_code": code,
                                "final_code_system": "ICD10"})
             outbox.append({"encounter_id": encounter_id, "created_at": now, "attempts": 0, "payload": feedback_payload(
-                clinic_id=store.clinic_id, pseudonym_key=bytes(store._pseudonym_key),
+                clinic_id=store.clinic.id, pseudonym_key=bytes(store.context.pseudonym_key),
                 patient_id=encounters[-1]["patient_id"], encounter_id=encounter_id, closed_at=now, request=request,
                 response=response, final_code=code, final_code_system="ICD10")})
-        with store._tx() as s:  # one transaction: the bench measures the push, not 10,000 closings
+        with store.context.transaction() as s:  # one transaction: the bench measures the push, not 10,000 closings
             s.execute(insert(Encounter), encounters)
             s.execute(insert(FeedbackOutbox), outbox)
     return folder, passphrase
@@ -268,7 +268,7 @@ def client_push(url: str, database: str, workdir: Path, n: int, batch: int) -> N
         with CentralClient(url, enrollment.token) as client:
             summary = push_outbox(call_store, client, enrollment.clinic_id, batch_size=batch)
         seconds = time.perf_counter() - t
-        counts = store.feedback_counts()
+        counts = store.outbox.counts()
     stored = stored_count(database) - before
     ok = seconds <= 10 * n / 10_000 and counts["pending"] == 0 and stored == n
     print(f"client (app/sync from a ClinicStore outbox, setup {setup:.1f} s not counted): {summary.acknowledged} "

@@ -27,6 +27,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from app.core.age import age_in_years  # noqa: E402
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.preferences import Preferences  # noqa: E402
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, LANGUAGE, MODE  # noqa: E402
 from app.store.keys import KdfParams  # noqa: E402
 from app.store.store import ClinicStore  # noqa: E402
 from app.ui.dialogs import AboutDialog, SettingsDialog  # noqa: E402
@@ -134,10 +135,8 @@ def main() -> int:
         store, _ = ClinicStore.create(data_dir, clinic_name="Puesto de salud La Esperanza",
                                       municipality="San Vicente del Caguán", admin_login="admin",
                                       admin_name="Administración", admin_passphrase=PASSPHRASE, kdf=cheap)
-        store.add_user("ana", "Dra. Ana Pérez", "doctor", PASSPHRASE, must_change_passphrase=False, kdf=cheap)
-        store.add_user("jorge", "Jorge Cuéllar", "nurse", PASSPHRASE, kdf=cheap)
-        store.set_setting("clinic_name", "Puesto de salud La Esperanza")  # as the setup wizard keeps them
-        store.set_setting("clinic_place", "San Vicente del Caguán, Caquetá")
+        store.users.add("ana", "Dra. Ana Pérez", "doctor", PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+        store.users.add("jorge", "Jorge Cuéllar", "nurse", PASSPHRASE, kdf=cheap)
         store.lock()
         store = ClinicStore.unlock(data_dir, "ana", PASSPHRASE)
         import datetime as dt
@@ -150,8 +149,8 @@ def main() -> int:
             ("Lucía", "Mamani Quispe", "1098765432", dt.date(1997, 4, 9), "F", "La Esperanza"),
             ("Mateo", "Ríos Cárdenas", "1234567", today - dt.timedelta(days=2 * 365 + 90), "M", "El Recreo"),
         ):
-            store.add_patient(given_names=given, family_names=family, document_number=doc, birth_date=born,
-                              sex=sex, village=village)
+            store.patients.add(given_names=given, family_names=family, document_number=doc, birth_date=born,
+                               sex=sex, village=village)
         store.lock()
 
         # 2. Login.
@@ -270,9 +269,9 @@ def main() -> int:
             print("pdftoppm (poppler-utils) not installed: no picture of the letter")
 
         # 5. Settings and About.
-        settings = SettingsDialog(main, {"auto_lock_minutes": 10, "mode": "offline",
-                                         "clinic_name": "Puesto de salud La Esperanza",
-                                         "clinic_place": "San Vicente del Caguán, Caquetá"}, data_dir)
+        # As the doctor sees it: her own language and auto-lock, the clinic's settings read-only.
+        settings = SettingsDialog(main, {AUTO_LOCK_LIMIT: 10, AUTO_LOCK: 10, MODE: "offline"},
+                                  {LANGUAGE: True, AUTO_LOCK: True}, data_dir)
         settings.show()
         grab(settings, args.out / "06-preferencias.png")
         settings.hide()

@@ -103,7 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store, key = ClinicStore.create(
         folder, clinic_name="Puesto de salud de demostración", municipality="Demostración", admin_login="admin",
         admin_name="Administración (demo)", admin_passphrase=passphrase)
-    store.add_user("doctora", "Dra. Demo", "doctor", passphrase, must_change_passphrase=False)
+    store.users.add("doctora", "Dra. Demo", "doctor", passphrase, must_change_passphrase=False)
     store.lock(reason="setup")
     with ClinicStore.unlock(folder, "doctora", passphrase) as doctor:
         patients, encounters = populate(doctor, engine.diagnose, max(0, args.patients), seed=args.seed)
@@ -150,11 +150,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from app.store import restore_backup
+    from app.store import ClinicStore
 
     lang = args.lang
     folder = data_dir(args)
-    result = restore_backup(args.input, folder, recovery_key(args.recovery_key_file, lang), force=args.force)
+    result = ClinicStore.restore(args.input, folder, recovery_key(args.recovery_key_file, lang), force=args.force)
     print(say("restore_done", lang, path=folder))
     if result.kept is not None:
         print(say("restore_kept", lang, path=result.kept))

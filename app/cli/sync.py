@@ -103,6 +103,7 @@ def cmd_model_rollback(args: argparse.Namespace) -> int:
     with unlock(args) as store:
         pointer = rollback(folder)
         reconcile_installed(direct(store), folder)
-        store.record_sync("model_rollback", {"withdrawn": pointer.withdrawn[-1], "active": active_version(folder)})
+        store.audit.record_sync("model_rollback", {"withdrawn": pointer.withdrawn[-1],
+                                                   "active": active_version(folder)})
     print_json({"active": active_version(folder), "withdrawn": list(pointer.withdrawn)})
     return EXIT_OK

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import EXIT_OK, Subparsers, add_data_dir, add_login, new_passphrase, print_json, unlock
+
+if TYPE_CHECKING:
+    from app.store.records import UserRecord
 
 ROLES = ("doctor", "nurse", "admin")
 
@@ -59,54 +62,45 @@ def register(sub: Subparsers) -> None:
     reset.set_defaults(handler=cmd_reset)
 
 
-def _account(user: Any) -> dict[str, Any]:
+def _account(user: UserRecord) -> dict[str, Any]:
     return {"login": user.login, "name": user.display_name, "role": user.role, "active": bool(user.active),
             "must_change_passphrase": bool(user.must_change_passphrase)}
-
-
-def _user_id(store: Any, login: str) -> str:
-    from app.store import StoreError
-
-    for user in store.users():
-        if user.login == login.strip().lower():
-            return str(user.id)
-    raise StoreError("unknown_user", user=login)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     with unlock(args) as store:
         passphrase = new_passphrase(args.login, args.new_passphrase_file, args.lang, "--new-passphrase-file")
-        user = store.add_user(args.login, args.name, args.role, passphrase)
+        user = store.users.add(args.login, args.name, args.role, passphrase)
         print_json({"added": _account(user)})
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with unlock(args) as store:
-        print_json({"users": [_account(u) for u in store.users()]})
+        print_json({"users": [_account(u) for u in store.users.list()]})
     return EXIT_OK
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
     with unlock(args) as store:
-        store.disable_user(_user_id(store, args.login))
+        store.users.disable(store.users.by_login(args.login).id)
         print_json({"disabled": args.login})
     return EXIT_OK
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
     with unlock(args) as store:
-        user_id = _user_id(store, args.login)
-        store.enable_user(user_id, new_passphrase(args.login, args.new_passphrase_file, args.lang,
-                                                  "--new-passphrase-file"))
+        user_id = store.users.by_login(args.login).id
+        store.users.enable(user_id, new_passphrase(args.login, args.new_passphrase_file, args.lang,
+                                                   "--new-passphrase-file"))
         print_json({"enabled": args.login, "must_change_passphrase": True})
     return EXIT_OK
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
     with unlock(args) as store:
-        user_id = _user_id(store, args.login)
-        store.reset_passphrase(user_id, new_passphrase(args.login, args.new_passphrase_file, args.lang,
-                                                       "--new-passphrase-file"))
+        user_id = store.users.by_login(args.login).id
+        store.users.reset_passphrase(user_id, new_passphrase(args.login, args.new_passphrase_file, args.lang,
+                                                             "--new-passphrase-file"))
         print_json({"reset": args.login, "must_change_passphrase": True})
     return EXIT_OK

@@ -12,6 +12,9 @@ newer one (refused without --force); if the backup contains the newest entry of 
 (restored); otherwise they diverged (refused without --force). A database of another clinic, or one the backup's key
 cannot open, is refused without --force. Whatever is replaced is moved into a `replaced-<time>/` folder, never
 deleted. Restoring is emergency access: it is logged in the restored database's audit log.
+
+This module handles the files only; `ClinicStore.backup()` and `ClinicStore.restore()` (app/store/store.py) are the
+public entry points, and open the restored database to log the restore. Nothing here imports the store.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.core.files import write_json_atomic
 from app.store.audit import GENESIS
+from app.store.context import DataFolder
 from app.store.database import Database
 from app.store.files import DatabaseLock, LockHeld, make_private_dir
 from app.store.keys import Keyring, SecretKey, open_wrap, parse_recovery_key
@@ -181,8 +185,6 @@ def _relation(here: Path, key: SecretKey, clinic_id: str, backup_db: Database,
               folder_lock: DatabaseLock) -> tuple[str, dict[str, Any]]:
     """How the database already in `here` relates to the backup: empty, older, same, newer, diverged, foreign,
     unreadable (this clinic's, but damaged)."""
-    from app.store.store import DataFolder
-
     folder = DataFolder(here)
     same_clinic = False
     if folder.keyring.exists():
@@ -218,11 +220,21 @@ def _relation(here: Path, key: SecretKey, clinic_id: str, backup_db: Database,
         current.close()
 
 
-def restore_backup(backup: Path, data_dir: Path, recovery_key: str, *, force: bool = False,
-                   clock: Callable[[], float] = time.time) -> RestoreResult:
-    """Restore `backup` into `data_dir` with the recovery key (see the module docstring for the rules)."""
-    from app.store.store import EMERGENCY_USER, ClinicStore, DataFolder
+@dataclass(frozen=True)
+class RestoredFiles:
+    """A restore whose files are in place: what the store needs to open the restored database and log it."""
 
+    folder: DataFolder
+    header: BackupHeader
+    key: SecretKey
+    attempts: LoginAttempts
+    result: RestoreResult
+
+
+def restore_files(backup: Path, data_dir: Path, recovery_key: str, *, force: bool = False,
+                  clock: Callable[[], float] = time.time) -> RestoredFiles:
+    """Put `backup` in place in `data_dir` with the recovery key (see the module docstring for the rules); the
+    caller opens the restored database with the returned key (`ClinicStore.restore`)."""
     header, offset = read_header(Path(backup))
     data_dir = Path(data_dir)
     make_private_dir(data_dir)
@@ -290,12 +302,4 @@ def restore_backup(backup: Path, data_dir: Path, recovery_key: str, *, force: bo
         # a restore killed halfway leaves "open" too, so whatever is there then gets checked.
         folder_lock.release(clean=swapped or not folder_lock.unclean_shutdown)
 
-    store = ClinicStore._open(folder, header.keyring, key, attempts, RECOVERY, EMERGENCY_USER, clock)
-    try:
-        with store._tx() as s:
-            store._audit(s, "backup.restore", None, {"backup_created_at": header.created_at,
-                                                      "backup_audit_seq": header.audit_seq,
-                                                      "relation": relation, "forced": force})
-    finally:
-        store.lock(reason="restore")
-    return RestoreResult(data_dir, kept, relation)
+    return RestoredFiles(folder, header, key, attempts, RestoreResult(data_dir, kept, relation))

@@ -16,7 +16,10 @@ import datetime as dt
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.store.store import ClinicStore
 
 GIVEN_F = ("María", "Ana", "Luz", "Carmen", "Rosa", "Marta", "Gloria", "Diana", "Paola", "Sandra", "Claudia",
            "Yolanda", "Dora", "Nubia", "Esperanza", "Yesenia", "Leidy", "Daniela", "Valentina", "Sofía", "Camila",
@@ -114,22 +117,22 @@ def generate_passphrase(rng: random.SystemRandom | None = None) -> str:
     return "-".join("".join(rng.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
-def populate(store: Any, diagnose: Callable[[dict[str, Any]], dict[str, Any]], patients: int,
+def populate(store: ClinicStore, diagnose: Callable[[dict[str, Any]], dict[str, Any]], patients: int,
              seed: int | None = None) -> tuple[int, int]:
     """Add `patients` synthetic patients with 1–3 closed encounters each to an unlocked store whose user is a
     doctor. Returns (patients, encounters)."""
     rng = random.Random(seed)
     encounters = 0
     for person in synthetic_patients(rng, patients):
-        patient = store.add_patient(given_names=person.given_names, family_names=person.family_names,
-                                    sex=person.sex, birth_date=person.birth_date,
-                                    document_type=person.document_type, document_number=person.document_number,
-                                    village=person.village, phone=person.phone)
+        patient = store.patients.add(given_names=person.given_names, family_names=person.family_names,
+                                     sex=person.sex, birth_date=person.birth_date,
+                                     document_type=person.document_type, document_number=person.document_number,
+                                     village=person.village, phone=person.phone)
         for _ in range(rng.randint(1, 3)):
             request = synthetic_request(rng, person)
             response = diagnose(request)
-            store.record_encounter(patient.id, request=request, response=response,
-                                   final_code=response["top_conditions"][0]["code"],
-                                   notes="Paciente sintético de demostración.")
+            store.encounters.record(patient.id, request=request, response=response,
+                                    final_code=response["top_conditions"][0]["code"],
+                                    notes="Paciente sintético de demostración.")
             encounters += 1
     return patients, encounters

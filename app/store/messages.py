@@ -137,6 +137,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "Código de diagnóstico no válido «{code}»: use CIE-10 (por ejemplo J18.9) u ORPHA (ORPHA:558).",
         "en": "Invalid diagnosis code '{code}': use ICD-10 (for example J18.9) or ORPHA (ORPHA:558).",
     },
+    "invalid_setting": {
+        "es": "El ajuste «{key}» no admite ese valor; se espera: {expected}.",
+        "en": "The setting '{key}' does not take that value; expected: {expected}.",
+    },
     "invalid_field": {
         "es": "El campo «{field}» no es válido.",
         "en": "The field '{field}' is not valid.",
@@ -328,4 +332,5 @@ class StoreError(LocalisedError):
     MESSAGES = MESSAGES
     KIND = "store error"
     USER_FIXABLE = frozenset({"passphrase_too_short", "passphrases_differ", "invalid_login", "missing_field",
-                              "recovery_key_typo", "no_terminal", "unreadable_file", "unknown_user", "login_taken"})
+                              "recovery_key_typo", "no_terminal", "unreadable_file", "unknown_user", "login_taken",
+                              "invalid_setting"})

@@ -1,11 +1,12 @@
 """Enrollment of this laptop with the central service, and the credentials it leaves in the encrypted store.
 
 `enroll()` spends a one-time code (`vereda-server enroll-code`) at `POST /v1/enroll` and keeps the answer in the
-store's settings: `central_url`, `device_token` (secret: the store writes "set" in the audit log instead of the
-value, and nothing here prints or logs it), `device_id`, `central_clinic_id`, `central_clinic_name`. The settings
-live in the SQLCipher database, so the token is encrypted at rest with everything else.
+store's settings (app/store/config_vars.py): CENTRAL_URL, DEVICE_TOKEN (secret: the store writes "set" in the
+audit log instead of the value, and nothing here prints or logs it), DEVICE_ID, CENTRAL_CLINIC_ID,
+CENTRAL_CLINIC_NAME. The settings live in the SQLCipher database, so the token is encrypted at rest with everything
+else.
 
-The setup wizard may have saved a code typed before the laptop ever saw a network (`enrollment_code`);
+The setup wizard may have saved a code typed before the laptop ever saw a network (ENROLLMENT_CODE);
 `complete_pending_enrollment()` spends it at the first sync and then forgets it.
 """
 
@@ -16,6 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.store.config_vars import (
+    CENTRAL_CLINIC_ID,
+    CENTRAL_CLINIC_NAME,
+    CENTRAL_URL,
+    DEVICE_ID,
+    DEVICE_TOKEN,
+    ENROLLMENT_CODE,
+)
 from app.sync.client import CentralClient, normalise_server_url
 from app.sync.messages import SyncError
 
@@ -24,9 +33,6 @@ if TYPE_CHECKING:
     from app.sync.outbox import StoreCall
 
 log = logging.getLogger("vereda.sync.enrollment")
-
-URL, TOKEN, DEVICE_ID, CLINIC_ID, CLINIC_NAME, PENDING_CODE = (
-    "central_url", "device_token", "device_id", "central_clinic_id", "central_clinic_name", "enrollment_code")
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,12 @@ class Enrollment:
 
 
 def load_enrollment(store: ClinicStore) -> Enrollment | None:
-    url, token, clinic = store.setting(URL), store.setting(TOKEN), store.setting(CLINIC_ID)
+    settings = store.settings
+    url, token, clinic = settings.get(CENTRAL_URL), settings.get(DEVICE_TOKEN), settings.get(CENTRAL_CLINIC_ID)
     if not url or not token or not clinic:
         return None
-    return Enrollment(str(url), str(token), int(store.setting(DEVICE_ID, 0) or 0), str(clinic),
-                      str(store.setting(CLINIC_NAME, "") or ""))
+    return Enrollment(str(url), str(token), int(settings.get(DEVICE_ID) or 0), str(clinic),
+                      str(settings.get(CENTRAL_CLINIC_NAME) or ""))
 
 
 def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: bool = False, allow_http: bool = False,
@@ -64,15 +71,16 @@ def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: boo
                             str(answer.get("clinic_name", "")))
 
     def save(store: ClinicStore) -> None:
-        if store.setting(URL) != url:
-            store.set_setting(URL, url)
-        store.set_setting(TOKEN, enrollment.token)
-        store.set_setting(DEVICE_ID, enrollment.device_id)
-        store.set_setting(CLINIC_ID, enrollment.clinic_id)
-        store.set_setting(CLINIC_NAME, enrollment.clinic_name)
-        if store.setting(PENDING_CODE):
-            store.set_setting(PENDING_CODE, None)
-        store.record_sync("enrolled", enrollment.public())
+        settings = store.settings
+        if settings.get(CENTRAL_URL) != url:
+            settings.set(CENTRAL_URL, url)
+        settings.set(DEVICE_TOKEN, enrollment.token)
+        settings.set(DEVICE_ID, enrollment.device_id)
+        settings.set(CENTRAL_CLINIC_ID, enrollment.clinic_id)
+        settings.set(CENTRAL_CLINIC_NAME, enrollment.clinic_name)
+        if settings.get(ENROLLMENT_CODE):
+            settings.set(ENROLLMENT_CODE, None)
+        store.audit.record_sync("enrolled", enrollment.public())
 
     call_store(save)
     log.info("enrolled with %s as device %d of %s", url, enrollment.device_id, enrollment.clinic_id)
@@ -82,7 +90,8 @@ def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: boo
 def complete_pending_enrollment(call_store: StoreCall[Any], *, allow_http: bool = False,
                                 client_factory: Callable[[str], CentralClient] | None = None) -> Enrollment | None:
     """Spend the code the setup wizard saved, if there is one and the laptop is not enrolled yet."""
-    url, code, current = call_store(lambda s: (s.setting(URL), s.setting(PENDING_CODE), load_enrollment(s)))
+    url, code, current = call_store(lambda s: (s.settings.get(CENTRAL_URL), s.settings.get(ENROLLMENT_CODE),
+                                               load_enrollment(s)))
     if current is not None or not url or not code:
         return current
     return enroll(call_store, str(url), str(code), allow_http=allow_http, client_factory=client_factory)

@@ -148,9 +148,9 @@ def apply_results(call_store: StoreCall[Any], row_ids: list[int], results: list[
 
     def mark(store: ClinicStore) -> None:
         if accepted:
-            store.mark_feedback_sent(accepted)
+            store.outbox.mark_sent(accepted)
         for reason, ids in _group_by_reason(refused).items():
-            store.mark_feedback_refused(ids, reason)
+            store.outbox.mark_refused(ids, reason)
 
     call_store(mark)
     summary.acknowledged += len(accepted)
@@ -171,7 +171,7 @@ def push_outbox(call_store: StoreCall[Any], sender: FeedbackSender, clinic_id: s
     seen: set[int] = set()
     size = max(MIN_BATCH, batch_size)
     while True:
-        rows = call_store(lambda s, n=size: s.pending_feedback(n))
+        rows = call_store(lambda s, n=size: s.outbox.pending(n))
         rows = [r for r in rows if r.id not in seen]
         if not rows:
             return summary
@@ -186,7 +186,7 @@ def push_outbox(call_store: StoreCall[Any], sender: FeedbackSender, clinic_id: s
                 unmappable.append((row.id, f"unmappable: {exc}"))
         if unmappable:
             for reason, ids in _group_by_reason(unmappable).items():
-                call_store(lambda s, ids=ids, reason=reason: s.mark_feedback_refused(ids, reason))
+                call_store(lambda s, ids=ids, reason=reason: s.outbox.mark_refused(ids, reason))
             summary.refused["unmappable"] += len(unmappable)
             seen.update(rid for rid, _ in unmappable)
         if not records:

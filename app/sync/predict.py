@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest
 from app.core.response import DiagnoseResponse
 from app.core.vocabulary import STATES
+from app.store.config_vars import CENTRAL_URL, DEVICE_TOKEN, MODE, MODES
 from app.sync.client import CentralClient, RetryPolicy, run_with_deadline
 from app.sync.messages import SyncError
 
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vereda.sync.predict")
 
-MODES = ("offline", "hybrid", "cloud")
-DEFAULT_MODE = "offline"
+DEFAULT_MODE: str = MODE.default
 HYBRID_TIMEOUT = 2.0  # origin document
 CLOUD_TIMEOUT = 8.0
 COOLDOWN = 30.0
@@ -77,10 +77,9 @@ class ModePredictor:
     @classmethod
     def from_store(cls, store: ClinicStore, engine: DiagnosisEngine, **kwargs: Any) -> ModePredictor:
         """Read the settings on the store's thread; the predictor itself may then be used from any thread."""
-        from app.sync.enrollment import TOKEN, URL
-
-        return cls(engine, normalise_mode(store.setting("mode", DEFAULT_MODE)), store.setting(URL) or None,
-                   store.setting(TOKEN) or None, **kwargs)
+        settings = store.settings
+        return cls(engine, normalise_mode(settings.get(MODE)), settings.get(CENTRAL_URL) or None,
+                   settings.get(DEVICE_TOKEN) or None, **kwargs)
 
     def close(self) -> None:
         if self._client is not None:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.bundle import MANIFEST
+from app.store.config_vars import CENTRAL_URL, LAST_SYNC, LAST_SYNC_RESULT, MODE
 from app.sync.client import CentralClient, RetryPolicy
-from app.sync.enrollment import URL, complete_pending_enrollment, load_enrollment
+from app.sync.enrollment import complete_pending_enrollment, load_enrollment
 from app.sync.messages import SyncError, text
 from app.sync.outbox import BATCH_SIZE, PushSummary, StoreCall, push_outbox
-from app.sync.predict import DEFAULT_MODE, normalise_mode
+from app.sync.predict import normalise_mode
 from app.sync.updates import ModelUpdate, active_bundle_dir, active_version, read_active, update_from_service
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from app.store.store import ClinicStore
 
 log = logging.getLogger("vereda.sync")
-
-LAST_SYNC, LAST_RESULT = "last_sync", "last_sync_result"
 
 
 def auto_sync_allowed(mode: Any) -> bool:
@@ -105,11 +104,11 @@ def reconcile_installed(call_store: StoreCall[Any], data_dir: Path) -> None:
     def check(store: ClinicStore) -> None:
         import json
 
-        current = store.active_bundle()
+        current = store.bundles.active()
         if current is None or current.sha256 != sha:
             manifest = json.loads(raw)
-            store.record_installed_bundle(version=str(manifest["version"]), sha256=sha, source=source,
-                                          manifest=manifest)
+            store.bundles.record_installed(version=str(manifest["version"]), sha256=sha, source=source,
+                                           manifest=manifest)
 
     call_store(check)
 
@@ -118,7 +117,7 @@ def report_audit_head(call_store: StoreCall[Any], client: CentralClient) -> dict
     """Send the audit log's newest (sequence, hash) to the service, which keeps it per device: entries removed or
     rewritten here after they were reported then show at the centre, out of reach of whoever changed this laptop's
     database (docs/security.md). Best effort: a failure is logged and never fails the sync."""
-    seq, head = call_store(lambda store: store.audit_chain_head())
+    seq, head = call_store(lambda store: store.audit.chain_head())
     try:
         answer = client.report_audit_head(seq, head)
     except SyncError as exc:
@@ -154,7 +153,7 @@ def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BA
                 result.error = exc
     finally:
         client.close()
-    result.counts = call_store(lambda s: s.feedback_counts())
+    result.counts = call_store(lambda s: s.outbox.counts())
     result.finished_at = _utc_now()
 
     def record(store: ClinicStore) -> None:
@@ -164,9 +163,9 @@ def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BA
         if "error" in summary:
             detail["error"] = summary["error"]["code"]
         if result.reached_service:
-            store.set_setting(LAST_SYNC, result.finished_at)
-        store.set_setting(LAST_RESULT, detail)
-        store.record_sync("run", detail)
+            store.settings.set(LAST_SYNC, result.finished_at)
+        store.settings.set(LAST_SYNC_RESULT, detail)
+        store.audit.record_sync("run", detail)
 
     call_store(record)
     log.info("sync: %s", {k: v for k, v in result.to_json("en").items() if k != "warning"})
@@ -176,15 +175,15 @@ def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BA
 def sync_status(store: ClinicStore, data_dir: Path) -> dict[str, Any]:
     """What the status bar shows. Cheap (a few indexed counts); runs on the database thread."""
     enrollment = load_enrollment(store)
-    mode = normalise_mode(store.setting("mode", DEFAULT_MODE))
+    mode = normalise_mode(store.settings.get(MODE))
     return {
         "mode": mode,
         "auto_sync": auto_sync_allowed(mode) and enrollment is not None,
         "enrolled": enrollment is not None,
-        "server": enrollment.server_url if enrollment else store.setting(URL),
-        **store.feedback_counts(),
-        "last_sync": store.setting(LAST_SYNC),
-        "last_sync_result": store.setting(LAST_RESULT),
+        "server": enrollment.server_url if enrollment else store.settings.get(CENTRAL_URL),
+        **store.outbox.counts(),
+        "last_sync": store.settings.get(LAST_SYNC),
+        "last_sync_result": store.settings.get(LAST_SYNC_RESULT),
         "model_version": active_version(data_dir),
         "model_dir": str(active_bundle_dir(data_dir)),
     }

@@ -456,15 +456,15 @@ def record_outcome(call_store: StoreCall[Any] | None, result: ModelUpdate) -> No
         inst = result.installed
 
         def installed(store: Any) -> None:
-            store.record_installed_bundle(version=inst.version, sha256=inst.manifest_sha256, source=inst.source,
-                                          manifest=inst.manifest)
-            store.record_sync("model_installed", {"version": inst.version, "previous": inst.previous,
-                                                  "source": inst.source})
+            store.bundles.record_installed(version=inst.version, sha256=inst.manifest_sha256, source=inst.source,
+                                           manifest=inst.manifest)
+            store.audit.record_sync("model_installed", {"version": inst.version, "previous": inst.previous,
+                                                        "source": inst.source})
 
         call_store(installed)
     elif result.status == "refused" and result.error is not None:
         detail = {"version": result.version, "code": result.error.code, "active": result.active}
-        call_store(lambda store: store.record_sync("model_refused", detail))
+        call_store(lambda store: store.audit.record_sync("model_refused", detail))
 
 
 def update_from_service(client: CentralClient, data_dir: Path, call_store: StoreCall[Any] | None = None, *,

@@ -71,7 +71,7 @@ def export_feedback(call_store: StoreCall[Any], target: Path) -> FeedbackExport:
     """Seal every pending feedback record into `target`. Raises SyncError when nothing is pending or the laptop
     is not enrolled (the file is sealed with the device's key, so the service must know the device)."""
     enrollment = _require_enrollment(call_store)
-    rows = call_store(lambda s: s.pending_feedback(MAX_EXPORT))
+    rows = call_store(lambda s: s.outbox.pending(MAX_EXPORT))
     records, unmappable = [], []
     for row in rows:
         try:
@@ -79,13 +79,13 @@ def export_feedback(call_store: StoreCall[Any], target: Path) -> FeedbackExport:
         except UnmappableRow as exc:
             unmappable.append((row.id, f"unmappable: {exc}"))
     for row_id, reason in unmappable:
-        call_store(lambda s, i=row_id, r=reason: s.mark_feedback_refused([i], r))
+        call_store(lambda s, i=row_id, r=reason: s.outbox.mark_refused([i], r))
     if not records:
         raise SyncError("usb_nothing_to_export")
     data = seal("feedback", {"records": records}, key_material=token_key_material(enrollment.token),
                 device_id=enrollment.device_id, clinic_id=enrollment.clinic_id, count=len(records))
     _write_atomically(Path(target), data)
-    call_store(lambda s: s.record_sync("usb_export", {"count": len(records), "file": Path(target).name}))
+    call_store(lambda s: s.audit.record_sync("usb_export", {"count": len(records), "file": Path(target).name}))
     return FeedbackExport(Path(target), len(records), len(unmappable))
 
 
@@ -113,7 +113,7 @@ def import_receipt(call_store: StoreCall[Any], path: Path) -> PushSummary:
     summary = PushSummary()
     row_ids: list[int] = []
     results: list[RecordResult] = []
-    for row in call_store(lambda s: s.pending_feedback(MAX_EXPORT)):
+    for row in call_store(lambda s: s.outbox.pending(MAX_EXPORT)):
         try:
             answer = by_uuid.get(record_uuid(row.payload["encounter"]))
         except (KeyError, TypeError, ValueError):
@@ -127,8 +127,8 @@ def import_receipt(call_store: StoreCall[Any], path: Path) -> PushSummary:
     if results:
         apply_results(call_store, row_ids, results, summary)
     summary.pushed = len(results)
-    call_store(lambda s: s.record_sync("usb_receipt", {"acknowledged": summary.acknowledged,
-                                                       "refused": summary.failed, "file": Path(path).name}))
+    call_store(lambda s: s.audit.record_sync("usb_receipt", {"acknowledged": summary.acknowledged,
+                                                             "refused": summary.failed, "file": Path(path).name}))
     return summary
 
 

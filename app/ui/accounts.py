@@ -1,10 +1,10 @@
 """The administrator's accounts screen (Tools → Accounts): add a doctor, list the accounts, disable, enable, reset a
-passphrase, and keep each doctor's professional registration number for the referral letter.
+passphrase.
 
 Every change goes to the store on the database worker through the main window's `db`; the store checks that the
 person logged in may manage users and writes each change to the audit log. A new, re-enabled or reset account gets
-a temporary passphrase that its owner replaces at the next login. The registration number has no column in the
-store: it is a clinic setting keyed by the account (`registration_setting`).
+a temporary passphrase that its owner replaces at the next login. Each doctor's professional registration number is
+her own setting (REGISTRATION_NUMBER), asked for on her first referral letter and remembered with her account.
 """
 
 from __future__ import annotations
@@ -35,20 +35,14 @@ from app.ui.qt import (
 )
 
 ROLES = ("doctor", "nurse", "admin")
-COLUMNS = ("login", "name", "role", "state", "registration")
+COLUMNS = ("login", "name", "role", "state")
 Run = Callable[..., None]  # MainWindow.db(op, on_done, on_error)
 
 
-def registration_setting(user_id: str) -> str:
-    """The clinic setting that holds an account's professional registration number."""
-    return f"registration_number:{user_id}"
-
-
 def account_rows(store: Any) -> list[dict[str, Any]]:
-    """The accounts as plain dicts, with their registration numbers (database worker)."""
+    """The accounts as plain dicts (database worker)."""
     return [{"id": u.id, "login": u.login, "name": u.display_name, "role": u.role, "active": u.active,
-             "must_change": u.must_change_passphrase,
-             "registration": store.setting(registration_setting(u.id)) or ""} for u in store.users()]
+             "must_change": u.must_change_passphrase} for u in store.users.list()]
 
 
 class AccountsDialog(QDialog):
@@ -78,7 +72,6 @@ class AccountsDialog(QDialog):
             self.role.addItem(tr(f"accounts.role_{role}"), role)
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.registration = QLineEdit()
         self.add_button = QPushButton(tr("accounts.add"))
         self.add_button.clicked.connect(self.add)
         form = QFormLayout(self.new_box)
@@ -86,27 +79,22 @@ class AccountsDialog(QDialog):
         form.addRow(tr("setup.display_name"), self.display_name)
         form.addRow(tr("accounts.role"), self.role)
         form.addRow(tr("accounts.temporary"), self.passphrase)
-        form.addRow(tr("accounts.registration"), self.registration)
         form.addRow(self.add_button)
 
         # The selected account.
         self.selected_box = QGroupBox(tr("accounts.selected"))
         self.temporary = QLineEdit()
         self.temporary.setEchoMode(QLineEdit.EchoMode.Password)
-        self.selected_registration = QLineEdit()
         self.disable_button = QPushButton(tr("accounts.disable"))
         self.enable_button = QPushButton(tr("accounts.enable"))
         self.reset_button = QPushButton(tr("accounts.reset"))
-        self.save_registration_button = QPushButton(tr("accounts.save_registration"))
         self.disable_button.clicked.connect(self.disable)
         self.enable_button.clicked.connect(self.enable)
         self.reset_button.clicked.connect(self.reset_passphrase)
-        self.save_registration_button.clicked.connect(self.save_registration)
         selected = QFormLayout(self.selected_box)
         selected.addRow(tr("accounts.temporary"), self.temporary)
-        selected.addRow(tr("accounts.registration"), self.selected_registration)
         actions = QHBoxLayout()
-        for button in (self.disable_button, self.enable_button, self.reset_button, self.save_registration_button):
+        for button in (self.disable_button, self.enable_button, self.reset_button):
             actions.addWidget(button)
         selected.addRow(actions)
 
@@ -143,7 +131,7 @@ class AccountsDialog(QDialog):
         for row in rows:
             state = (tr("accounts.disabled") if not row["active"]
                      else tr("accounts.must_change") if row["must_change"] else tr("accounts.active"))
-            cells = (row["login"], row["name"], tr(f"accounts.role_{row['role']}"), state, row["registration"])
+            cells = (row["login"], row["name"], tr(f"accounts.role_{row['role']}"), state)
             items = [QStandardItem(text) for text in cells]
             items[0].setData(row["id"], Qt.ItemDataRole.UserRole)
             self.model.appendRow(items)
@@ -166,13 +154,12 @@ class AccountsDialog(QDialog):
 
     def _selection_changed(self) -> None:
         row = self.current()
-        for button in (self.disable_button, self.enable_button, self.reset_button, self.save_registration_button):
+        for button in (self.disable_button, self.enable_button, self.reset_button):
             button.setEnabled(row is not None)
         if row is not None:
             self.disable_button.setEnabled(row["active"])
             self.enable_button.setEnabled(not row["active"])
             self.reset_button.setEnabled(row["active"])
-            self.selected_registration.setText(row["registration"])
 
     def _failed(self, error: BaseException) -> None:
         self.status.setStyleSheet("color: #b71c1c;")
@@ -182,16 +169,12 @@ class AccountsDialog(QDialog):
     def add(self) -> None:
         login, name = self.login.text().strip(), self.display_name.text().strip()
         role, passphrase = self.role.currentData(), self.passphrase.text()
-        registration = self.registration.text().strip()
 
         def op(s: Any) -> str:
-            user = s.add_user(login, name, role, passphrase)
-            if registration:
-                s.set_setting(registration_setting(user.id), registration)
-            return str(user.login)
+            return str(s.users.add(login, name, role, passphrase).login)
 
         def added(new_login: str) -> None:
-            for field in (self.login, self.display_name, self.passphrase, self.registration):
+            for field in (self.login, self.display_name, self.passphrase):
                 field.clear()
             self.refresh(tr("accounts.added", login=new_login))
 
@@ -204,19 +187,15 @@ class AccountsDialog(QDialog):
         self.run(lambda s: op(s, row), lambda _r: self.refresh(tr(done, login=row["login"])), self._failed)
 
     def disable(self) -> None:
-        self._change(lambda s, row: s.disable_user(row["id"]), "accounts.disabled_done")
+        self._change(lambda s, row: s.users.disable(row["id"]), "accounts.disabled_done")
 
     def enable(self) -> None:
         temporary = self.temporary.text()
         self.temporary.clear()
-        self._change(lambda s, row: s.enable_user(row["id"], temporary), "accounts.enabled_done")
+        self._change(lambda s, row: s.users.enable(row["id"], temporary), "accounts.enabled_done")
 
     def reset_passphrase(self) -> None:
         temporary = self.temporary.text()
         self.temporary.clear()
-        self._change(lambda s, row: s.reset_passphrase(row["id"], temporary), "accounts.reset_done")
+        self._change(lambda s, row: s.users.reset_passphrase(row["id"], temporary), "accounts.reset_done")
 
-    def save_registration(self) -> None:
-        number = self.selected_registration.text().strip()
-        self._change(lambda s, row: s.set_setting(registration_setting(row["id"]), number or None),
-                     "accounts.registration_done")

@@ -16,10 +16,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app import logs
 from app.preferences import Preferences
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, ConfigVar
 from app.store.files import is_initialised
 from app.ui.errors import install_excepthook, show_error
 from app.ui.i18n import tr, translator
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from app.ui.setup_wizard import SetupWizard
 
 log = logging.getLogger(__name__)
-DEFAULT_AUTO_LOCK_MINUTES = 10
 IDLE_CHECK_MS = 5_000
 ACTIVITY_EVENTS = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.Wheel}
 
@@ -60,7 +60,7 @@ class VeredaApp(QObject):
         self.preferences = preferences
         self.tasks = TaskManager()
         self.store: ClinicStore | None = None
-        self.auto_lock_minutes = DEFAULT_AUTO_LOCK_MINUTES
+        self.auto_lock_minutes = float(AUTO_LOCK_LIMIT.default)
         self.watcher = _ActivityWatcher()
         QApplication.instance().installEventFilter(self.watcher)  # type: ignore[union-attr]
         self.idle_timer = QTimer(self)
@@ -144,19 +144,16 @@ class VeredaApp(QObject):
         self.login.reset()
         self.main.attach(store)
         self.main.show()
-        self.tasks.run_database(lambda: store.setting("auto_lock_minutes", DEFAULT_AUTO_LOCK_MINUTES),
-                                self._set_auto_lock)
+        self.tasks.run_database(store.settings.auto_lock_minutes, self._set_auto_lock)
         self.watcher.last = time.monotonic()
         self.idle_timer.start()
 
-    def _set_auto_lock(self, minutes: object) -> None:
-        try:
-            self.auto_lock_minutes = max(1, int(minutes))  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            self.auto_lock_minutes = DEFAULT_AUTO_LOCK_MINUTES
+    def _set_auto_lock(self, minutes: float) -> None:
+        # The user's own minutes, at most the clinic's limit (store.settings checks both when they are saved).
+        self.auto_lock_minutes = max(1.0, float(minutes))
 
-    def _settings_changed(self, values: dict[str, object]) -> None:
-        self._set_auto_lock(values.get("auto_lock_minutes", DEFAULT_AUTO_LOCK_MINUTES))
+    def _settings_changed(self, values: dict[ConfigVar, Any]) -> None:
+        self._set_auto_lock(values[AUTO_LOCK])
 
     def _remember_language(self, lang: str) -> None:
         self.preferences.language = lang

@@ -1,7 +1,10 @@
 """Settings and About.
 
-Settings that belong to the clinic (auto-lock, central service, mode) are saved in the encrypted store; the
-language is also kept in the per-user preferences so the login window speaks it before anyone logs in.
+The Preferences dialog shows the settings declared in app/store/config_vars.py: each person's own (language,
+auto-lock within the clinic's limit), which everyone may change, and the clinic's (the longest auto-lock, the
+central service, the mode), which only an administrator may change and others see read-only. It returns only what
+changed, so saving one's language never touches a clinic setting. The language is also kept in the per-user
+preferences file so the login window speaks it before anyone logs in.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from app import __version__
 from app.core.bundle import ModelBundle
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, CENTRAL_URL, LANGUAGE, MODE, MODES, ConfigVar
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QComboBox,
@@ -26,58 +30,89 @@ from app.ui.qt import (
 )
 from app.ui.widgets import NumberField, with_message
 
-MODES = ("offline", "hybrid", "cloud")
+# What the Preferences dialog shows, in the order saved: a new clinic limit first, so a longer own auto-lock fits.
+PREFERENCES: tuple[ConfigVar, ...] = (AUTO_LOCK_LIMIT, CENTRAL_URL, MODE, LANGUAGE, AUTO_LOCK)
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, parent: QWidget | None, values: dict[str, Any], data_dir: Path) -> None:
+    """`values` and `editable` come from the store (`store.settings.get` and `may_change` of each PREFERENCES)."""
+
+    def __init__(self, parent: QWidget | None, values: dict[ConfigVar, Any], editable: dict[ConfigVar, bool],
+                 data_dir: Path) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("settings.title"))
+        self._initial = dict(values)
         self.language = QComboBox()
         self.language.addItem("Español", "es")
         self.language.addItem("English", "en")
-        self.language.setCurrentIndex(0 if values.get("language", translator().lang) == "es" else 1)
-        self.auto_lock = NumberField(1, 120, 0, optional=False)  # minutes
-        self.auto_lock.setValue(int(values.get("auto_lock_minutes", 10)))
-        self.clinic_name = QLineEdit(values.get("clinic_name") or "")
-        self.clinic_place = QLineEdit(values.get("clinic_place") or "")
-        self.central_url = QLineEdit(values.get("central_url") or "")
+        self.language.setCurrentIndex(0 if (values.get(LANGUAGE) or translator().lang) == "es" else 1)
+        limit = int(values.get(AUTO_LOCK_LIMIT) or AUTO_LOCK_LIMIT.default)
+        # Minutes, refused beside the field when out of range (never clamped to the nearest value that fits).
+        self.auto_lock_limit = NumberField(AUTO_LOCK_LIMIT.minimum or 1, AUTO_LOCK_LIMIT.maximum or 120, 0,
+                                           optional=False)
+        self.auto_lock_limit.setValue(limit)
+        self.auto_lock = NumberField(AUTO_LOCK.minimum or 1, limit, 0, optional=False)
+        self.auto_lock.setValue(int(values.get(AUTO_LOCK) or limit))
+        self.auto_lock_limit.textChanged.connect(self._limit_changed)
+        self.central_url = QLineEdit(values.get(CENTRAL_URL) or "")
         self.central_url.setPlaceholderText("https://vereda.example.org")
         self.mode = QComboBox()
         for mode in MODES:
             self.mode.addItem(tr(f"settings.mode_{mode}"), mode)
-        self.mode.setCurrentIndex(max(0, MODES.index(values.get("mode", "offline"))
-                                      if values.get("mode") in MODES else 0))
+        current = values.get(MODE)
+        self.mode.setCurrentIndex(MODES.index(current) if current in MODES else 0)
         self.data_dir = QLabel(str(data_dir))
         self.data_dir.setWordWrap(True)
+        self._fields: dict[ConfigVar, QWidget] = {LANGUAGE: self.language, AUTO_LOCK: self.auto_lock,
+                                                  AUTO_LOCK_LIMIT: self.auto_lock_limit,
+                                                  CENTRAL_URL: self.central_url, MODE: self.mode}
+        for var, field in self._fields.items():
+            field.setEnabled(editable.get(var, False))
         form = QFormLayout(self)
         form.addRow(tr("settings.language"), self.language)
-        form.addRow(tr("setup.clinic_name"), self.clinic_name)
-        form.addRow(tr("setup.municipality"), self.clinic_place)
         form.addRow(tr("settings.auto_lock"), with_message(self.auto_lock))
+        form.addRow(tr("settings.auto_lock_limit"), with_message(self.auto_lock_limit))
         form.addRow(tr("settings.central_url"), self.central_url)
         form.addRow(tr("settings.mode"), self.mode)
         form.addRow(tr("settings.data_dir"), self.data_dir)
+        self.clinic_only = QLabel(tr("settings.clinic_only"))
+        self.clinic_only.setWordWrap(True)
+        self.clinic_only.setVisible(not editable.get(MODE, False))
+        form.addRow(self.clinic_only)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def _limit_changed(self, *_args: object) -> None:
+        limit = self.auto_lock_limit.value()
+        if limit is not None and not self.auto_lock_limit.error():
+            self.auto_lock.set_range(AUTO_LOCK.minimum or 1, limit)  # the own value must fit the new limit
+
     def _accept(self) -> None:
-        if self.auto_lock.error():  # refused with its message, never cut to two digits
-            self.auto_lock.show_error()
-            return
+        for field in (self.auto_lock_limit, self.auto_lock):
+            if field.isEnabled() and field.error():
+                field.show_error()  # refused with its message, never cut to two digits
+                return
         self.accept()
 
-    def values(self) -> dict[str, Any]:
-        return {
-            "language": self.language.currentData(),
-            "auto_lock_minutes": int(self.auto_lock.value() or 10),
-            "clinic_name": self.clinic_name.text().strip(),
-            "clinic_place": self.clinic_place.text().strip(),
-            "central_url": self.central_url.text().strip(),
-            "mode": self.mode.currentData(),
-        }
+    def _value(self, var: ConfigVar) -> Any:
+        field = self._fields[var]
+        if isinstance(field, QComboBox):
+            return field.currentData()
+        if isinstance(field, NumberField):
+            value = field.value()
+            return None if value is None else int(value)
+        return self.central_url.text().strip() or None
+
+    def values(self) -> dict[ConfigVar, Any]:
+        """The settings the person changed and may change, in PREFERENCES order."""
+        changed: dict[ConfigVar, Any] = {}
+        for var in PREFERENCES:
+            value = self._value(var)
+            if self._fields[var].isEnabled() and value != self._initial.get(var):
+                changed[var] = value
+        return changed
 
 
 def about_html(bundle: ModelBundle, lang: str) -> str:

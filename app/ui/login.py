@@ -189,7 +189,7 @@ class LoginWindow(QWidget):
             self.button.setEnabled(True)
             self.status.setText(friendly_message(error))
 
-        self.tasks.run_database(lambda: store.change_passphrase(current, new), changed, refused)
+        self.tasks.run_database(lambda: store.users.change_passphrase(current, new), changed, refused)
 
     def _failed(self, error: BaseException) -> None:
         self.button.setEnabled(True)

@@ -21,10 +21,11 @@ from app.core.age import age_in_years
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
 from app.preferences import Preferences
+from app.store.config_vars import AUTO_LOCK, LANGUAGE, REGISTRATION_NUMBER, ConfigVar
 from app.store.store import ClinicStore
-from app.ui.accounts import AccountsDialog, registration_setting
+from app.ui.accounts import AccountsDialog
 from app.ui.consultation import ConsultationWidget
-from app.ui.dialogs import AboutDialog, SettingsDialog
+from app.ui.dialogs import PREFERENCES, AboutDialog, SettingsDialog
 from app.ui.errors import show_error
 from app.ui.i18n import tr, translator
 from app.ui.patients import PatientDialog, PatientsWidget, encounter_row, patient_row
@@ -53,14 +54,8 @@ STATUS_REFRESH_MS = 60_000  # connectivity and records waiting; a background syn
 
 
 def clinic_identity(store: ClinicStore) -> tuple[str, str]:
-    """The clinic's name and place, for the window title and the referral letter (database worker).
-
-    The store has no public reader for its clinic row, so the setup wizard also keeps both as clinic settings
-    (`clinic_name`, `clinic_place`, editable by the administrator in Settings); an enrolled clinic without them
-    falls back to the name the central service knows it by.
-    """
-    name = store.setting("clinic_name") or store.setting("central_clinic_name") or ""
-    return str(name), str(store.setting("clinic_place") or "")
+    """The clinic's name and place, for the window title and the referral letter (database worker)."""
+    return store.clinic.name, store.clinic.municipality
 
 
 def _local_time(iso: str | None) -> str:
@@ -75,7 +70,7 @@ def _local_time(iso: str | None) -> str:
 class MainWindow(QMainWindow):
     lock_requested = Signal()
     quit_requested = Signal()  # after the draft is saved
-    settings_changed = Signal(dict)
+    settings_changed = Signal(object)  # {LANGUAGE: ..., AUTO_LOCK: minutes} as they apply to this user now
 
     def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, data_dir: Path,
                  preferences: Preferences | None = None) -> None:
@@ -172,7 +167,7 @@ class MainWindow(QMainWindow):
         if not same_user:
             self.reset_consultation()
             self.patients.clear()  # the last user's search and its results are not for the next one
-        self.db(clinic_identity, self._show_session)
+        self.db(lambda s: (*clinic_identity(s), s.settings.get(LANGUAGE)), self._show_session)
         self.refresh_status()
         self.status_timer.start()
         self.update_predictor()
@@ -189,8 +184,10 @@ class MainWindow(QMainWindow):
         self.store = None
         self.status_timer.stop()
 
-    def _show_session(self, values: tuple[str, str]) -> None:
-        self.clinic_name, self.clinic_place = values
+    def _show_session(self, values: tuple[str, str, str | None]) -> None:
+        self.clinic_name, self.clinic_place, language = values
+        if language and language != translator().lang:
+            translator().set_language(language)  # each person's own (the clinic's until they choose one)
         self.retranslate()
 
     def _language_changed(self, _lang: str) -> None:
@@ -253,19 +250,19 @@ class MainWindow(QMainWindow):
         if not query:
             self.patients.show_results([])
             return
-        self.db(lambda s: [patient_row(p) for p in s.search_patients(query)], self.patients.show_results)
+        self.db(lambda s: [patient_row(p) for p in s.patients.search(query)], self.patients.show_results)
 
     def new_patient(self) -> None:
         dialog = PatientDialog(self)
         if dialog.exec():
             values = dialog.values()
-            self.db(lambda s: patient_row(s.add_patient(**values)), self._patient_saved)
+            self.db(lambda s: patient_row(s.patients.add(**values)), self._patient_saved)
 
     def edit_patient(self, patient: dict[str, Any]) -> None:
         dialog = PatientDialog(self, patient)
         if dialog.exec():
             values = dialog.values()
-            self.db(lambda s: patient_row(s.update_patient(patient["id"], **values)), self._patient_saved)
+            self.db(lambda s: patient_row(s.patients.update(patient["id"], **values)), self._patient_saved)
 
     def _patient_saved(self, row: dict[str, Any]) -> None:
         self.patients.search.blockSignals(True)
@@ -274,7 +271,7 @@ class MainWindow(QMainWindow):
         self.patients.show_results([row])
 
     def load_history(self, patient_id: str) -> None:
-        self.db(lambda s: [encounter_row(e) for e in s.patient_encounters(patient_id)],
+        self.db(lambda s: [encounter_row(e) for e in s.encounters.for_patient(patient_id)],
                 lambda rows: self.patients.show_history(rows, STATE_LABELS))
 
     # Consultation ------------------------------------------------------------------------------------------------
@@ -316,11 +313,11 @@ class MainWindow(QMainWindow):
         patient_id = self.patient["id"]
         if self.encounter_id is None or self.encounter_closed:
             self.encounter_closed = False
-            self.db(lambda s: s.start_encounter(patient_id, request=request, response=response).id,
+            self.db(lambda s: s.encounters.start(patient_id, request=request, response=response).id,
                     self._encounter_started)
         else:
             encounter_id = self.encounter_id
-            self.db(lambda s: s.update_encounter(encounter_id, request=request, response=response).id)
+            self.db(lambda s: s.encounters.update(encounter_id, request=request, response=response).id)
 
     def _encounter_started(self, encounter_id: str) -> None:
         self.encounter_id = encounter_id
@@ -337,8 +334,8 @@ class MainWindow(QMainWindow):
 
         def save(s: ClinicStore) -> str:
             if encounter_id is None:
-                return s.start_encounter(patient_id, request=request).id
-            return s.update_encounter(encounter_id, request=request).id
+                return s.encounters.start(patient_id, request=request).id
+            return s.encounters.update(encounter_id, request=request).id
 
         def saved(new_id: str) -> None:
             self.encounter_id = new_id
@@ -355,7 +352,7 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, tr("app.title"), tr("main.diagnose_first"))
             return
         encounter_id = self.encounter_id
-        self.db(lambda s: s.close_encounter(encounter_id, code, notes=notes or None).id,
+        self.db(lambda s: s.encounters.close(encounter_id, code, notes=notes or None).id,
                 lambda _id: self._closed(code, notes))
 
     def _closed(self, code: str, notes: str) -> None:
@@ -370,11 +367,9 @@ class MainWindow(QMainWindow):
     # Referral letter ---------------------------------------------------------------------------------------------
     def choose_pdf_path(self) -> None:
         """The letter's receiving facility and registration number, then print or save (File → Referral letter)."""
-        user_id = self._user_id or ""
-        self.db(lambda s: s.setting(registration_setting(user_id)) or "", self._ask_referral)
+        self.db(lambda s: s.settings.get(REGISTRATION_NUMBER) or "", self._ask_referral)
 
     def _ask_referral(self, registration: str) -> None:
-        registration = registration or self.preferences.registration_numbers.get(self.user_login, "")
         dialog = ReferralDialog(self, self.preferences.referral_facilities, registration)
         self.referral_dialog = dialog
         how = dialog.exec()
@@ -394,11 +389,12 @@ class MainWindow(QMainWindow):
             self.export_referral(Path(path), facility=facility, registration=registration)
 
     def remember_referral(self, facility: str, registration: str) -> None:
-        """Keep the facility (first in the list next time) and a registration number the account lacked."""
+        """Keep the facility (first in this laptop's list next time) and the doctor's own registration number
+        (a per-user setting of the clinic's store, so it follows her account, not the laptop)."""
         self.preferences.remember_facility(facility)
-        if registration and self.user_login:
-            self.preferences.registration_numbers[self.user_login] = registration
         self.preferences.save()
+        if registration:
+            self.db(lambda s: s.settings.set(REGISTRATION_NUMBER, registration))
 
     def export_referral(self, target: Path | None, on_done: Callable[[Path], None] | None = None, *,
                         facility: str = "", registration: str | None = None) -> None:
@@ -410,11 +406,11 @@ class MainWindow(QMainWindow):
         """
         if self.patient is None or self.encounter_id is None:
             return
-        patient, encounter_id, user_id = self.patient, self.encounter_id, self._user_id or ""
+        patient, encounter_id = self.patient, self.encounter_id
 
         def read(s: ClinicStore) -> tuple[dict[str, Any], tuple[str, str], str]:
-            number = registration if registration is not None else s.setting(registration_setting(user_id)) or ""
-            return encounter_row(s.get_encounter(encounter_id)), clinic_identity(s), str(number)
+            number = registration if registration is not None else s.settings.get(REGISTRATION_NUMBER) or ""
+            return encounter_row(s.encounters.get(encounter_id)), clinic_identity(s), str(number)
 
         self.db(read, lambda got: self._write_referral(patient, *got, target, on_done, facility))
 
@@ -449,7 +445,7 @@ class MainWindow(QMainWindow):
             dialog = QPrintDialog(printer, self)
             if dialog.exec():
                 print_letter(letter, printer, lang)
-                self.db(lambda s: s.record_export("referral_print", {"patient": p["id"],
+                self.db(lambda s: s.audit.record_export("referral_print", {"patient": p["id"],
                                                                       "encounter": encounter["id"]}))
             return
         patient_id, encounter_id = p["id"], encounter["id"]
@@ -457,7 +453,7 @@ class MainWindow(QMainWindow):
         def written(path: Path) -> None:
             self.last_pdf = path
             self.statusBar().showMessage(tr("main.pdf_written", path=str(path)), 8000)
-            self.db(lambda s: s.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
+            self.db(lambda s: s.audit.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
             if on_done:
                 on_done(path)
 
@@ -471,25 +467,27 @@ class MainWindow(QMainWindow):
 
     # Settings and sync -------------------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        keys = ("language", "auto_lock_minutes", "central_url", "mode", "clinic_name", "clinic_place")
-        self.db(lambda s: {k: s.setting(k) for k in keys}, self._show_settings)
+        self.db(lambda s: ({v: s.settings.get(v) for v in PREFERENCES},
+                           {v: s.settings.may_change(v) for v in PREFERENCES}), self._show_settings)
 
-    def _show_settings(self, values: dict[str, Any]) -> None:
-        values = {k: v for k, v in values.items() if v is not None}
-        dialog = SettingsDialog(self, values, self.data_dir)
+    def _show_settings(self, read: tuple[dict[ConfigVar, Any], dict[ConfigVar, bool]]) -> None:
+        dialog = SettingsDialog(self, read[0], read[1], self.data_dir)
         if dialog.exec():
-            new = dialog.values()
+            self.save_settings(dialog.values())
 
-            def save(s: ClinicStore) -> dict[str, Any]:
-                for key, value in new.items():
-                    s.set_setting(key, value)
-                return new
+    def save_settings(self, changes: dict[ConfigVar, Any]) -> None:
+        """Save what the person changed in Preferences (each setting checked by the store against its declaration
+        and the person's role), then apply the language and auto-lock that now hold for them."""
+        def save(s: ClinicStore) -> dict[ConfigVar, Any]:
+            for var, value in changes.items():
+                s.settings.set(var, value)
+            return {LANGUAGE: s.settings.get(LANGUAGE), AUTO_LOCK: s.settings.get(AUTO_LOCK)}
 
-            self.db(save, self._settings_saved)
+        self.db(save, self._settings_saved)
 
-    def _settings_saved(self, values: dict[str, Any]) -> None:
-        translator().set_language(values["language"])
-        self.db(clinic_identity, self._show_session)
+    def _settings_saved(self, values: dict[ConfigVar, Any]) -> None:
+        if values[LANGUAGE]:
+            translator().set_language(values[LANGUAGE])
         self.settings_changed.emit(values)
         self.update_predictor()
         self.refresh_status()

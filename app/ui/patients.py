@@ -2,13 +2,14 @@
 encounters of the selected patient.
 
 Searches go to the store on the database worker, debounced so that typing "mar gom" sends one query, not seven.
-Rows reach the GUI as plain dicts: store objects never cross threads.
+The store's parts hand out frozen records (app/store/records.py); the widgets keep them as plain dicts, which
+Qt signals carry as they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.age import age_in_years, format_age
 from app.ui.document_types import document_types
@@ -41,14 +42,17 @@ from app.ui.qt import (
     Signal,
 )
 
+if TYPE_CHECKING:
+    from app.store.records import EncounterRecord, PatientRecord
+
 ModelIndex = QModelIndex | QPersistentModelIndex
 SEARCH_DELAY_MS = 250
 COLUMNS = ("name", "document", "age", "sex", "village")
 UNKNOWN_BIRTH = dt.date(1900, 1, 1)  # the date field's minimum, shown as "unknown"
 
 
-def patient_row(p: Any) -> dict[str, Any]:
-    """A store Patient as a plain dict (called on the database worker)."""
+def patient_row(p: PatientRecord) -> dict[str, Any]:
+    """A patient record as the list and the form use it (empty text for what the clinic did not record)."""
     return {
         "id": p.id, "given_names": p.given_names, "family_names": p.family_names,
         "document_type": p.document_type, "document_number": p.document_number or "",
@@ -57,7 +61,8 @@ def patient_row(p: Any) -> dict[str, Any]:
     }
 
 
-def encounter_row(e: Any) -> dict[str, Any]:
+def encounter_row(e: EncounterRecord) -> dict[str, Any]:
+    """An encounter record as the history list and the referral letter use it."""
     return {
         "id": e.id, "started_at": e.started_at, "closed_at": e.closed_at, "status": e.status,
         "severity": e.severity, "requires_attention": e.requires_attention, "final_code": e.final_code,

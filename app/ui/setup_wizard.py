@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.store.config_vars import AUTO_LOCK_LIMIT, CENTRAL_URL, CLINIC_LANGUAGE, ENROLLMENT_CODE, LANGUAGE
 from app.store.store import ClinicStore
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr, translator
@@ -228,7 +229,7 @@ class _ServicePage(QWizardPage):
         self.explanation.setText(tr("setup.service_explanation"))
         self.no_doctor.setText(tr("setup.no_doctor"))
         for label, key in zip(self.labels, ("settings.central_url", "setup.enrollment_code",
-                                            "settings.auto_lock"), strict=True):
+                                            "settings.auto_lock_limit"), strict=True):
             label.setText(tr(key))
 
 
@@ -312,26 +313,24 @@ class SetupWizard(QWizard):
         code = self.service_page.code.text().strip()
         minutes = int(self.service_page.auto_lock.value() or 10)
         language = translator().lang
-        clinic = (self.clinic_page.name.text().strip(), self.clinic_page.municipality.text().strip())
         doctor = self.doctor_page
         new_doctor = (doctor.login.text().strip(), doctor.display_name.text().strip(), doctor.passphrase.text()) \
             if doctor.wanted() else None
 
         def save() -> str:
-            store.set_setting("auto_lock_minutes", minutes)
-            store.set_setting("language", language)
+            # The clinic's: the longest auto-lock and the language each user starts with; the administrator's own.
+            store.settings.set(AUTO_LOCK_LIMIT, minutes)
+            store.settings.set(CLINIC_LANGUAGE, language)
+            store.settings.set(LANGUAGE, language)
             if url:
-                store.set_setting("central_url", url)
+                store.settings.set(CENTRAL_URL, url)
             if code:
-                store.set_setting("enrollment_code", code)
-            # The store keeps the clinic's name and place but has no public reader for them (see clinic_identity).
-            store.set_setting("clinic_name", clinic[0])
-            store.set_setting("clinic_place", clinic[1])
+                store.settings.set(ENROLLMENT_CODE, code)
             login = store.principal.login
             if new_doctor is not None:
                 # They chose the passphrase themselves, here: no forced change at first login.
-                login = store.add_user(new_doctor[0], new_doctor[1], "doctor", new_doctor[2],
-                                       must_change_passphrase=False).login
+                login = store.users.add(new_doctor[0], new_doctor[1], "doctor", new_doctor[2],
+                                        must_change_passphrase=False).login
             store.lock("setup")
             return login
 

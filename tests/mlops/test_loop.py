@@ -125,7 +125,7 @@ def test_outbreak_drift_retrain_promote_sync_and_mislabelled_refused(server: Ser
     folder = tmp_path / "clinic"
     store, _ = ClinicStore.create(folder, clinic_name="Puesto", municipality="Inzá", admin_login="admin",
                                   admin_name="Ana", admin_passphrase=ADMIN_PASS, kdf=FAST_KDF)
-    store.add_user("doctora", "Dra. Luz", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
+    store.users.add("doctora", "Dra. Luz", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
     store.lock()
     clinic = Clinic(folder)
     enroll_clinic(clinic, server.url, server, name="Puesto de Salud Brote")

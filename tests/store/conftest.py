@@ -46,7 +46,7 @@ def make_clinic(data_dir: Path) -> Clinic:
         data_dir, clinic_name="Puesto de salud La Esperanza", municipality="Inzá", admin_login="admin",
         admin_name="Ana Administradora", admin_passphrase=ADMIN_PASS, kdf=FAST_KDF)
     admin_id = store.principal.user_id
-    doctor = store.add_user("doctora", "Dra. Luz Marina", "doctor", DOCTOR_PASS, must_change_passphrase=False)
+    doctor = store.users.add("doctora", "Dra. Luz Marina", "doctor", DOCTOR_PASS, must_change_passphrase=False)
     store.lock()
     return Clinic(data_dir, recovery_key, admin_id, doctor.id)
 
@@ -66,9 +66,9 @@ def diagnosis(engine) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def add_named_patient(store: ClinicStore):
-    return store.add_patient(given_names=NAMES[0], family_names=NAMES[1], sex="F", document_type="CC",
-                             document_number=DOCUMENT, birth_date=dt.date(1991, 4, 17), village="Vereda El Carmen",
-                             phone="3104567890", notes="Alérgica a la penicilina")
+    return store.patients.add(given_names=NAMES[0], family_names=NAMES[1], sex="F", document_type="CC",
+                              document_number=DOCUMENT, birth_date=dt.date(1991, 4, 17), village="Vereda El Carmen",
+                              phone="3104567890", notes="Alérgica a la penicilina")
 
 
 def vereda(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app.core.engine import DiagnosisEngine
 from app.store import ClinicStore, KdfParams
+from app.store.config_vars import AUTO_LOCK_LIMIT
 from app.store.database import SCHEMA_HEAD
 
 ADMIN_PASS = "fixture-admin-passphrase"
@@ -32,11 +33,11 @@ def build(target: Path) -> str:
     store, recovery_key = ClinicStore.create(
         work, clinic_name="Puesto de salud Fixture", municipality="Prueba", admin_login="admin",
         admin_name="Admin Fixture", admin_passphrase=ADMIN_PASS, kdf=KDF)
-    store.add_user("doctora", "Dra. Fixture", "doctor", DOCTOR_PASS, must_change_passphrase=False)
-    store.add_user("enfermero", "Enf. Fixture", "nurse", "fixture-enfermero-passphrase")
-    store.record_installed_bundle(version=engine.bundle.version, sha256=engine.bundle.manifest_sha256,
-                                  source="shipped", manifest={"version": engine.bundle.version})
-    store.set_setting("auto_lock_minutes", 15)
+    store.users.add("doctora", "Dra. Fixture", "doctor", DOCTOR_PASS, must_change_passphrase=False)
+    store.users.add("enfermero", "Enf. Fixture", "nurse", "fixture-enfermero-passphrase")
+    store.bundles.record_installed(version=engine.bundle.version, sha256=engine.bundle.manifest_sha256,
+                                   source="shipped", manifest={"version": engine.bundle.version})
+    store.settings.set(AUTO_LOCK_LIMIT, 15)
     store.lock()
     with ClinicStore.unlock(work, "doctora", DOCTOR_PASS) as doctor:
         cases = [
@@ -49,15 +50,15 @@ def build(target: Path) -> str:
              {"age": 13, "sex": "F", "symptoms": {"diarrea": 7, "vomito": 6, "dolor_abdominal": 5}}),
         ]
         for given, family, sex, document, birth, request in cases:
-            patient = doctor.add_patient(given_names=given, family_names=family, sex=sex, document_number=document,
-                                         birth_date=birth, village="Vereda El Carmen", phone="3100000000")
+            patient = doctor.patients.add(given_names=given, family_names=family, sex=sex, document_number=document,
+                                          birth_date=birth, village="Vereda El Carmen", phone="3100000000")
             response = engine.diagnose(request)
-            doctor.record_encounter(patient.id, request=request, response=response,
-                                    final_code=response["top_conditions"][0]["code"], notes="Fixture")
-        draft = doctor.start_encounter(patient.id, request=cases[0][5])
-        doctor.update_encounter(draft.id, notes="Borrador sin cerrar")
-        sent = doctor.pending_feedback(limit=1)
-        doctor.mark_feedback_sent([sent[0].id])
+            doctor.encounters.record(patient.id, request=request, response=response,
+                                     final_code=response["top_conditions"][0]["code"], notes="Fixture")
+        draft = doctor.encounters.start(patient.id, request=cases[0][5])
+        doctor.encounters.update(draft.id, notes="Borrador sin cerrar")
+        sent = doctor.outbox.pending(limit=1)
+        doctor.outbox.mark_sent([sent[0].id])
     if target.exists():
         raise SystemExit(f"{target} exists: fixtures are frozen, never regenerated")
     target.mkdir(parents=True)

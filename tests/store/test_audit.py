@@ -35,8 +35,8 @@ def populate(clinic: Clinic, diagnosis) -> None:
     request, response = diagnosis
     with clinic.doctor() as store:
         patient = add_named_patient(store)
-        store.get_patient(patient.id)
-        store.record_encounter(patient.id, request=request, response=response, final_code="A97")
+        store.patients.get(patient.id)
+        store.encounters.record(patient.id, request=request, response=response, final_code="A97")
 
 
 def test_every_kind_of_event_is_logged_with_its_user(clinic: Clinic, diagnosis):
@@ -45,20 +45,20 @@ def test_every_kind_of_event_is_logged_with_its_user(clinic: Clinic, diagnosis):
         ClinicStore.unlock(clinic.data_dir, "doctora", "wrong passphrase")
     with clinic.doctor() as store:
         patient = add_named_patient(store)
-        store.get_patient(patient.id)
-        store.search_patients("yes")
-        store.update_patient(patient.id, phone="3000000000")
-        draft = store.start_encounter(patient.id, request=request, response=response)
-        store.close_encounter(draft.id, "A97")
-        store.patient_encounters(patient.id)
-        store.record_export("report:monthly", {"rows": 1})
-        outbox = store.pending_feedback()
-        store.mark_feedback_sent([row.id for row in outbox])
-        store.record_sync("connected", {"server": "central"})
+        store.patients.get(patient.id)
+        store.patients.search("yes")
+        store.patients.update(patient.id, phone="3000000000")
+        draft = store.encounters.start(patient.id, request=request, response=response)
+        store.encounters.close(draft.id, "A97")
+        store.encounters.for_patient(patient.id)
+        store.audit.record_export("report:monthly", {"rows": 1})
+        outbox = store.outbox.pending()
+        store.outbox.mark_sent([row.id for row in outbox])
+        store.audit.record_sync("connected", {"server": "central"})
         doctor_id = store.principal.user_id
     with clinic.admin() as admin:
-        admin.add_user("enfermera", "Enf. Rosa", "nurse", "temporal-12345")
-        entries = admin.audit_entries(limit=1000)
+        admin.users.add("enfermera", "Enf. Rosa", "nurse", "temporal-12345")
+        entries = admin.audit.entries(limit=1000)
     by_action = {}
     for entry in entries:
         by_action.setdefault(entry.action, []).append(entry)

@@ -44,7 +44,7 @@ def test_an_administrator_adds_lists_resets_and_disables_a_doctor(clinic: Clinic
     assert refused.returncode == 1 and json.loads(refused.stderr)["error"]["code"] in ("user_disabled",
                                                                                        "wrong_credentials")
     with clinic.admin() as store:
-        actions = [e.action for e in store.audit_entries(limit=50)]
+        actions = [e.action for e in store.audit.entries(limit=50)]
     assert {"user.add", "user.reset_passphrase", "user.disable"} <= set(actions), actions
 
 

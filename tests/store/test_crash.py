@@ -41,18 +41,18 @@ def writer(data_dir: Path, log_path: Path, request: dict[str, Any], response: di
         n = 0
         while True:
             n += 1
-            patient = store.add_patient(given_names=f"Paciente {seed}-{n}", family_names="Prueba", sex="F",
-                                        document_number=f"{seed:03d}{n:06d}")
+            patient = store.patients.add(given_names=f"Paciente {seed}-{n}", family_names="Prueba", sex="F",
+                                         document_number=f"{seed:03d}{n:06d}")
             for _ in range(rng.randint(1, 3)):
                 if rng.random() < 0.5:
-                    encounter = store.record_encounter(patient.id, request=request, response=response,
-                                                       final_code="A97")
+                    encounter = store.encounters.record(patient.id, request=request, response=response,
+                                                        final_code="A97")
                     log.write(f"closed {encounter.id}\n")
                 else:
-                    draft = store.start_encounter(patient.id, request=request, response=response)
+                    draft = store.encounters.start(patient.id, request=request, response=response)
                     log.write(f"draft {draft.id}\n")
                     log.flush()
-                    store.close_encounter(draft.id, "A97", notes="cerrada")
+                    store.encounters.close(draft.id, "A97", notes="cerrada")
                     log.write(f"closed {draft.id}\n")
                 log.flush()
 
@@ -105,11 +105,11 @@ def test_kill_9_while_writing_never_loses_or_half_writes(clinic: Clinic, diagnos
         # The next open notices the crash and checks the database before anyone works on it.
         with clinic.admin() as admin:
             if ready:
-                unclean = [e for e in admin.audit_entries(limit=5) if e.action == "store.unclean_shutdown"]
+                unclean = [e for e in admin.audit.entries(limit=5) if e.action == "store.unclean_shutdown"]
                 assert unclean and unclean[0].detail["checks_ok"] is True
             report = admin.check()
             assert report.ok, "\n".join(report.lines("en"))
-            with admin._tx() as s:
+            with admin.context.transaction() as s:
                 encounters = {e.id: e for e in s.scalars(select(Encounter))}
                 outbox = set(s.scalars(select(FeedbackOutbox.encounter_id)))
         # Everything acknowledged is there, closed, with its outbox row.

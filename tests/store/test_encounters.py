@@ -10,6 +10,7 @@ import pytest
 import sqlcipher3
 
 from app.store import StoreError
+from app.store.config_vars import AUTO_LOCK_LIMIT
 from tests.store.conftest import DOCUMENT, NAMES, Clinic, add_named_patient
 from tests.store.test_audit import raw_connection
 
@@ -18,41 +19,41 @@ def test_closing_writes_encounter_and_outbox_together(clinic: Clinic, diagnosis)
     request, response = diagnosis
     with clinic.doctor() as store:
         patient = add_named_patient(store)
-        draft = store.start_encounter(patient.id, request=request)
-        assert store.pending_feedback() == []
+        draft = store.encounters.start(patient.id, request=request)
+        assert store.outbox.pending() == []
         with pytest.raises(StoreError) as info:
-            store.close_encounter(draft.id, "A97")
+            store.encounters.close(draft.id, "A97")
         assert info.value.code == "encounter_incomplete"  # no response yet: nothing was written
-        assert store.pending_feedback() == []
-        store.update_encounter(draft.id, response=response, notes="Control en 48 h")
+        assert store.outbox.pending() == []
+        store.encounters.update(draft.id, response=response, notes="Control en 48 h")
         with pytest.raises(StoreError) as info:
-            store.close_encounter(draft.id, "dengue")
+            store.encounters.close(draft.id, "dengue")
         assert info.value.code == "invalid_code"
-        closed = store.close_encounter(draft.id, "A97")
+        closed = store.encounters.close(draft.id, "A97")
         assert closed.status == "closed" and closed.final_code_system == "ICD10"
         assert closed.model_version == response["model"]["version"]
         assert closed.severity == response["severity"]
-        outbox = store.pending_feedback()
+        outbox = store.outbox.pending()
         assert [row.encounter_id for row in outbox] == [draft.id]
         with pytest.raises(StoreError) as info:
-            store.update_encounter(draft.id, notes="cambio")
+            store.encounters.update(draft.id, notes="cambio")
         assert info.value.code == "encounter_closed"
-        rare = store.record_encounter(patient.id, request=request, response=response, final_code="ORPHA:558")
+        rare = store.encounters.record(patient.id, request=request, response=response, final_code="ORPHA:558")
         assert rare.final_code_system == "ORPHA"
-        stored = store.get_encounter(closed.id)
+        stored = store.encounters.get(closed.id)
         assert stored.response == response and stored.request == request  # explanation and all, round-tripped
-        assert [e.id for e in store.patient_encounters(patient.id)] == [rare.id, closed.id]
+        assert [e.id for e in store.encounters.for_patient(patient.id)] == [rare.id, closed.id]
 
 
 def test_outbox_payload_is_deidentified(clinic: Clinic, diagnosis):
     request, response = diagnosis
     with clinic.doctor() as store:
         patient = add_named_patient(store)
-        old = store.add_patient(given_names="Anciano", family_names="Prueba", sex="M")
-        store.record_encounter(patient.id, request=request, response=response, final_code="A97",
-                               notes=f"{NAMES[0]} vive en Vereda El Carmen")
-        store.record_encounter(old.id, request={**request, "age": 97}, response=response, final_code="A97")
-        rows = store.pending_feedback()
+        old = store.patients.add(given_names="Anciano", family_names="Prueba", sex="M")
+        store.encounters.record(patient.id, request=request, response=response, final_code="A97",
+                                notes=f"{NAMES[0]} vive en Vereda El Carmen")
+        store.encounters.record(old.id, request={**request, "age": 97}, response=response, final_code="A97")
+        rows = store.outbox.pending()
     payload = rows[0].payload
     text = json.dumps([r.payload for r in rows], ensure_ascii=False)
     for secret in (*NAMES, DOCUMENT, "3104567890", "Vereda El Carmen", "penicilina", "1991", patient.id):
@@ -70,9 +71,9 @@ def test_outbox_payload_is_deidentified(clinic: Clinic, diagnosis):
 def test_only_doctors_confirm_diagnoses(clinic: Clinic, diagnosis):
     request, response = diagnosis
     with clinic.admin() as admin:
-        patient = admin.add_patient(given_names="Ana", family_names="Ruiz", sex="F")
+        patient = admin.patients.add(given_names="Ana", family_names="Ruiz", sex="F")
         with pytest.raises(StoreError) as info:
-            admin.record_encounter(patient.id, request=request, response=response, final_code="A97")
+            admin.encounters.record(patient.id, request=request, response=response, final_code="A97")
         assert info.value.code == "not_allowed"
 
 
@@ -80,7 +81,7 @@ def test_database_refuses_a_closed_encounter_without_its_diagnosis(clinic: Clini
     request, response = diagnosis
     with clinic.doctor() as store:
         patient = add_named_patient(store)
-        draft = store.start_encounter(patient.id, request=request, response=response)
+        draft = store.encounters.start(patient.id, request=request, response=response)
     conn = raw_connection(clinic)
     with pytest.raises(sqlcipher3.IntegrityError, match="closed_is_complete"):
         conn.execute("UPDATE encounters SET status = 'closed', closed_at = '2026-01-01T00:00:00.000000Z' "
@@ -90,13 +91,13 @@ def test_database_refuses_a_closed_encounter_without_its_diagnosis(clinic: Clini
 
 def test_search_by_name_prefix_and_document(clinic: Clinic):
     with clinic.doctor() as store:
-        maria = store.add_patient(given_names="María José", family_names="Peña Gómez", sex="F",
-                                  document_type="CC", document_number="1.023.456.789")
-        jose = store.add_patient(given_names="José", family_names="Pérez", sex="M", document_number="52.111.222")
-        store.add_patient(given_names="Marta", family_names="Núñez", sex="F", document_number="9999")
+        maria = store.patients.add(given_names="María José", family_names="Peña Gómez", sex="F",
+                                   document_type="CC", document_number="1.023.456.789")
+        jose = store.patients.add(given_names="José", family_names="Pérez", sex="M", document_number="52.111.222")
+        store.patients.add(given_names="Marta", family_names="Núñez", sex="F", document_number="9999")
 
         def names(query: str) -> list[str]:
-            return [p.given_names for p in store.search_patients(query)]
+            return [p.given_names for p in store.patients.search(query)]
 
         assert names("maria") == ["María José"]
         assert names("MARÍA") == ["María José"]
@@ -106,36 +107,36 @@ def test_search_by_name_prefix_and_document(clinic: Clinic):
         assert names("jose perez") == ["José"]
         assert names("mar") == ["Marta", "María José"]  # Núñez before Peña
         assert names("zzz") == []
-        assert [p.id for p in store.search_patients("1023456789")] == [maria.id]
-        assert [p.id for p in store.search_patients("1.023.456")] == [maria.id]
-        assert [p.id for p in store.search_patients("52111")] == [jose.id]
-        assert [p.id for p in store.search_patients("CC 52.111.222")] == [jose.id]
+        assert [p.id for p in store.patients.search("1023456789")] == [maria.id]
+        assert [p.id for p in store.patients.search("1.023.456")] == [maria.id]
+        assert [p.id for p in store.patients.search("52111")] == [jose.id]
+        assert [p.id for p in store.patients.search("CC 52.111.222")] == [jose.id]
         with pytest.raises(StoreError) as info:
-            store.add_patient(given_names="Otra", family_names="Persona", sex="F", document_number="1023456789")
+            store.patients.add(given_names="Otra", family_names="Persona", sex="F", document_number="1023456789")
         assert info.value.code == "patient_exists"
-        store.update_patient(jose.id, given_names="José Antonio")
+        store.patients.update(jose.id, given_names="José Antonio")
         assert names("antonio") == ["José Antonio"]
         with pytest.raises(StoreError) as info:
-            store.add_patient(given_names="", family_names="Persona", sex="F")
+            store.patients.add(given_names="", family_names="Persona", sex="F")
         assert info.value.code == "missing_field"
 
 
 def test_settings_and_installed_bundles(clinic: Clinic):
     with clinic.admin() as admin:
-        first = admin.record_installed_bundle(version="2026.11.1", sha256="a" * 64, source="shipped",
-                                              manifest={"version": "2026.11.1"})
-        again = admin.record_installed_bundle(version="2026.11.1", sha256="a" * 64, source="shipped",
-                                              manifest={"version": "2026.11.1"})
+        first = admin.bundles.record_installed(version="2026.11.1", sha256="a" * 64, source="shipped",
+                                               manifest={"version": "2026.11.1"})
+        again = admin.bundles.record_installed(version="2026.11.1", sha256="a" * 64, source="shipped",
+                                               manifest={"version": "2026.11.1"})
         assert again.id == first.id
-        admin.record_installed_bundle(version="2026.12.1", sha256="b" * 64, source="usb",
-                                      manifest={"version": "2026.12.1"})
-        assert admin.active_bundle().version == "2026.12.1"
-        admin.set_setting("auto_lock_minutes", 5)
-        assert admin.setting("auto_lock_minutes") == 5 and admin.auto_lock_seconds == 300
-        actions = [e.action for e in admin.audit_entries(limit=10)]
+        admin.bundles.record_installed(version="2026.12.1", sha256="b" * 64, source="usb",
+                                       manifest={"version": "2026.12.1"})
+        assert admin.bundles.active().version == "2026.12.1"
+        admin.settings.set(AUTO_LOCK_LIMIT, 5)
+        assert admin.settings.get(AUTO_LOCK_LIMIT) == 5 and admin.auto_lock_seconds == 300
+        actions = [e.action for e in admin.audit.entries(limit=10)]
         assert actions.count("bundle.install") == 3 and "setting.change" in actions
     with clinic.doctor() as store:
         assert store.auto_lock_seconds == 300  # read at login
         with pytest.raises(StoreError) as info:
-            store.set_setting("auto_lock_minutes", 600)
+            store.settings.set(AUTO_LOCK_LIMIT, 60)
         assert info.value.code == "not_allowed"

@@ -28,13 +28,13 @@ def test_no_patient_data_in_any_file_or_backup(clinic: Clinic, diagnosis, tmp_pa
     request, response = diagnosis
     with clinic.doctor() as store:
         for _ in range(30):  # enough rows that pages are full of names, documents and notes
-            patient = add_named_patient(store) if _ == 0 else store.add_patient(
+            patient = add_named_patient(store) if _ == 0 else store.patients.add(
                 given_names=NAMES[0], family_names=NAMES[1], sex="F", document_type="PA",
                 document_number=f"{DOCUMENT}{_}", notes="Alérgica a la penicilina")
-            store.record_encounter(patient.id, request=request, response=response, final_code="A97",
-                                   notes=f"{NAMES[0]} {NAMES[1]} refiere fiebre")
-        store.search_patients("yesenia quiño")
-        store.search_patients(DOCUMENT)
+            store.encounters.record(patient.id, request=request, response=response, final_code="A97",
+                                    notes=f"{NAMES[0]} {NAMES[1]} refiere fiebre")
+        store.patients.search("yesenia quiño")
+        store.patients.search(DOCUMENT)
         # While open: the database, its WAL and everything else in the folder.
         files = [p for p in clinic.data_dir.iterdir() if p.is_file()]
         assert any(p.name.endswith("-wal") for p in files)
@@ -90,8 +90,8 @@ def test_flipped_byte_in_a_data_page_is_reported_by_check(clinic: Clinic, diagno
     request, response = diagnosis
     with clinic.doctor() as store:
         for i in range(40):
-            patient = store.add_patient(given_names=f"Paciente {i}", family_names="Prueba", sex="M")
-            store.record_encounter(patient.id, request=request, response=response, final_code="A97")
+            patient = store.patients.add(given_names=f"Paciente {i}", family_names="Prueba", sex="M")
+            store.encounters.record(patient.id, request=request, response=response, final_code="A97")
     db = clinic.data_dir / "vereda.db"
     data = bytearray(db.read_bytes())
     pages = len(data) // 4096
@@ -110,12 +110,12 @@ def test_flipped_byte_in_a_data_page_is_reported_by_check(clinic: Clinic, diagno
 
 def test_keys_are_dropped_on_lock(clinic: Clinic):
     store = clinic.doctor()
-    key = store._key
-    assert not key.wiped and len(store._pseudonym_key) == 32
+    key = store.context.key
+    assert not key.wiped and len(store.context.pseudonym_key) == 32
     buffer = key.raw()
     store.lock()
-    assert key.wiped and store._pseudonym_key == bytearray()
+    assert key.wiped and store.context.pseudonym_key == bytearray()
     assert buffer == bytearray(32)  # the bytes we held were overwritten, not just dropped
     with pytest.raises(StoreError) as info:
-        store.search_patients("x")
+        store.patients.search("x")
     assert info.value.code == "locked"

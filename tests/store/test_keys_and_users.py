@@ -37,7 +37,7 @@ def test_keyring_holds_params_and_no_plain_key(clinic: Clinic):
     for wrap in keyring["wraps"]:
         assert wrap["kdf"]["name"] == "scrypt" and wrap["kdf"]["n"] == FAST_KDF.n and wrap["kdf"]["salt"]
     store = clinic.admin()
-    raw_hex = store._key.raw().hex()
+    raw_hex = store.context.key.raw().hex()
     store.lock()
     assert raw_hex not in (clinic.data_dir / "keys.json").read_text()
 
@@ -59,63 +59,63 @@ def test_recovery_key_typo_is_reported_as_a_typo(clinic: Clinic):
 def test_recovery_key_is_logged_emergency_access(clinic: Clinic):
     with ClinicStore.unlock_with_recovery_key(clinic.data_dir, clinic.recovery_key) as store:
         assert store.principal.emergency and store.principal.role == "admin"
-        entries = store.audit_entries(limit=5)
+        entries = store.audit.entries(limit=5)
     assert any(e.action == "emergency_access" and e.user_id == "recovery" for e in entries)
     with clinic.admin() as admin:
-        actions = [e.action for e in admin.audit_entries(limit=1000)]
+        actions = [e.action for e in admin.audit.entries(limit=1000)]
     assert "recovery_key.create" in actions
 
 
 def test_passphrase_change_rewraps_without_reencrypting(clinic: Clinic):
     db = clinic.data_dir / "vereda.db"
     with clinic.doctor() as store:
-        store.add_patient(given_names="Ana", family_names="Ruiz", sex="F")
+        store.patients.add(given_names="Ana", family_names="Ruiz", sex="F")
     before = db.read_bytes()
     sealed_before = Keyring.load(clinic.data_dir / "keys.json").user_wrap("doctora").sealed
     store = clinic.doctor()
-    assert error(store.change_passphrase, "not the current one", "otra-clave-nueva").code == "wrong_credentials"
-    assert error(store.change_passphrase, DOCTOR_PASS, "corta").code == "passphrase_too_short"
-    store.change_passphrase(DOCTOR_PASS, "otra-clave-nueva")
+    assert error(store.users.change_passphrase, "not the current one", "otra-clave-nueva").code == "wrong_credentials"
+    assert error(store.users.change_passphrase, DOCTOR_PASS, "corta").code == "passphrase_too_short"
+    store.users.change_passphrase(DOCTOR_PASS, "otra-clave-nueva")
     # Same data key: the database file was not rewritten (only the keyring changed).
     assert db.read_bytes()[:4096] == before[:4096]
     store.lock()
     assert Keyring.load(clinic.data_dir / "keys.json").user_wrap("doctora").sealed != sealed_before
     assert error(ClinicStore.unlock, clinic.data_dir, "doctora", DOCTOR_PASS).code == "wrong_credentials"
     with ClinicStore.unlock(clinic.data_dir, "doctora", "otra-clave-nueva") as store:
-        assert [p.given_names for p in store.search_patients("ana")] == ["Ana"]
+        assert [p.given_names for p in store.patients.search("ana")] == ["Ana"]
 
 
 def test_admin_adds_disables_and_resets_users(clinic: Clinic):
     with clinic.admin() as admin:
-        nurse = admin.add_user("enfermero", "Enf. Pedro", "nurse", "temporal-12345")
-        assert error(admin.add_user, "enfermero", "Otro", "nurse", "temporal-12345").code == "login_taken"
-        assert error(admin.add_user, "Con Espacios", "X", "nurse", "temporal-12345").code == "invalid_login"
-        assert error(admin.add_user, "x1", "X", "cirujano", "temporal-12345").code == "invalid_role"
-        assert error(admin.disable_user, clinic.admin_id).code == "cannot_disable_self"
-        assert error(admin.set_role, clinic.admin_id, "doctor").code == "last_admin"
+        nurse = admin.users.add("enfermero", "Enf. Pedro", "nurse", "temporal-12345")
+        assert error(admin.users.add, "enfermero", "Otro", "nurse", "temporal-12345").code == "login_taken"
+        assert error(admin.users.add, "Con Espacios", "X", "nurse", "temporal-12345").code == "invalid_login"
+        assert error(admin.users.add, "x1", "X", "cirujano", "temporal-12345").code == "invalid_role"
+        assert error(admin.users.disable, clinic.admin_id).code == "cannot_disable_self"
+        assert error(admin.users.set_role, clinic.admin_id, "doctor").code == "last_admin"
 
     # A new user must change the administrator's passphrase before doing anything else.
     store = ClinicStore.unlock(clinic.data_dir, "enfermero", "temporal-12345")
-    assert error(store.search_patients, "ana").code == "passphrase_change_required"
-    store.change_passphrase("temporal-12345", "mi-propia-clave")
-    store.search_patients("ana")
+    assert error(store.patients.search, "ana").code == "passphrase_change_required"
+    store.users.change_passphrase("temporal-12345", "mi-propia-clave")
+    store.patients.search("ana")
     # Nurses record patients but cannot confirm diagnoses or manage users.
-    assert error(store.close_encounter, "x", "J11").code == "not_allowed"
-    assert error(store.users).code == "not_allowed"
+    assert error(store.encounters.close, "x", "J11").code == "not_allowed"
+    assert error(store.users.list).code == "not_allowed"
     store.lock()
 
     keyring_before_disable = (clinic.data_dir / "keys.json").read_bytes()
     with clinic.admin() as admin:
-        admin.disable_user(nurse.id)
+        admin.users.disable(nurse.id)
     assert error(ClinicStore.unlock, clinic.data_dir, "enfermero", "mi-propia-clave").code == "wrong_credentials"
     # Putting the old keyring back gives the disabled user the key, but not a session: the database says no.
     (clinic.data_dir / "keys.json").write_bytes(keyring_before_disable)
     assert error(ClinicStore.unlock, clinic.data_dir, "enfermero", "mi-propia-clave").code == "user_disabled"
 
     with clinic.admin() as admin:
-        admin.enable_user(nurse.id, "temporal-67890")
-        admin.reset_passphrase(clinic.doctor_id, "reinicio-12345")
-        actions = [e.action for e in admin.audit_entries(limit=50)]
+        admin.users.enable(nurse.id, "temporal-67890")
+        admin.users.reset_passphrase(clinic.doctor_id, "reinicio-12345")
+        actions = [e.action for e in admin.audit.entries(limit=50)]
     for action in ("user.add", "user.disable", "user.enable", "user.reset_passphrase", "login.refused"):
         assert action in actions
     doctor = ClinicStore.unlock(clinic.data_dir, "doctora", "reinicio-12345")
@@ -142,7 +142,7 @@ def test_failures_slow_down_persist_and_reach_the_audit_log(clinic: Clinic):
     with ClinicStore.unlock(clinic.data_dir, "doctora", DOCTOR_PASS, clock=clock):
         pass
     with clinic.admin() as admin:
-        failed = [e for e in admin.audit_entries(limit=100) if e.action == "login.failed"]
+        failed = [e for e in admin.audit.entries(limit=100) if e.action == "login.failed"]
     assert len(failed) == 5
     assert {e.detail["login"] for e in failed} == {"doctora", "?"}
     assert json.loads((clinic.data_dir / "login-attempts.json").read_text())["unaudited"] == []
@@ -156,12 +156,12 @@ def test_backoff_doubles_and_is_capped():
 def test_idle_store_locks_itself(clinic: Clinic):
     clock = FakeClock()
     store = clinic.doctor(clock=clock)
-    store.search_patients("ana")
+    store.patients.search("ana")
     clock.now += store.auto_lock_seconds + 1
-    assert error(store.search_patients, "ana").code == "locked"
-    assert store.locked and store._key.wiped
+    assert error(store.patients.search, "ana").code == "locked"
+    assert store.locked and store.context.key.wiped
     with clinic.admin() as admin:
-        assert any(e.action == "lock" and e.detail == {"reason": "idle"} for e in admin.audit_entries(limit=10))
+        assert any(e.action == "lock" and e.detail == {"reason": "idle"} for e in admin.audit.entries(limit=10))
 
 
 def test_second_process_cannot_open_the_same_folder(clinic: Clinic):

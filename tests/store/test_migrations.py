@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from app.store import ClinicStore, StoreError
+from app.store.config_vars import AUTO_LOCK_LIMIT
 from app.store.database import KNOWN_REVISIONS, MIGRATIONS_DIR, SCHEMA_HEAD
 from app.store.models import Base
 from tests.store.conftest import Clinic
@@ -37,28 +38,28 @@ def test_old_database_opens_and_upgrades(fixture: Path, tmp_path: Path):
     shutil.copytree(fixture, folder, ignore=shutil.ignore_patterns("README.md"))
     found = fixture.name.removeprefix("store-")
     with ClinicStore.unlock(folder, "doctora", FIXTURE_PASSPHRASES["doctora"]) as doctor:
-        assert doctor._require_db().revision() == SCHEMA_HEAD
-        (maria,) = doctor.search_patients("maria pena")
+        assert doctor.context.database.revision() == SCHEMA_HEAD
+        (maria,) = doctor.patients.search("maria pena")
         assert maria.document_number == "1023456789"
-        encounters = doctor.patient_encounters(maria.id)
+        encounters = doctor.encounters.for_patient(maria.id)
         assert encounters[0].status == "closed" and encounters[0].response["explanation"]
-        (lucia,) = doctor.search_patients("nanez")  # written before any change: search keys still work
-        assert {e.status for e in doctor.patient_encounters(lucia.id)} == {"closed", "draft"}
-        assert len(doctor.pending_feedback()) == 2  # three closed, one already sent
-        doctor.add_patient(given_names="Nueva", family_names="Después de actualizar", sex="M")
+        (lucia,) = doctor.patients.search("nanez")  # written before any change: search keys still work
+        assert {e.status for e in doctor.encounters.for_patient(lucia.id)} == {"closed", "draft"}
+        assert len(doctor.outbox.pending()) == 2  # three closed, one already sent
+        doctor.patients.add(given_names="Nueva", family_names="Después de actualizar", sex="M")
     if found != SCHEMA_HEAD:
         assert (folder / f"vereda.db.before-{found}-to-{SCHEMA_HEAD}").exists()
     with ClinicStore.unlock(folder, "admin", FIXTURE_PASSPHRASES["admin"]) as admin:
         report = admin.check()
         assert report.ok, "\n".join(report.lines("en"))
-        assert admin.setting("auto_lock_minutes") == 15
+        assert admin.settings.get(AUTO_LOCK_LIMIT) == 15
     ClinicStore.unlock_with_recovery_key(folder, FIXTURE_RECOVERY_KEY).lock()
 
 
 def test_revisions_build_exactly_the_models(clinic: Clinic):
     store = clinic.admin()
     try:
-        with store._require_db().engine.connect() as conn:
+        with store.context.database.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     finally:
         store.lock()

@@ -65,7 +65,7 @@ def clinic(tmp_path: Path) -> Clinic:
     store, _ = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto de salud La Esperanza",
                                   municipality="Inzá", admin_login="admin", admin_name="Ana Administradora",
                                   admin_passphrase=ADMIN_PASS, kdf=FAST_KDF)
-    store.add_user("doctora", "Dra. Luz Marina", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
+    store.users.add("doctora", "Dra. Luz Marina", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
     store.lock()
     return Clinic(tmp_path / "clinic")
 
@@ -80,16 +80,16 @@ def close_encounters(clinic: Clinic, answers: list[tuple[dict[str, Any], dict[st
     """`n` closed encounters (outbox rows) over a few patients; returns the encounter ids."""
     ids = []
     with clinic.doctor() as doctor:
-        people = [doctor.add_patient(given_names=patient.get("given_names", f"Paciente {k}"),
-                                     family_names=patient.get("family_names", "Prueba"),
-                                     sex=patient.get("sex", "F"), document_number=patient.get("document_number"),
-                                     birth_date=patient.get("birth_date"), village=patient.get("village"),
-                                     phone=patient.get("phone"), notes=patient.get("notes"))
+        people = [doctor.patients.add(given_names=patient.get("given_names", f"Paciente {k}"),
+                                      family_names=patient.get("family_names", "Prueba"),
+                                      sex=patient.get("sex", "F"), document_number=patient.get("document_number"),
+                                      birth_date=patient.get("birth_date"), village=patient.get("village"),
+                                      phone=patient.get("phone"), notes=patient.get("notes"))
                   for k in range(1 if patient else 3)]
         for i in range(n):
             request, response, code = answers[i % len(answers)]
-            encounter = doctor.record_encounter(people[i % len(people)].id, request=request, response=response,
-                                                final_code=code, notes=patient.get("encounter_notes"))
+            encounter = doctor.encounters.record(people[i % len(people)].id, request=request, response=response,
+                                                 final_code=code, notes=patient.get("encounter_notes"))
             ids.append(encounter.id)
     return ids
 
@@ -133,7 +133,7 @@ def expected_uuids(clinic: Clinic) -> set[str]:
     from app.store.models import FeedbackOutbox
     from app.sync.outbox import record_uuid
 
-    with clinic.admin() as admin, admin._tx() as s:
+    with clinic.admin() as admin, admin.context.transaction() as s:
         return {record_uuid(row.payload["encounter"]) for row in s.scalars(select(FeedbackOutbox))}
 
 

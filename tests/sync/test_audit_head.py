@@ -35,7 +35,7 @@ def test_every_sync_sends_the_audit_chain_head_and_the_centre_sees_it_go_back(
     seq, head, alert = held_head(server.database, enrollment.device_id)
     assert seq is not None and alert is None
     with clinic.admin() as admin:
-        entries = {e.seq: e.entry_hash for e in admin.audit_entries(limit=500)}
+        entries = {e.seq: e.entry_hash for e in admin.audit.entries(limit=500)}
     assert entries[seq] == head  # the head the centre keeps is an entry of the laptop's own chain
     assert proxy.count("/v1/device/audit-head") == 1
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.store.config_vars import LAST_SYNC
 from app.sync.enrollment import load_enrollment
 from tests.server.helpers import ROOT, Server, enrollment_code
 from tests.sync.conftest import Clinic, close_encounters
@@ -48,8 +49,8 @@ def test_enroll_then_sync_from_the_command_line(clinic: Clinic, answers: Any, se
         enrollment = load_enrollment(admin)
         assert enrollment is not None
         token = enrollment.token
-        audit = json.dumps([[e.action, e.subject, e.detail] for e in admin.audit_entries(limit=500)])
-        assert admin.setting("last_sync") == summary["finished_at"]
+        audit = json.dumps([[e.action, e.subject, e.detail] for e in admin.audit.entries(limit=500)])
+        assert admin.settings.get(LAST_SYNC) == summary["finished_at"]
     assert token not in audit and '"setting:device_token", {"set": true}' in audit
     assert "sync.run" in audit and "sync.enrolled" in audit
     for output in (not_yet, done, used, synced):

@@ -35,7 +35,7 @@ def push_until_done(clinic: Clinic, url: str, *, runs: int, batch_size: int, ret
             with CentralClient(url, enrollment.token, retry, timeout) as client:
                 summaries.append(push_outbox(direct(doctor), client, enrollment.clinic_id, batch_size=batch_size,
                                              progress=progress))
-            if doctor.feedback_counts()["pending"] == 0:
+            if doctor.outbox.counts()["pending"] == 0:
                 break
     return summaries
 
@@ -67,13 +67,13 @@ def test_a_client_killed_between_send_and_acknowledge_resends_and_the_server_kee
     assert process.returncode == -signal.SIGKILL
     assert len(stored(server.database)) == before + 5
     with clinic.doctor() as doctor:
-        assert doctor.feedback_counts()["pending"] == 12  # never marked: the acknowledgement never arrived
+        assert doctor.outbox.counts()["pending"] == 12  # never marked: the acknowledgement never arrived
 
     # The next sync (after the crash check of the store) sends all 12; the first 5 are replays.
     with clinic.doctor() as doctor:
         result = run_sync(direct(doctor), clinic.data_dir, batch_size=5, update_models=False,
                           retry=RetryPolicy(attempts=2, sleep=no_sleep))
-        assert result.push.acknowledged == 12 and doctor.feedback_counts()["pending"] == 0
+        assert result.push.acknowledged == 12 and doctor.outbox.counts()["pending"] == 0
     held = stored(server.database)
     assert len(held) == before + 12 and expected_uuids(clinic) <= set(held)
 
@@ -111,7 +111,7 @@ def test_faults_and_a_server_restart_lose_and_duplicate_nothing(clinic: Clinic, 
     assert proxy.pending_faults() == 0
 
     with clinic.doctor() as doctor:
-        assert doctor.feedback_counts() == {"pending": 0, "refused": 0, "sent": 60}
+        assert doctor.outbox.counts() == {"pending": 0, "refused": 0, "sent": 60}
     held = {u for u, p in stored(restarted.database).items() if p["clinic_id"] == enrollment.clinic_id}
     assert expected_uuids(clinic) == held  # every closed encounter, each exactly once (uuid is unique)
     assert sum(s.acknowledged for s in first + more + rest) == 60

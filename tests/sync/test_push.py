@@ -33,7 +33,7 @@ def push(clinic: Clinic, url: str, batch_size: int = 500) -> Any:
         assert enrollment is not None
         with CentralClient(url, enrollment.token, FAST_RETRY) as client:
             summary = push_outbox(direct(doctor), client, enrollment.clinic_id, batch_size=batch_size)
-        return summary, doctor.feedback_counts()
+        return summary, doctor.outbox.counts()
 
 
 def test_push_marks_accepted_rows_and_a_replay_stores_nothing_twice(clinic: Clinic, answers: Any, server: Server,
@@ -56,7 +56,7 @@ def test_push_marks_accepted_rows_and_a_replay_stores_nothing_twice(clinic: Clin
                                                        "vomito", "dolor_abdominal"} for u in mine)
 
     # A lost acknowledgement, replayed by hand: the same records come back "accepted", nothing is stored twice.
-    with clinic.admin() as admin, admin._tx() as s:
+    with clinic.admin() as admin, admin.context.transaction() as s:
         from sqlalchemy import select
 
         from app.store.models import FeedbackOutbox
@@ -75,12 +75,12 @@ def test_refused_records_are_kept_with_their_reason_and_not_sent_again(clinic: C
     enrollment = enroll_clinic(clinic, proxy.url, server)
     close_encounters(clinic, answers, 4)
     with clinic.doctor() as doctor:
-        patient = doctor.add_patient(given_names="Otra", family_names="Persona", sex="M")
+        patient = doctor.patients.add(given_names="Otra", family_names="Persona", sex="M")
         request, response, _ = answers[1]
         # A finding the laptop's newer model knows and the service's vocabulary does not: "invalid".
         newer = {**request, "symptoms": {**request["symptoms"], "sintoma_de_un_modelo_futuro": 3}}
-        doctor.record_encounter(patient.id, request=newer, response=response, final_code="J18.9")
-        rows = doctor.pending_feedback()
+        doctor.encounters.record(patient.id, request=newer, response=response, final_code="J18.9")
+        rows = doctor.outbox.pending()
     # Someone already stored the first record's uuid with other content: "conflict".
     from app.sync.outbox import service_record
 
@@ -93,7 +93,7 @@ def test_refused_records_are_kept_with_their_reason_and_not_sent_again(clinic: C
     summary, counts = push(clinic, proxy.url)
     assert summary.acknowledged == 3 and dict(summary.refused) == {"conflict": 1, "invalid": 1}
     assert counts == {"pending": 0, "refused": 2, "sent": 3}
-    with clinic.admin() as admin, admin._tx() as s:
+    with clinic.admin() as admin, admin.context.transaction() as s:
         from sqlalchemy import select
 
         from app.store.models import FeedbackOutbox
@@ -113,7 +113,7 @@ def test_records_of_another_clinic_are_rejected(clinic: Clinic, answers: Any, se
     close_encounters(clinic, answers, 2)
     with clinic.doctor() as doctor, CentralClient(proxy.url, enrollment.token, FAST_RETRY) as client:
         summary = push_outbox(direct(doctor), client, "otra-clinica-1234")
-        assert dict(summary.refused) == {"rejected": 2} and doctor.feedback_counts()["refused"] == 2
+        assert dict(summary.refused) == {"rejected": 2} and doctor.outbox.counts()["refused"] == 2
 
 
 IDENTIFIERS = {
@@ -140,8 +140,8 @@ def test_no_identifier_of_the_patient_is_in_the_bytes_sent(clinic: Clinic, answe
     enroll_clinic(clinic, proxy.url, server)
     encounter_ids = close_encounters(clinic, answers, 3, **IDENTIFIERS)
     with clinic.doctor() as doctor:
-        patient_id = doctor.get_encounter(encounter_ids[0]).patient_id
-        local_clinic_id = doctor.clinic_id
+        patient_id = doctor.encounters.get(encounter_ids[0]).patient_id
+        local_clinic_id = doctor.clinic.id
     summary, counts = push(clinic, proxy.url)
     assert summary.acknowledged == 3 and counts["pending"] == 0
     wire = bytes(proxy.captured).decode("utf-8", errors="replace")

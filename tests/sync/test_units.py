@@ -16,6 +16,7 @@ import pytest
 from app.core.bundle import is_newer
 from app.core.sealed_file import SealedFileError, open_sealed, read_header, seal, token_key_material
 from app.store import StoreError
+from app.store.config_vars import CENTRAL_URL, DEVICE_TOKEN, LAST_SYNC, MODE
 from app.sync.client import RetryPolicy, normalise_server_url, probe
 from app.sync.messages import MESSAGES, SyncError
 from app.sync.outbox import UnmappableRow, iso_week, record_uuid, service_record
@@ -42,7 +43,7 @@ def test_record_uuid_is_a_stable_version_8_uuid_of_the_encounter_pseudonym() -> 
 def test_the_service_record_is_built_from_the_outbox_payload(clinic: Clinic, answers: Any) -> None:
     close_encounters(clinic, answers, 2)
     with clinic.doctor() as doctor:
-        rows = doctor.pending_feedback()
+        rows = doctor.outbox.pending()
     record = service_record(rows[1].payload, rows[1].created_at, "puesto-1234")
     assert set(record) == {"uuid", "clinic_id", "pseudonym", "week", "request", "response_summary",
                            "confirmed_diagnosis", "model_version"}
@@ -106,27 +107,27 @@ def test_sealed_files_open_only_with_the_right_key_and_kind() -> None:
 def test_refused_rows_leave_the_queue_and_are_counted(clinic: Clinic, answers: Any) -> None:
     close_encounters(clinic, answers, 3)
     with clinic.doctor() as doctor:
-        rows = doctor.pending_feedback()
-        doctor.mark_feedback_failed([rows[0].id], "timeout")  # a transient failure: still pending
-        doctor.mark_feedback_refused([rows[1].id], "invalid invalid_record records[0].week")
-        doctor.mark_feedback_sent([rows[2].id])
-        assert [r.id for r in doctor.pending_feedback()] == [rows[0].id]
-        assert doctor.feedback_counts() == {"pending": 1, "refused": 1, "sent": 1}
+        rows = doctor.outbox.pending()
+        doctor.outbox.mark_failed([rows[0].id], "timeout")  # a transient failure: still pending
+        doctor.outbox.mark_refused([rows[1].id], "invalid invalid_record records[0].week")
+        doctor.outbox.mark_sent([rows[2].id])
+        assert [r.id for r in doctor.outbox.pending()] == [rows[0].id]
+        assert doctor.outbox.counts() == {"pending": 1, "refused": 1, "sent": 1}
 
 
 def test_a_doctor_writes_the_sync_state_but_not_the_clinic_settings(clinic: Clinic) -> None:
     with clinic.doctor() as doctor:
-        doctor.set_setting("last_sync", "2026-11-26T10:00:00Z")
-        doctor.set_setting("device_token", "secreto-del-equipo")
+        doctor.settings.set(LAST_SYNC, "2026-11-26T10:00:00Z")
+        doctor.settings.set(DEVICE_TOKEN, "secreto-del-equipo")
         with pytest.raises(StoreError) as info:
-            doctor.set_setting("mode", "cloud")
+            doctor.settings.set(MODE, "cloud")
         assert info.value.code == "not_allowed"
         with pytest.raises(StoreError):
-            doctor.set_setting("central_url", "https://elsewhere.example.org")
+            doctor.settings.set(CENTRAL_URL, "https://elsewhere.example.org")
     with clinic.admin() as admin:
-        entries = [e for e in admin.audit_entries(limit=50) if e.subject == "setting:device_token"]
+        entries = [e for e in admin.audit.entries(limit=50) if e.subject == "setting:device_token"]
         assert [e.detail for e in entries] == [{"set": True}]
-        assert admin.setting("device_token") == "secreto-del-equipo"
+        assert admin.settings.get(DEVICE_TOKEN) == "secreto-del-equipo"
 
 
 def test_the_probe_answers_within_its_deadline_and_never_raises(tmp_path: Path) -> None:

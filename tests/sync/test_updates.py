@@ -21,6 +21,7 @@ from sqlalchemy import update as sql_update
 
 from app.core.bundle import shipped_bundle_dir
 from app.core.signing import generate_key_pair, load_private_key, sign_bundle
+from app.store.config_vars import CENTRAL_URL
 from app.sync.client import CentralClient, RetryPolicy
 from app.sync.enrollment import load_enrollment
 from app.sync.messages import SyncError
@@ -48,7 +49,7 @@ def device_clinic(tmp_path_factory: pytest.TempPathFactory, server: Server) -> C
     folder = tmp_path_factory.mktemp("updates") / "clinic"
     store, _ = ClinicStore.create(folder, clinic_name="Puesto", municipality="Inzá", admin_login="admin",
                                   admin_name="Ana", admin_passphrase=ADMIN_PASS, kdf=FAST_KDF)
-    store.add_user("doctora", "Dra. Luz", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
+    store.users.add("doctora", "Dra. Luz", "doctor", DOCTOR_PASS, must_change_passphrase=False, kdf=FAST_KDF)
     store.lock()
     return Clinic(folder)
 
@@ -61,7 +62,7 @@ def module_proxy(server: Server, device_clinic: Clinic) -> Any:
             admin.lock()
             enroll_clinic(device_clinic, proxy.url, server, name="Puesto de Salud Modelos")
         else:
-            admin.set_setting("central_url", proxy.url)
+            admin.settings.set(CENTRAL_URL, proxy.url)
     yield proxy
     proxy.close()
 
@@ -92,7 +93,7 @@ def publish(server: Server, bundle: Path, *, unchecked: bool = False, today: dt.
 
 def audit(clinic: Clinic, action: str) -> list[dict[str, Any]]:
     with clinic.admin() as admin:
-        return [e.detail for e in admin.audit_entries(limit=500) if e.action == action]
+        return [e.detail for e in admin.audit.entries(limit=500) if e.action == action]
 
 
 def other_key(tmp_path: Path) -> Path:
@@ -202,7 +203,7 @@ def test_a_cut_download_resumes_where_it_stopped_then_installs_atomically(
     assert pointer is not None and pointer.version == "2026.12.6" and pointer.previous is None
     assert not list((device_clinic.data_dir / "models").glob(".staging-*"))
     with device_clinic.doctor() as doctor:
-        assert doctor.active_bundle().version == "2026.12.6"
+        assert doctor.bundles.active().version == "2026.12.6"
     assert audit(device_clinic, "sync.model_installed")[0]["version"] == "2026.12.6"
     assert update(device_clinic, module_proxy).status == "up_to_date"
 

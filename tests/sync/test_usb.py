@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.store.config_vars import DEVICE_TOKEN
 from app.sync.messages import SyncError
 from app.sync.outbox import push_outbox
 from app.sync.usb import export_feedback, import_file, import_receipt
@@ -32,7 +33,7 @@ def test_feedback_goes_out_on_a_stick_and_the_receipt_marks_it(clinic: Clinic, a
     stick = tmp_path / "stick"
     with clinic.doctor() as doctor:
         exported = export_feedback(direct(doctor), stick / "feedback.vereda")
-        assert exported.count == 6 and doctor.feedback_counts()["pending"] == 6  # exported is not acknowledged
+        assert exported.count == 6 and doctor.outbox.counts()["pending"] == 6  # exported is not acknowledged
     raw = (stick / "feedback.vereda").read_bytes()
     assert b"fiebre" not in raw and b"A97" not in raw  # sealed: nothing clinical readable on the stick
 
@@ -48,7 +49,7 @@ def test_feedback_goes_out_on_a_stick_and_the_receipt_marks_it(clinic: Clinic, a
     with clinic.doctor() as doctor:
         marked = import_file(direct(doctor), stick / "receipt.vereda", clinic.data_dir)
         assert marked == {"kind": "receipt", "acknowledged": 6, "failed": 0, "refused": {}}
-        assert doctor.feedback_counts() == {"pending": 0, "refused": 0, "sent": 6}
+        assert doctor.outbox.counts() == {"pending": 0, "refused": 0, "sent": 6}
     held = stored(server.database)
     assert expected_uuids(clinic) <= set(held)
 
@@ -96,7 +97,7 @@ def test_altered_or_foreign_files_are_refused_on_both_ends(clinic: Clinic, answe
     assert result["accepted"] == 2
     # The receipt opens only with this laptop's token: a re-enrolled laptop (new token) cannot use it.
     with clinic.admin() as admin:
-        admin.set_setting("device_token", "another-token-entirely")
+        admin.settings.set(DEVICE_TOKEN, "another-token-entirely")
         with pytest.raises(SyncError) as info:
             import_receipt(direct(admin), tmp_path / "r.vereda")
         assert info.value.code == "usb_invalid_file"
@@ -114,6 +115,6 @@ def test_a_model_bundle_comes_in_on_a_stick_with_every_check(clinic: Clinic, tmp
     with clinic.doctor() as doctor:
         result = import_file(direct(doctor), archive, clinic.data_dir, lang="en")
         assert result["kind"] == "model" and result["status"] == "installed" and result["active"] == "2026.12.20"
-        assert doctor.active_bundle().source == "usb"
+        assert doctor.bundles.active().source == "usb"
         again = import_file(direct(doctor), archive, clinic.data_dir, lang="en")
         assert again["status"] == "refused" and again["error"]["code"] == "update_older"

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from app.preferences import Preferences
+from app.store.config_vars import CENTRAL_URL, MODE
 from app.ui.app import VeredaApp
 from app.ui.i18n import tr, translator
 from app.ui.qt import QWizard
@@ -93,7 +94,7 @@ def _day(qtbot, vereda: VeredaApp, server, tmp_path: Path) -> None:
     # The administrator: hybrid mode against the central service, and a second doctor through the accounts screen.
     main = log_in(qtbot, vereda, *ADMIN)
     done: list[object] = []
-    main.db(lambda s: (s.set_setting("central_url", server.url), s.set_setting("mode", "hybrid")), done.append)
+    main.db(lambda s: (s.settings.set(CENTRAL_URL, server.url), s.settings.set(MODE, "hybrid")), done.append)
     qtbot.waitUntil(lambda: bool(done), timeout=WAIT)
     main.open_accounts()
     accounts = main.accounts_dialog
@@ -102,7 +103,6 @@ def _day(qtbot, vereda: VeredaApp, server, tmp_path: Path) -> None:
     accounts.login.setText(LUIS[0])
     accounts.display_name.setText("Dr. Luis Mora")
     accounts.passphrase.setText(LUIS[1])
-    accounts.registration.setText("RM 19-2044")
     accounts.add_button.click()
     qtbot.waitUntil(lambda: len(accounts.rows) == 3, timeout=WAIT)
     accounts.close()

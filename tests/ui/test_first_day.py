@@ -18,6 +18,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QWheelEvent
 
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT
 from app.store.keys import KdfParams
 from app.store.store import ClinicStore
 from app.ui.accounts import AccountsDialog
@@ -83,10 +84,8 @@ def clinic_with_two_doctors(tmp_path: Path) -> None:
     store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto de Salud La Vereda",
                                      municipality="San Andrés", admin_login="admin", admin_name="Admin",
                                      admin_passphrase=PASSPHRASE, kdf=CHEAP)
-    store.set_setting("clinic_name", "Puesto de Salud La Vereda")
-    store.set_setting("clinic_place", "San Andrés")
-    store.add_user("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
-    store.add_user("luis", "Dr. Luis Mora", "doctor", SECOND_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
+    store.users.add("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
+    store.users.add("luis", "Dr. Luis Mora", "doctor", SECOND_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
     store.lock()
 
 
@@ -242,7 +241,7 @@ def test_a_value_a_field_cannot_take_is_refused_beside_it(qtbot, screen: Consult
     screen.age.number.show_error()
     assert screen.age.years() is None and screen.age.number.message.isVisible()
 
-    dialog = SettingsDialog(None, {"auto_lock_minutes": 10}, Path("."))
+    dialog = SettingsDialog(None, {AUTO_LOCK_LIMIT: 10, AUTO_LOCK: 10}, {AUTO_LOCK: True}, Path("."))
     qtbot.addWidget(dialog)
     type_value(qtbot, dialog.auto_lock, "999")
     dialog._accept()
@@ -335,11 +334,10 @@ def test_the_administrator_manages_accounts_and_a_new_doctor_chooses_a_passphras
     dialog.login.setText("carla")
     dialog.display_name.setText("Dra. Carla Ruiz")
     dialog.passphrase.setText("temporal de carla 1")
-    dialog.registration.setText("RM 77-001")
     dialog.add_button.click()
     qtbot.waitUntil(lambda: len(dialog.rows) == 4, timeout=WAIT)
     carla = next(r for r in dialog.rows if r["login"] == "carla")
-    assert carla["role"] == "doctor" and carla["must_change"] and carla["registration"] == "RM 77-001"
+    assert carla["role"] == "doctor" and carla["must_change"]
 
     dialog.select_login("luis")
     dialog.disable_button.click()

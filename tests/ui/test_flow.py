@@ -185,7 +185,7 @@ def test_idle_lock_keeps_unsaved_findings_as_a_draft(qtbot, vereda: VeredaApp, t
     cheap = KdfParams(n=2**14, r=8, p=1)
     store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto", municipality="Pueblo",
                                      admin_login="admin", admin_name="Admin", admin_passphrase=PASSPHRASE, kdf=cheap)
-    store.add_user("ana", "Dra. Ana", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+    store.users.add("ana", "Dra. Ana", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
     store.lock()
     vereda.start()
     vereda.login.login.setText("ana")
@@ -207,8 +207,8 @@ def test_idle_lock_keeps_unsaved_findings_as_a_draft(qtbot, vereda: VeredaApp, t
     # Even if the app died now, the findings are in the database as a draft encounter.
     again = ClinicStore.unlock(tmp_path / "clinic", "ana", DOCTOR_PASSPHRASE)
     try:
-        patient = again.search_patients("gomez rios")[0]
-        drafts = [e for e in again.patient_encounters(patient.id) if e.status == "draft"]
+        patient = again.patients.search("gomez rios")[0]
+        drafts = [e for e in again.encounters.for_patient(patient.id) if e.status == "draft"]
         assert len(drafts) == 1 and drafts[0].request["symptoms"] == {"fiebre": 8, "tos": 6, "dolor_cabeza": 4}
     finally:
         again.lock()

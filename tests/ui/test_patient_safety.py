@@ -25,7 +25,7 @@ def _logged_in_doctor(qtbot, vereda: VeredaApp, tmp_path: Path):  # noqa: F811
     store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto de Salud La Vereda",
                                      municipality="San Andrés", admin_login="admin", admin_name="Admin",
                                      admin_passphrase=PASSPHRASE, kdf=cheap)
-    store.add_user("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
+    store.users.add("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
     store.lock()
     vereda.start()
     vereda.login.login.setText("ana")

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from app.preferences import Preferences
+from app.store.config_vars import MODE
 from app.ui.app import VeredaApp
 from app.ui.i18n import translator
 from tests.server.conftest import start_server  # noqa: F401 - fixture
@@ -32,7 +33,7 @@ def test_status_and_sync_now(qtbot, engine, clinic, answers, server, monkeypatch
     close_encounters(clinic, answers, 6)
     enroll_clinic(clinic, server.url, server)
     with clinic.admin() as admin:
-        admin.set_setting("mode", "hybrid")
+        admin.settings.set(MODE, "hybrid")
     expected = expected_uuids(clinic)  # before the app opens the store: one program at a time
 
     vereda = VeredaApp(clinic.data_dir, engine, Preferences())
