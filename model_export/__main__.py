@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from app.core import red_flags
 from app.core.bundle import ModelBundle
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATES
@@ -29,7 +28,7 @@ from model_export import knowledge
 from model_export.export import write_bundle, write_manifest
 from model_export.model_card import update_model_card
 from model_export.simulator import Simulator, case_mix
-from model_export.train import compare, default_schema, make_dataset, train_chosen, tune_attention
+from model_export.train import LEVEL_RANK, compare, default_schema, make_dataset, train_chosen, tune_triage
 
 log = logging.getLogger("model_export")
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +61,36 @@ def build_rare(folder: Path, kb: knowledge.KnowledgeBase) -> dict[str, Any]:
     return build_rare_index(folder, {s["key"]: s["hpo"] for s in kb.symptoms}, knowledge_base=kb)
 
 
+THRESHOLD_KEYS = ("attention_acute_probability", "attention_critical_condition_probability",
+                  "emergency_acute_probability", "emergency_critical_condition_probability")
+UNREACHABLE = 2.0  # a probability threshold no model output reaches
+
+
+def base_levels(bundle_dir: Path, requests: list[Any]) -> np.ndarray:
+    """Each patient's triage level from everything but the model-risk thresholds (0/1/2), read from the engine."""
+    engine = DiagnosisEngine.load(bundle_dir)
+    if engine.acute_threshold <= 1.0 or engine.critical_threshold <= 1.0:
+        raise ValueError("base levels need a bundle whose model-risk thresholds are still unreachable")
+    return np.array([LEVEL_RANK[ev.triage_level(r)] for r in engine.diagnose_many(requests)])
+
+
+def tune_bundle_thresholds(bundle_dir: Path, kb: knowledge.KnowledgeBase, state_model: Any, cond_model: Any,
+                           val: Any) -> dict[str, Any]:
+    """Tune the four triage thresholds on validation patients and write them (and the report) into the manifest."""
+    critical_classes = np.array([kb.condition(c).critical for c in cond_model.classes_])
+    tuning = tune_triage(state_model.predict_proba(val.expanded), cond_model.predict_proba(val.expanded),
+                         critical_classes, base_levels(bundle_dir, val.requests), val.critical, val.groups())
+    manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files", None)
+    manifest["thresholds"] = {k: tuning[k] for k in THRESHOLD_KEYS}
+    manifest["training"]["threshold_tuning"] = tuning
+    write_manifest(bundle_dir, manifest)
+    _progress("thresholds: " + ", ".join(f"{k} {tuning[k]}" for k in THRESHOLD_KEYS)
+              + f"; targets met on validation: emergency {tuning['emergency_targets_met_on_validation']}, "
+              f"priority {tuning['priority_targets_met_on_validation']}")
+    return tuning
+
+
 def evaluate_bundle(bundle_dir: Path, test: Any, card: bool = True) -> dict[str, Any]:
     engine = DiagnosisEngine.load(bundle_dir)
     _progress("evaluating on held-out patients, vignettes and the origin document's cases")
@@ -80,6 +109,14 @@ def evaluate_bundle(bundle_dir: Path, test: Any, card: bool = True) -> dict[str,
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: the matrices are small and the build machine is shared (see retrain's --threads).
+    with threadpool_limits(limits=1):
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     kb = knowledge.load()
     sizes = {k: max(1000, int(v * args.scale)) for k, v in SIZES.items()}
@@ -101,12 +138,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     state_model, state_info = train_chosen(train, val, "state", fitted.get("state"))
     cond_model, cond_info = train_chosen(train, val, "condition", fitted.get("condition"))
 
-    _progress("choosing the immediate-attention thresholds on validation patients")
-    critical_classes = np.array([kb.condition(c).critical for c in cond_model.classes_])
-    rule_hits = np.array([bool(red_flags.evaluate(r)) for r in val.requests])
-    thresholds = tune_attention(state_model.predict_proba(val.expanded), cond_model.predict_proba(val.expanded),
-                                critical_classes, rule_hits, val.critical)
-
     _progress("exporting to ONNX and checking parity with onnxruntime")
     info = {
         "training": {
@@ -115,7 +146,6 @@ def cmd_build(args: argparse.Namespace) -> int:
             "state": state_info,
             "condition": cond_info,
             "candidates_on_validation": comparison,
-            "threshold_tuning": thresholds,
         },
         "data": {
             "knowledge_sha256": kb.sha256,
@@ -129,12 +159,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         {"state": (state_model, STATES), "condition": (cond_model, tuple(cond_model.classes_))},
         background=train.expanded,
         parity_rows=test.expanded[:PARITY_ROWS],
-        thresholds={k: thresholds[k] for k in ("attention_acute_probability",
-                                               "attention_critical_condition_probability")},
+        # Unreachable until tuned below: the engine then answers with rules, its most likely state and the
+        # orphan-disease alert only, which is the base the thresholds are chosen on.
+        thresholds=dict.fromkeys(THRESHOLD_KEYS, UNREACHABLE),
         info=info,
         created=dt.date.fromisoformat(args.created) if args.created else None,
         extras=lambda folder: {"rare": build_rare(folder, kb)},
     )
+    _progress("choosing the triage thresholds on validation patients, danger-sign rules included")
+    tuning = tune_bundle_thresholds(args.out, kb, state_model, cond_model, val)
     metrics = evaluate_bundle(args.out, test, card=args.model_card)
     from model_export import tracking  # issue 8: MLflow when installed, a no-op otherwise
 
@@ -145,8 +178,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         from model_export import sign
 
         sign.main([str(args.out), "--key", str(args.sign_key)])
-    _progress(f"done in {time.perf_counter() - started:.0f} s")
-    print(json.dumps({k: metrics["held_out"]["all"] for k in ("held_out",)}, indent=1))
+    _progress(f"done in {time.perf_counter() - started:.0f} s (thresholds met on validation: "
+              f"{tuning['emergency_targets_met_on_validation'] and tuning['priority_targets_met_on_validation']})")
+    print(json.dumps(metrics["held_out"], indent=1))
     return 0
 
 

@@ -1,9 +1,11 @@
 """Evaluate a bundle the way the clinic uses it: through `DiagnosisEngine`, red-flag rules included.
 
-Reports, on held-out simulated patients: condition macro-F1, top-3 accuracy, recall of critical patients, negative
-predictive value of "not critical", expected calibration error (condition and state), overall and by age band and
-sex; on the clinical vignettes of `tests/core/vignettes.toml` (written from textbooks, not from the simulator):
-top-3 accuracy and whether every critical one is flagged; and the origin document's five use cases.
+Reports, on held-out simulated patients: condition macro-F1, top-3 accuracy, WHO ETAT triage (recall of critical
+patients at EMERGENCIA and at EMERGENCIA or PRIORITARIO, share of patients at EMERGENCIA against the critical
+prevalence), negative predictive value of "not EMERGENCIA", expected calibration error (condition and state),
+overall, by age band (infant, 1-4, 5-17, adult, older), for pregnant or postpartum women and by sex; on the clinical
+vignettes of `tests/core/vignettes.toml` (written from textbooks, not from the simulator): top-3 accuracy and
+whether every critical one is flagged; and the origin document's five use cases.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from sklearn.metrics import f1_score
 
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATES, urgency
-from model_export.knowledge import age_band
 from model_export.train import Dataset, ece
 
 ROOT = Path(__file__).resolve().parents[1]
+MIN_CLASS_SUPPORT = 10  # patients of a condition in a group for its F1 to count in the group's macro-F1
 VIGNETTES = ROOT / "tests" / "core" / "vignettes.toml"
 
 # The origin document's use cases, with its expected state; age 40 and sex F when the document does not say.
@@ -38,6 +40,14 @@ def origin_request(symptoms: dict[str, int]) -> dict[str, Any]:
     return {"age": 40, "sex": "F", "symptoms": dict(symptoms)}
 
 
+def triage_level(response: dict[str, Any]) -> str:
+    """The answer's WHO ETAT level; a contract v1 answer (no `triage`) counts its immediate-attention flag as
+    EMERGENCIA and nothing as PRIORITARIO."""
+    if "triage" in response:
+        return str(response["triage"]["level"])
+    return "EMERGENCIA" if response["requires_immediate_attention"] else "NO_URGENTE"
+
+
 def _metrics(responses: list[dict[str, Any]], data: Dataset, mask: np.ndarray) -> dict[str, Any]:
     idx = np.flatnonzero(mask)
     if idx.size == 0:
@@ -47,38 +57,42 @@ def _metrics(responses: list[dict[str, Any]], data: Dataset, mask: np.ndarray) -
     pred = np.array([t[0]["code"] for t in top])
     conf = np.array([t[0]["probability"] for t in top])
     top3 = np.array([truth[k] in {c["code"] for c in t[:3]} for k, t in enumerate(top)])
-    flagged = np.array([responses[i]["requires_immediate_attention"] for i in idx])
+    levels = np.array([triage_level(responses[i]) for i in idx])
+    flagged = levels == "EMERGENCIA"
+    urgent = flagged | (levels == "PRIORITARIO")
     critical = data.critical[idx]
     state_p = np.array([[responses[i]["severity_probabilities"][s] for s in STATES] for i in idx])
     state_pred = state_p.argmax(axis=1)
     negatives = ~flagged
-    labels = sorted(set(truth))
+    # Macro-F1 over the conditions with enough patients in the group to have an F1 at all: a condition seen two or
+    # three times among infants (hepatitis, say) would swing a group's macro-F1 on a single answer.
+    counts = {code: int((truth == code).sum()) for code in set(truth)}
+    labels = sorted(code for code, k in counts.items() if k >= MIN_CLASS_SUPPORT) or sorted(counts)
     return {
         "n": int(idx.size),
         "condition_macro_f1": round(float(f1_score(truth, pred, labels=labels, average="macro")), 4),
+        "condition_macro_f1_classes": len(labels),
         "condition_accuracy": round(float((pred == truth).mean()), 4),
         "condition_top3": round(float(top3.mean()), 4),
         "condition_ece": round(ece(conf, pred == truth), 4),
         "state_accuracy": round(float((state_pred == data.state[idx]).mean()), 4),
         "state_ece": round(ece(state_p.max(axis=1), state_pred == data.state[idx]), 4),
         "critical_n": int(critical.sum()),
+        "critical_prevalence": round(float(critical.mean()), 4),
+        # recall of critical patients at EMERGENCIA (= requires_immediate_attention from contract v2 on)
         "critical_recall": round(float(flagged[critical].mean()), 4) if critical.any() else None,
+        "critical_recall_emergency_or_priority": round(float(urgent[critical].mean()), 4) if critical.any() else None,
         "not_critical_npv": round(float((~critical[negatives]).mean()), 4) if negatives.any() else None,
-        "flagged_share": round(float(flagged.mean()), 4),
+        "flagged_share": round(float(flagged.mean()), 4),  # share at EMERGENCIA (the flag rate)
+        "priority_share": round(float((urgent & ~flagged).mean()), 4),
+        "emergency_share_over_prevalence": round(float(flagged.mean() / critical.mean()), 3)
+        if critical.any() else None,
     }
 
 
 def held_out(engine: DiagnosisEngine, data: Dataset) -> dict[str, Any]:
     responses = engine.diagnose_many(data.requests)
-    bands = np.array([age_band(a) for a in data.age])
-    groups = {
-        "all": np.ones(len(data.requests), bool),
-        "child": bands == "child",
-        "adult": bands == "adult",
-        "older": bands == "older",
-        "female": data.sex == "F",
-        "male": data.sex == "M",
-    }
+    groups = {**data.groups(), "female": data.sex == "F", "male": data.sex == "M"}
     return {name: _metrics(responses, data, mask) for name, mask in groups.items()}
 
 
@@ -99,6 +113,7 @@ def vignettes(engine: DiagnosisEngine, path: Path = VIGNETTES) -> dict[str, Any]
             "rank": rank,
             "critical": bool(v["critical"]),
             "flagged": response["requires_immediate_attention"],
+            "triage": triage_level(response),
             "severity": response["severity"],
         })
     critical = [r for r in rows if r["critical"]]

@@ -19,9 +19,9 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 # the rule's source; the origin document gives no vitals, age or duration, so the symptoms alone must carry it.
 ORIGIN_REASONS: dict[int, str] = {
     2: "No vitals were given, so nothing rules out hypertension (blood pressure not measured) and the model "
-       "splits between a chronic state (38%), minor complaints (32%) and mild illness (29%); the most likely is "
-       "ENFERMEDAD CRÓNICA. More urgent than the document's answer, which the precautionary order allows; "
-       "measuring temperature and blood pressure settles it.",
+       "splits between a chronic state (39%), mild illness (36%) and minor complaints (25%); the most likely is "
+       "ENFERMEDAD CRÓNICA; triage NO URGENTE. More urgent than the document's answer, which the precautionary "
+       "order allows; measuring temperature and blood pressure settles it.",
     3: "Severe chest pain (8/10) with breathlessness (7/10) is a suspected acute coronary syndrome or pneumonia "
        "until proven otherwise (NICE CG95): the CHEST_PAIN_CARDIAC rule escalates to ENFERMEDAD AGUDA.",
     5: "Maximal chest pain, cough and breathlessness (10/10 each) meet the CHEST_PAIN_CARDIAC and SEVERE_DYSPNEA "
@@ -34,21 +34,42 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}×"
+
+
 def render(manifest: dict[str, Any]) -> str:
     m = manifest["metrics"]
     lines = [f"Bundle **{manifest['version']}**, created {manifest['created']}, expires {manifest['expires']}; "
              f"held-out patients: {m['held_out']['all']['n']:,} (simulator seed "
              f"{manifest['data']['simulator_seeds']['test']}).", ""]
-    lines += ["### Held-out simulated patients", "",
-              "| group | n | condition macro-F1 | top-1 | top-3 | condition ECE | state accuracy | state ECE | "
-              "critical n | critical recall | NPV of not critical | flagged |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["### Held-out simulated patients: triage, by group", "",
+              "WHO ETAT levels as the engine answers them (danger-sign rules and model). Critical = state "
+              "ENFERMEDAD AGUDA. Targets (issue 12): recall at EMERGENCIA ≥ 95%, at EMERGENCIA or PRIORITARIO "
+              "≥ 99%, share at EMERGENCIA ≤ 1.25 × critical prevalence, condition macro-F1 ≥ 0.85, ECE ≤ 0.05.", "",
+              "| group | n | critical n | critical prevalence | recall at EMERGENCIA | recall at EMERGENCIA or "
+              "PRIORITARIO | share at EMERGENCIA (flag rate) | ÷ prevalence | share at PRIORITARIO | "
+              "NPV of not EMERGENCIA |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for group, g in m["held_out"].items():
+        if not g.get("n"):
+            continue
+        lines.append(
+            f"| {group} | {g['n']:,} | {g['critical_n']:,} | {_pct(g.get('critical_prevalence'))} | "
+            f"{_pct(g['critical_recall'])} | {_pct(g.get('critical_recall_emergency_or_priority'))} | "
+            f"{_pct(g['flagged_share'])} | {_ratio(g.get('emergency_share_over_prevalence'))} | "
+            f"{_pct(g.get('priority_share'))} | {_pct(g['not_critical_npv'])} |"
+        )
+    lines += ["", "### Held-out simulated patients: conditions and calibration, by group", "",
+              "| group | n | condition macro-F1 | top-1 | top-3 | condition ECE | state accuracy | state ECE |",
+              "|---|---|---|---|---|---|---|---|"]
+    for group, g in m["held_out"].items():
+        if not g.get("n"):
+            continue
         lines.append(
             f"| {group} | {g['n']:,} | {g['condition_macro_f1']:.3f} | {_pct(g['condition_accuracy'])} | "
             f"{_pct(g['condition_top3'])} | {g['condition_ece']:.3f} | {_pct(g['state_accuracy'])} | "
-            f"{g['state_ece']:.3f} | {g['critical_n']:,} | {_pct(g['critical_recall'])} | "
-            f"{_pct(g['not_critical_npv'])} | {_pct(g['flagged_share'])} |"
+            f"{g['state_ece']:.3f} |"
         )
     cands = manifest["training"].get("candidates_on_validation") or {}
     if cands:
@@ -66,11 +87,7 @@ def render(manifest: dict[str, Any]) -> str:
               f"{t['state']['validation']['ece']:.3f}, condition "
               f"{t['condition']['validation_before_calibration']['ece']:.3f} → "
               f"{t['condition']['validation']['ece']:.3f}).",
-              f"- Immediate attention: any red-flag rule, or P(ENFERMEDAD AGUDA) ≥ "
-              f"{manifest['thresholds']['attention_acute_probability']}, or P(critical condition) ≥ "
-              f"{manifest['thresholds']['attention_critical_condition_probability']} (chosen on validation: recall "
-              f"{_pct(t['threshold_tuning']['validation_recall'])}, flagged "
-              f"{_pct(t['threshold_tuning']['flagged_share'])}).",
+              _thresholds_line(manifest),
               f"- ONNX parity on {manifest['parity']['rows']:,} patients: max |p_sklearn − p_onnxruntime| = "
               + ", ".join(f"{k} {v:.2e}" for k, v in manifest["parity"]["max_abs_diff"].items()) + "."]
     v = m["vignettes"]
@@ -78,10 +95,11 @@ def render(manifest: dict[str, Any]) -> str:
               f"{v['n']} vignettes written from clinical references: top-1 {_pct(v['top1'])}, "
               f"**top-3 {_pct(v['top3'])}**; critical flagged **{v['critical_flagged']}/{v['critical_n']}**; "
               f"non-critical flagged {v['non_critical_flagged']}/{v['n'] - v['critical_n']}.", "",
-              "| id | expected | rank | our top 3 | critical | flagged | state |", "|---|---|---|---|---|---|---|"]
+              "| id | expected | rank | our top 3 | critical | triage | state |", "|---|---|---|---|---|---|---|"]
     for r in v["rows"]:
+        level = r.get("triage") or ("EMERGENCIA" if r["flagged"] else "—")
         lines.append(f"| {r['id']} | {r['expected']} | {r['rank'] or '>5'} | {', '.join(r['top3'])} | "
-                     f"{'yes' if r['critical'] else 'no'} | {'yes' if r['flagged'] else 'no'} | {r['severity']} |")
+                     f"{'yes' if r['critical'] else 'no'} | {level} | {r['severity']} |")
     lines += ["", "### The origin document's five use cases (age 40, sex F)", "",
               "| # | symptoms | expected | our state | immediate attention | red flags | top conditions | "
               "reason for a difference |", "|---|---|---|---|---|---|---|---|"]
@@ -93,6 +111,24 @@ def render(manifest: dict[str, Any]) -> str:
                      f"{STATE_LABELS[c['severity']]['es']} | {'yes' if c['requires_immediate_attention'] else 'no'} | "
                      f"{', '.join(c['red_flags']) or '—'} | {', '.join(c['top_conditions'])} | {reason or 'TODO'} |")
     return "\n".join(lines)
+
+
+def _thresholds_line(manifest: dict[str, Any]) -> str:
+    th = manifest["thresholds"]
+    tuning = manifest["training"].get("threshold_tuning", {})
+    if "emergency_acute_probability" not in th:  # a bundle from before contract v2
+        return (f"- Immediate attention: any red-flag rule, or P(ENFERMEDAD AGUDA) ≥ "
+                f"{th['attention_acute_probability']}, or P(critical condition) ≥ "
+                f"{th['attention_critical_condition_probability']}.")
+    met = tuning.get("emergency_targets_met_on_validation") and tuning.get("priority_targets_met_on_validation")
+    return (f"- Triage (WHO ETAT), chosen on validation patients with the danger-sign rules included "
+            f"(targets met there: {'yes' if met else 'no'}): EMERGENCIA for any emergency danger sign, the model's "
+            f"most likely state ENFERMEDAD AGUDA, P(ENFERMEDAD AGUDA) ≥ {th['emergency_acute_probability']} or "
+            f"P(critical condition) ≥ {th['emergency_critical_condition_probability']}; PRIORITARIO for a priority "
+            f"sign, an orphan-disease alert, P(ENFERMEDAD AGUDA) ≥ {th['attention_acute_probability']} or "
+            f"P(critical condition) ≥ {th['attention_critical_condition_probability']}. Rules alone (with the "
+            f"model's most likely state) put {_pct(tuning.get('rules_only_emergency_share'))} of validation "
+            f"patients at EMERGENCIA.")
 
 
 def update_model_card(manifest: dict[str, Any], card: Path = CARD) -> None:

@@ -22,13 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from app.core import red_flags
 from app.core.bundle import ModelBundle
 from app.core.vocabulary import STATES
 from model_export import knowledge, mlops, tracking
 from model_export.export import write_bundle, write_manifest
 from model_export.simulator import Simulator
-from model_export.train import default_schema, make_dataset, train_chosen, tune_attention
+from model_export.train import default_schema, make_dataset, train_chosen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +61,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from model_export.__main__ import SEEDS, SIZES
+    from model_export.__main__ import SEEDS, SIZES, THRESHOLD_KEYS, UNREACHABLE, tune_bundle_thresholds
 
     started = time.perf_counter()
     kb = knowledge.load()
@@ -84,15 +83,10 @@ def _retrain(args: argparse.Namespace) -> int:
     _progress("training (state: simulated only; condition: simulated + weighted confirmed cases)")
     state_model, state_info = train_chosen(sim_train, val, "state")
     cond_model, cond_info = train_chosen(train, val, "condition", mlops.fit_condition(train, weights))
-    critical_classes = np.array([kb.condition(c).critical for c in cond_model.classes_])
-    rule_hits = np.array([bool(red_flags.evaluate(r)) for r in val.requests])
-    thresholds = tune_attention(state_model.predict_proba(val.expanded), cond_model.predict_proba(val.expanded),
-                                critical_classes, rule_hits, val.critical)
     base_version = ModelBundle.load(args.base).manifest["version"] if args.base.exists() else "0"
     version = args.version or f"{dt.date.today():%Y.%m.%d}"
     info: dict[str, Any] = {
         "training": {"chosen": "additive_logistic", "state": state_info, "condition": cond_info,
-                     "threshold_tuning": thresholds,
                      "retrain": {"base_version": base_version, "feedback_file_records": len(records),
                                  "feedback_train": n_fb, "feedback_weight": args.feedback_weight,
                                  "holdout_fraction": mlops.HOLDOUT_FRACTION}},
@@ -103,8 +97,7 @@ def _retrain(args: argparse.Namespace) -> int:
     write_bundle(args.out, version, schema, vocabulary,
                  {"state": (state_model, STATES), "condition": (cond_model, tuple(cond_model.classes_))},
                  background=sim_train.expanded, parity_rows=val.expanded[:2000],
-                 thresholds={k: thresholds[k] for k in ("attention_acute_probability",
-                                                        "attention_critical_condition_probability")},
+                 thresholds=dict.fromkeys(THRESHOLD_KEYS, UNREACHABLE),  # tuned below, as in `build`
                  info=info, created=dt.date.fromisoformat(args.created) if args.created else None)
     evidence = mlops.rare_evidence(records)
     (args.out / mlops.RARE_EVIDENCE).write_text(json.dumps(evidence, ensure_ascii=False, indent=1) + "\n",
@@ -113,9 +106,14 @@ def _retrain(args: argparse.Namespace) -> int:
     if args.base.exists():
         manifest = mlops.carry_over(args.base, args.out, manifest)
 
+    write_manifest(args.out, manifest)  # pin the carried-over files before the engine loads the bundle
+    _progress("choosing the triage thresholds on validation patients, danger-sign rules included")
+    tune_bundle_thresholds(args.out, kb, state_model, cond_model, val)
+    manifest = json.loads((args.out / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files", None)
+
     _progress("evaluating on simulated held-out patients and held-out confirmed cases")
     eval_set = mlops.evaluation_set(records, args.eval_simulated, kb)
-    write_manifest(args.out, manifest)  # pin the carried-over files before the engine loads the bundle
     from app.core.engine import DiagnosisEngine
 
     metrics = mlops.evaluate_engine(DiagnosisEngine.load(args.out), eval_set, args.out)

@@ -1,11 +1,19 @@
 """From a validated request to the numbers the models read.
 
 Two steps. `raw_vector` turns a request into one number per clinical input (age, sex, duration, each symptom's
-intensity, each vital, NaN when not measured). `FeatureSchema.expand` turns each raw input into a few columns: a
-one-hot of clinically chosen bands (fever bands, SpO2 bands, intensity bands), an optional linear term and a "not
-measured" column. Each expanded column depends on exactly one raw input, so the models are additive in the raw
-inputs and their SHAP values per input are exact and cheap (see `explain.py`). The schema, including the bands,
-travels in the bundle's manifest: the bundle that trained on it is the one that decides it.
+intensity, each vital, NaN when not measured; from contract v2 also each examination sign, pregnancy and AVPU).
+`FeatureSchema.expand` turns each raw input into a few columns: a one-hot of clinically chosen bands (fever bands,
+SpO2 bands, intensity bands), an optional linear term and a "not measured" column. Each expanded column depends on
+exactly one raw input, so the models are additive in the raw inputs and their SHAP values per input are exact and
+cheap (see `explain.py`). The schema, including the bands, travels in the bundle's manifest: the bundle that trained
+on it is the one that decides it.
+
+Vitals whose normal value depends on age (heart rate, respiratory rate, blood pressure, weight) are read RELATIVE TO
+AGE (kind "vital_z"): the raw input is the z-score against the age reference carried in the spec (Fleming 2011
+centiles for heart and breathing rates), so a 6-month-old's heart rate of 140 reads as normal and 55 as far below,
+on the same bands as an adult's 75 and 30. The raw input keeps the vital's name, so explanations still say
+"heart_rate"; it depends on one measured vital (age only sets its scale), which keeps SHAP per input exact.
+Kinds added by contract v2 never change the old ones, so a bundle built before them loads and runs unchanged.
 """
 
 from __future__ import annotations
@@ -24,11 +32,14 @@ from app.core.contract import DiagnoseRequest
 class FeatureSpec:
     """One raw clinical input and how it is expanded."""
 
-    name: str  # "age", "sex", "duration_days", a symptom key or a vital key
-    kind: str  # "age" | "sex" | "duration" | "symptom" | "vital"
+    name: str  # "age", "sex", "duration_days", a symptom key, a vital key, a sign code, "pregnancy_status", ...
+    kind: str  # "age" | "sex" | "duration" | "symptom" | "vital" | "vital_z" | "sign" | "pregnancy_status" |
+    #            "pregnancy_weeks" | "postpartum_days" | "consciousness"
     cuts: tuple[float, ...]  # band edges; a value equal to an edge falls in the upper band
     linear_scale: float | None = None  # add a column x / scale
     missing: bool = False  # add a "not measured" column
+    # "vital_z" only: the healthy value by age as (age in years, median, sd) anchors, linearly interpolated.
+    reference: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def width(self) -> int:
@@ -44,13 +55,37 @@ class FeatureSpec:
         return names
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "cuts": list(self.cuts),
-                "linear_scale": self.linear_scale, "missing": self.missing}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "cuts": list(self.cuts),
+                               "linear_scale": self.linear_scale, "missing": self.missing}
+        if self.reference:  # only new kinds carry it, so an old kind's JSON is exactly as before
+            out["reference"] = [list(row) for row in self.reference]
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureSpec:
         return cls(data["name"], data["kind"], tuple(float(c) for c in data["cuts"]),
-                   None if data["linear_scale"] is None else float(data["linear_scale"]), bool(data["missing"]))
+                   None if data["linear_scale"] is None else float(data["linear_scale"]), bool(data["missing"]),
+                   tuple((float(a), float(m), float(sd)) for a, m, sd in data.get("reference", ())))
+
+    def z_score(self, value: float, age: float) -> float:
+        """`value` as a z-score against the healthy value at `age` (kind "vital_z")."""
+        ages, medians, sds = self._reference_arrays()
+        return (value - float(np.interp(age, ages, medians))) / float(np.interp(age, ages, sds))
+
+    def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        arrays = _REFERENCE_CACHE.get(self.reference)
+        if arrays is None:
+            table = np.asarray(self.reference, dtype=np.float64)
+            arrays = (table[:, 0], table[:, 1], table[:, 2])
+            _REFERENCE_CACHE[self.reference] = arrays
+        return arrays
+
+
+# Parsed reference tables, shared by equal specs (the diagnose path reads them for every request).
+_REFERENCE_CACHE: dict[tuple[tuple[float, float, float], ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+# Raw codes of the categorical contract v2 inputs. Pregnancy 0 = not recorded or not asked (men, children).
+PREGNANCY_CODES: dict[str, float] = {"not_pregnant": 1.0, "unknown": 2.0, "pregnant": 3.0, "postpartum": 4.0}
+AVPU_CODES: dict[str, float] = {"A": 0.0, "V": 1.0, "P": 2.0, "U": 3.0}
 
 
 def _fmt(x: float) -> str:
@@ -86,24 +121,62 @@ class FeatureSchema:
 
     def raw_vector(self, request: DiagnoseRequest) -> np.ndarray:
         """One row of raw inputs for `request`; NaN where a vital or the duration was not given."""
-        row = np.empty(self.n_raw, dtype=np.float64)
-        for j, spec in enumerate(self.specs):
-            if spec.kind == "age":
-                row[j] = request.age
-            elif spec.kind == "sex":
-                row[j] = 1.0 if request.sex == "F" else 0.0
-            elif spec.kind == "duration":
-                row[j] = np.nan if request.duration_days is None else request.duration_days
-            elif spec.kind == "symptom":
-                row[j] = request.symptoms.get(spec.name, 0)
-            elif spec.kind == "vital":
-                row[j] = request.vitals.get(spec.name, np.nan)
-            else:  # pragma: no cover - a bundle from a newer format
-                raise ValueError(f"unknown feature kind {spec.kind!r}")
-        return row
+        return np.array([self._one(spec, request) for spec in self.specs], dtype=np.float64)
+
+    @staticmethod
+    def _one(spec: FeatureSpec, request: DiagnoseRequest) -> float:
+        kind = spec.kind
+        if kind == "symptom":
+            return float(request.symptoms.get(spec.name, 0))
+        if kind == "vital":
+            return float(request.vitals.get(spec.name, np.nan))
+        if kind == "age":
+            return float(request.age)
+        if kind == "sex":
+            return 1.0 if request.sex == "F" else 0.0
+        if kind == "duration":
+            return np.nan if request.duration_days is None else float(request.duration_days)
+        if kind == "vital_z":
+            value = request.vitals.get(spec.name)
+            return np.nan if value is None else spec.z_score(value, request.age)
+        if kind == "sign":
+            return 1.0 if spec.name in request.signs else 0.0
+        if kind == "pregnancy_status":
+            return 0.0 if request.pregnancy is None else PREGNANCY_CODES[request.pregnancy.status]
+        if kind == "pregnancy_weeks":
+            weeks = None if request.pregnancy is None else request.pregnancy.weeks
+            return np.nan if weeks is None else float(weeks)
+        if kind == "postpartum_days":
+            days = None if request.pregnancy is None else request.pregnancy.days_since_delivery
+            return np.nan if days is None else float(days)
+        if kind == "consciousness":
+            return np.nan if request.consciousness is None else AVPU_CODES[request.consciousness]
+        raise ValueError(f"unknown feature kind {kind!r}")  # pragma: no cover - a bundle from a newer format
 
     def raw_matrix(self, requests: Sequence[DiagnoseRequest]) -> np.ndarray:
-        return np.vstack([self.raw_vector(r) for r in requests]) if requests else np.empty((0, self.n_raw))
+        """Rows of `raw_vector` for many requests, built a column at a time (batches, training: same numbers)."""
+        if not requests:
+            return np.empty((0, self.n_raw))
+        if len(requests) < 8:
+            return np.vstack([self.raw_vector(r) for r in requests])
+        nan = np.nan
+        out = np.empty((len(requests), self.n_raw), dtype=np.float64)
+        ages = np.array([r.age for r in requests], dtype=np.float64)
+        for j, spec in enumerate(self.specs):
+            kind, name = spec.kind, spec.name
+            if kind == "symptom":
+                out[:, j] = [r.symptoms.get(name, 0) for r in requests]
+            elif kind == "vital":
+                out[:, j] = [r.vitals.get(name, nan) for r in requests]
+            elif kind == "vital_z":
+                values = np.array([r.vitals.get(name, nan) for r in requests], dtype=np.float64)
+                table_ages, medians, sds = spec._reference_arrays()
+                out[:, j] = (values - np.interp(ages, table_ages, medians)) / np.interp(ages, table_ages, sds)
+            elif kind == "sign":
+                out[:, j] = [name in r.signs for r in requests]
+            else:
+                out[:, j] = [self._one(spec, r) for r in requests]
+        return out
 
     def expand(self, raw: np.ndarray) -> np.ndarray:
         """Expanded float32 matrix (n, n_expanded) for raw rows (n, n_raw), as the ONNX models take it."""

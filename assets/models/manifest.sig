@@ -1,1 +1,1 @@
-Y9SgaDZnZPJySB+SEkVK1Cice3bGDUm88oEAYhfunaKA+8vTEvqDBorm25R0fmWvHxtHJ4Ida2INkCiekaTgAA==
+6ZVJaliYGrOuJENEh2qkV2+2k0MkrmKqX0+uqeTjtMHkKFX9iirUE4CqFzYBr3vwei1vxX/wf9jWcxGKR6HhDg==
