@@ -77,7 +77,7 @@ def take_in(session: Session, items: list[Any], *, clinic_id: str, clinic_pk: in
                                   message="The record names another clinic than the one this device is enrolled in."),
             )
             continue
-        valid.append(record.model_dump(mode="json"))
+        valid.append(record.model_dump(mode="json", exclude_unset=True))  # stored as sent, nothing added
         positions.append(i)
 
     intake = crud.store_feedback(session, valid, clinic_pk, device_id)
