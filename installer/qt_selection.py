@@ -13,8 +13,9 @@ from pathlib import PurePath
 
 # Plugin types kept. Dropped on purpose: platformthemes (GTK/portal, see above), platforminputcontexts (IBus over
 # D-Bus), xcbglintegrations and egldeviceintegrations (the widgets paint in software), wayland-* (Wayland desktops
-# run the app through XWayland), tls, networkinformation, qmltooling, sqldrivers, printsupport, iconengines (SVG).
-KEPT_PLUGIN_TYPES = frozenset({"platforms", "imageformats", "styles"})
+# run the app through XWayland), tls, networkinformation, qmltooling, sqldrivers, iconengines (SVG). printsupport
+# stays: the referral letter goes to the clinic's printer through the system's print dialog (CUPS on Linux).
+KEPT_PLUGIN_TYPES = frozenset({"platforms", "imageformats", "styles", "printsupport"})
 # offscreen: the self-test and headless checks; xcb: Linux desktops; windows; cocoa: macOS; minimal: diagnostics.
 KEPT_PLATFORMS = frozenset({"qoffscreen", "qxcb", "qwindows", "qcocoa", "qminimal"})
 # PNG and BMP are built into QtGui; these add .ico/.icns icons and JPEG/GIF images.
@@ -25,7 +26,7 @@ KEPT_QT_TRANSLATIONS = frozenset({"qtbase_es.qm", "qtbase_en.qm"})
 # optional integrations; nothing the app calls needs them.
 DROPPED_QT_LIBS = ("Qt6Network", "Qt6Qml", "Qt6Quick", "Qt6Pdf", "Qt6Svg", "Qt6VirtualKeyboard", "Qt6Wayland",
                    "Qt6Wl", "Qt6EglFs", "Qt6EglFS", "Qt6OpenGL", "Qt6Designer", "Qt6Sql", "Qt6Test", "Qt6Help",
-                   "Qt6PrintSupport", "Qt6Concurrent", "Qt6Xml", "Qt6Labs", "Qt6Lottie", "Qt6Multimedia")
+                   "Qt6Concurrent", "Qt6Xml", "Qt6Labs", "Qt6Lottie", "Qt6Multimedia")
 
 
 def _stem(file_name: str) -> str:
