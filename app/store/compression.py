@@ -6,7 +6,8 @@ encounter per page; zlib with a preset dictionary of typical responses brings it
 starts with one byte saying how it was written, so dictionaries can be added later without migrating old rows:
 
 - 0x78 ... (a zlib header): plain zlib (kept readable forever);
-- 0x01 + zlib stream compressed with dictionary version 1 (app/store/response_dictionary_v1.py).
+- 0x01 + zlib stream compressed with dictionary version 1 (app/store/response_dictionary_v1.py);
+- 0x02 + zlib stream compressed with dictionary version 2 (contract v2 answers: triage, scores, 63 conditions).
 
 The zlib stream records the adler-32 of its dictionary, so data read with the wrong dictionary fails loudly
 instead of decoding to garbage; the dictionary's SHA-256 is pinned here and checked by the tests.
@@ -18,14 +19,17 @@ import hashlib
 import zlib
 from functools import cache
 
-CURRENT = 1
-_PINNED = {1: "3bd89a220a8c7e03ed0051e4feb72b2d236926372c8deef0b1494f774aecb54e"}
+CURRENT = 2
+_PINNED = {1: "3bd89a220a8c7e03ed0051e4feb72b2d236926372c8deef0b1494f774aecb54e",
+           2: "656e93e3cdec3635f0648da60562dd14ec2d81f67d69c729bc65cb3a26ea007f"}
 
 
 @cache
 def dictionary(version: int) -> bytes:
     if version == 1:
         from app.store.response_dictionary_v1 import DICTIONARY
+    elif version == 2:
+        from app.store.response_dictionary_v2 import DICTIONARY
     else:
         raise ValueError(f"unknown compression dictionary {version}")
     if hashlib.sha256(DICTIONARY).hexdigest() != _PINNED[version]:

@@ -11,10 +11,11 @@ from app.store import compression
 from app.store.models import dump_json
 
 
-def test_dictionary_is_the_pinned_one():
-    from app.store.response_dictionary_v1 import DICTIONARY, SHA256
+def test_dictionaries_are_the_pinned_ones():
+    from app.store import response_dictionary_v1, response_dictionary_v2
 
-    assert hashlib.sha256(DICTIONARY).hexdigest() == SHA256 == compression._PINNED[1]
+    for version, module in ((1, response_dictionary_v1), (2, response_dictionary_v2)):
+        assert hashlib.sha256(module.DICTIONARY).hexdigest() == module.SHA256 == compression._PINNED[version]
 
 
 def test_response_round_trips_small(diagnosis):
@@ -35,3 +36,11 @@ def test_plain_zlib_values_stay_readable(diagnosis):
 def test_unknown_format_fails_loudly():
     with pytest.raises(ValueError, match="unknown compression dictionary"):
         compression.unpack(b"\x07garbage")
+
+
+def test_values_written_with_the_first_dictionary_stay_readable(diagnosis):
+    _, response = diagnosis
+    raw = dump_json(response).encode("utf-8")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, compression.dictionary(1))
+    written_by_an_older_version = bytes([1]) + compressor.compress(raw) + compressor.flush()
+    assert compression.unpack(written_by_an_older_version) == raw
