@@ -23,6 +23,7 @@ from app.preferences import Preferences
 from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, ConfigVar
 from app.store.files import is_initialised
 from app.ui.errors import install_excepthook, show_error
+from app.ui.gc_guard import GuiThreadGarbageCollector
 from app.ui.i18n import tr, translator
 from app.ui.login import LoginWindow
 from app.ui.qt import QApplication, QEvent, QObject, QTimer
@@ -206,6 +207,7 @@ def run(data_dir: Path | None = None) -> int:
         preferences.data_dir = str(data_dir)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Vereda")
+    collector = GuiThreadGarbageCollector(app)  # noqa: F841 - owned by the application (its Qt parent)
     translator().set_language(preferences.language)  # after the QApplication: it also loads Qt's own catalog
     install_excepthook()
     vereda = VeredaApp(preferences.data_path, None, preferences)
