@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
 
     def _language_changed(self, _lang: str) -> None:
         self.retranslate()
+        self._status_texts()  # the status bar kept the old language until its next refresh
 
     def retranslate(self) -> None:
         title = tr("app.title")
@@ -225,10 +226,8 @@ class MainWindow(QMainWindow):
         from app.sync.client import probe
 
         self._status = status
+        self._status_texts()
         mode = status["mode"]
-        self.status_mode.setText(tr(f"status.mode_{mode}"))
-        self.status_pending.setText(tr("status.pending", count=status["pending"]))
-        self.status_sync.setText(tr("status.last_sync", when=_local_time(status["last_sync"])))
         if mode == "offline":
             self.status_connection.clear()  # the mode says it all: no probing, no background sync
             return
@@ -237,6 +236,15 @@ class MainWindow(QMainWindow):
             return
         server = status["server"]
         self.tasks.run(lambda: probe(server, timeout=2.0), self._show_connectivity, lambda _e: None)
+
+    def _status_texts(self) -> None:
+        """The status bar's words for the last status read (again on a language change, without asking anyone)."""
+        status = self._status
+        if not status:
+            return
+        self.status_mode.setText(tr(f"status.mode_{status['mode']}"))
+        self.status_pending.setText(tr("status.pending", count=status["pending"]))
+        self.status_sync.setText(tr("status.last_sync", when=_local_time(status["last_sync"])))
 
     def _show_connectivity(self, connectivity: Any) -> None:
         self.status_connection.setText(tr("status.online") if connectivity.reachable else tr("status.unreachable"))

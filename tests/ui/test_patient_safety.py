@@ -131,3 +131,17 @@ def test_a_referral_letter_carries_only_its_own_visit(qtbot, vereda: VeredaApp, 
     assert "Control en 48 horas." in text
     assert "BEBE" not in text and "sepsis" not in text
     assert "J18.9" in text
+
+
+def test_the_status_bar_follows_a_language_change(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+    from app.ui.i18n import tr, translator
+
+    main = _logged_in_doctor(qtbot, vereda, tmp_path)
+    qtbot.waitUntil(lambda: main.status_mode.text() == tr("status.mode_offline"), timeout=WAIT)
+    spanish = main.status_mode.text()
+    try:
+        translator().set_language("en")
+        assert main.status_mode.text() == tr("status.mode_offline") != spanish  # at once, not at the next refresh
+    finally:
+        translator().set_language("es")
+    assert main.status_mode.text() == spanish
