@@ -38,7 +38,7 @@ from server.db.session import make_engine, make_sessions
 from server.schemas import FeedbackBatchCreate
 from server.web import pages
 
-log = logging.getLogger("vereda.server")
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """Central service of Vereda, an offline-first diagnosis aid for rural clinics.
 
@@ -70,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database)
-        migrate.upgrade(engine)
+        # Replicas of a cluster do not migrate (a job does, once per release): they only check the schema.
+        if settings.migrate_at_start:
+            migrate.upgrade(engine)
+        else:
+            migrate.require_head(engine)
         sessions = make_sessions(engine)
         app.state.sessions = sessions
         app.state.write_sessions = make_sessions(engine, write=True)
@@ -112,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/", lambda: RedirectResponse("/app", status_code=307), include_in_schema=False)
     if settings.api_docs_dir is not None:
         _serve_docs(app, settings.api_docs_dir)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # FastAPI's documented way to customise the schema is to replace this method on the instance.
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # replacing a method is the point
     return app
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         default=6.0, ge=0, description="sustained login attempts per minute, per address and per user name; 0 = off"
     )
     login_burst: int = Field(default=10, ge=1, description="login attempts allowed at once before the rate applies")
+    migrate_at_start: bool = Field(
+        default=True, description="bring the database schema to head when the service starts; false: refuse to "
+        "start unless it is already there (replicas of a cluster, where `vereda-server migrate` runs once per "
+        "release as a job, so no pod alters the schema while older pods still serve)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
@@ -152,7 +157,7 @@ class Settings(BaseSettings):
         return self.public_key or pinned_public_key_path()
 
     @classmethod
-    def load(cls, **overrides: object) -> Settings:
+    def load(cls, **overrides: Any) -> Settings:  # Any: each is checked by pydantic, per field
         """Settings from the environment and `overrides`; a bad value raises SettingsError naming the variable."""
         try:
             return cls(**{k: v for k, v in overrides.items() if v is not None})

@@ -63,6 +63,23 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         os.close(fd)
 
 
+class SchemaNotReady(RuntimeError):
+    """The database is not at this version's schema and this process was told not to migrate it."""
+
+
+def require_head(engine: Engine) -> str:
+    """Check, without changing anything, that the database is at this code's head revision (for replicas that must
+    not migrate: `VEREDA_SERVER_MIGRATE_AT_START=false`)."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current != head:
+        raise SchemaNotReady(
+            f"the database is at schema revision {current or 'none (empty)'} and this version of vereda-server needs "
+            f"{head}; run `vereda-server migrate` once for this release (the migration job), then start the service"
+        )
+    return head
+
+
 def upgrade(engine: Engine) -> str:
     """Migrate to head; returns the revision. Refuses a database newer than this code."""
     script = ScriptDirectory.from_config(alembic_config())
