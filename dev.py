@@ -158,6 +158,10 @@ def main(argv: list[str]) -> int:
         lint = subprocess.run([python, "-m", "ruff", "check", "."], cwd=ROOT, env=env)
         if lint.returncode != 0:
             return lint.returncode
+        # Types next ([tool.mypy] in pyproject.toml: strict on app/core, app/sync and the server's API).
+        types = subprocess.run([python, "-m", "mypy"], cwd=ROOT, env=env)
+        if types.returncode != 0:
+            return types.returncode
         return subprocess.run([python, "-m", "pytest", *rest], cwd=ROOT, env=env).returncode
     if command == "package":
         # The packaged app for IT staff: dist/vereda/ and its archive (installer/build.py). The dev extras include

@@ -26,15 +26,16 @@ def configure(level: int = logging.INFO) -> Path | None:
     root = logging.getLogger()
     root.setLevel(level)
     # Without a handler Python prints warnings and tracebacks to stderr, which would break the CLI's JSON on stderr.
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     path = log_dir() / LOG_FILE
+    written: Path | None = path
+    handler: logging.Handler
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                                       encoding="utf-8")
+        handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     except OSError:
-        handler, path = logging.NullHandler(), None
+        handler, written = logging.NullHandler(), None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"))
     root.addHandler(handler)
-    return path
+    return written

@@ -434,7 +434,8 @@ def render_screen(lang: str, out_dir: Path) -> CheckResult:
         notes = [] if qt_loaded else [f"Qt: {catalog}.qm {say('missing', lang)}"]
         return (say("screen_ok", lang, state=state, width=image.width(), height=image.height(), size=size,
                     catalog=catalog, qt=say("loaded" if qt_loaded else "missing", lang)), notes,
-                {"platform": app.platformName(), "severity": state, "png_bytes": size, "qt_catalog": qt_loaded})
+                {"platform": QApplication.platformName(), "severity": state, "png_bytes": size,
+                 "qt_catalog": qt_loaded})
 
     result = _timed("screen.consultation", say("screen.consultation", lang, platform=chosen or "display"), body)
     if result.data.get("platform"):  # the plugin Qt actually loaded (xcb, wayland, windows, cocoa, offscreen)

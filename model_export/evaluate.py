@@ -11,13 +11,15 @@ whether every critical one is flagged; and the origin document's five use cases.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.metrics import f1_score
 
 from app.core.engine import DiagnosisEngine
+from app.core.response import DiagnoseResponse
 from app.core.vocabulary import STATES, urgency
 from model_export.train import Dataset, ece
 
@@ -40,7 +42,13 @@ def origin_request(symptoms: dict[str, int]) -> dict[str, Any]:
     return {"age": 40, "sex": "F", "symptoms": dict(symptoms)}
 
 
-def triage_level(response: dict[str, Any]) -> str:
+def state_probabilities(response: DiagnoseResponse) -> list[float]:
+    """P(state) in the order of STATES (a TypedDict is indexed by literal keys only; STATES is a runtime tuple)."""
+    probabilities = cast(Mapping[str, float], response["severity_probabilities"])
+    return [probabilities[s] for s in STATES]
+
+
+def triage_level(response: DiagnoseResponse) -> str:
     """The answer's WHO ETAT level; a contract v1 answer (no `triage`) counts its immediate-attention flag as
     EMERGENCIA and nothing as PRIORITARIO."""
     if "triage" in response:
@@ -48,20 +56,21 @@ def triage_level(response: dict[str, Any]) -> str:
     return "EMERGENCIA" if response["requires_immediate_attention"] else "NO_URGENTE"
 
 
-def _metrics(responses: list[dict[str, Any]], data: Dataset, mask: np.ndarray) -> dict[str, Any]:
+def _metrics(responses: Sequence[DiagnoseResponse], data: Dataset, mask: np.ndarray) -> dict[str, Any]:
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return {"n": 0}
     truth = data.condition[idx]
-    top = [responses[i]["top_conditions"] for i in idx]
+    answers = [responses[int(i)] for i in idx]
+    top = [a["top_conditions"] for a in answers]
     pred = np.array([t[0]["code"] for t in top])
     conf = np.array([t[0]["probability"] for t in top])
     top3 = np.array([truth[k] in {c["code"] for c in t[:3]} for k, t in enumerate(top)])
-    levels = np.array([triage_level(responses[i]) for i in idx])
+    levels = np.array([triage_level(a) for a in answers])
     flagged = levels == "EMERGENCIA"
     urgent = flagged | (levels == "PRIORITARIO")
     critical = data.critical[idx]
-    state_p = np.array([[responses[i]["severity_probabilities"][s] for s in STATES] for i in idx])
+    state_p = np.array([state_probabilities(a) for a in answers])
     state_pred = state_p.argmax(axis=1)
     negatives = ~flagged
     # Macro-F1 over the conditions with enough patients in the group to have an F1 at all: a condition seen two or
@@ -136,7 +145,7 @@ def origin_cases(engine: DiagnosisEngine) -> list[dict[str, Any]]:
             "symptoms": symptoms,
             "expected": expected,
             "severity": r["severity"],
-            "model_state": STATES[int(np.argmax([r["severity_probabilities"][s] for s in STATES]))],
+            "model_state": STATES[int(np.argmax(state_probabilities(r)))],
             "requires_immediate_attention": r["requires_immediate_attention"],
             "attention_expected": attention,
             "red_flags": [f["code"] for f in r["red_flags"]],

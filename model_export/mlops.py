@@ -1,8 +1,9 @@
 """The MLOps loop's build-time half (issue 8): the held-out evaluation set, the promotion gate, and retraining from
 doctor-confirmed feedback.
 
-Used by `python -m model_export retrain` and, at admin time only, by `vereda-server promote`/`publish-model`/`drift`
-(the serving path of the central service never imports this package).
+Used by `python -m model_export retrain`, and by `vereda-server promote`/`publish-model`/`drift` through the child
+processes `python -m model_export gate-evaluate` and `drift-reference` (the server never imports this package; the
+gate's rule and the feedback helpers live in server/mlops/, which this module imports).
 
 The evaluation set of the gate is (a) simulated held-out patients (the build's test seed, never trained on) plus (b)
 the held-out share of confirmed feedback stored on the server. Which feedback records are held out is decided by a
@@ -16,12 +17,10 @@ confirmed condition is marked critical in the knowledge base; the state model is
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import re
 import shutil
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,47 +34,22 @@ from app.core.vocabulary import STATES, Vocabulary
 from model_export import evaluate as ev
 from model_export import knowledge
 from model_export.train import LOGISTIC_C, Dataset, default_schema, make_dataset
+from server.mlops.feedback import HOLDOUT_FRACTION, feedback_request, is_held_out
+from server.mlops.gate import EVAL_SIMULATED, GateDecision, decide, files_identical, re_release
 
-HOLDOUT_FRACTION = 0.3  # share of confirmed feedback kept for evaluation, by uuid hash
+__all__ = ["EVAL_SIMULATED", "HOLDOUT_FRACTION", "GateDecision", "decide", "feedback_request", "is_held_out"]
+
 FEEDBACK_WEIGHT = 5.0  # sample_weight of a confirmed case against 1.0 for a simulated patient
 EVAL_SEED = 3  # the build's test seed: simulated patients never trained on
-EVAL_SIMULATED = 2000
-# Gate rule (origin document: "nobody ships a model that is worse"): condition macro-F1 on the whole evaluation set
-# must be strictly higher than production's, and recall of critical patients must not be lower (no tolerance).
-MIN_F1_GAIN = 0.0
-CRITICAL_RECALL_TOLERANCE = 0.0
+REFERENCE_MAX = 5000  # simulated patients at most in the drift reference
 RARE_EVIDENCE = "rare_evidence.json"
 RETRAIN_CARD = "model_card_retrain.md"
-
-
-def is_held_out(uuid: str, fraction: float = HOLDOUT_FRACTION) -> bool:
-    """Deterministic split of a feedback record: the first 8 hex digits of sha256(uuid) as a number in [0, 1)."""
-    return int(hashlib.sha256(uuid.lower().encode()).hexdigest()[:8], 16) / 2**32 < fraction
 
 
 def read_feedback(path: Path) -> list[dict[str, Any]]:
     """Records of a JSONL export (`vereda-server export-feedback`), one JSON object a line."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def _age(value: float | str) -> float:
-    """Feedback may carry an age band ("30-44", "80+") instead of years: take its middle (or LOW+5)."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    numbers = [int(n) for n in re.findall(r"\d+", value)]
-    return float(numbers[0] + 5) if len(numbers) == 1 else (numbers[0] + numbers[1]) / 2
-
-
-def feedback_request(record: dict[str, Any]) -> dict[str, Any]:
-    """The diagnose request of a feedback record (age band folded to years; HPO terms dropped, the common-condition
-    models do not read them)."""
-    req = dict(record["request"])
-    req["age"] = _age(req["age"])
-    req.pop("hpo_terms", None)
-    if req.get("duration_days") is None:
-        req.pop("duration_days", None)
-    return req
 
 
 def feedback_dataset(records: list[dict[str, Any]], kb: knowledge.KnowledgeBase, vocabulary: Vocabulary,
@@ -146,30 +120,6 @@ def evaluate_engine(engine: DiagnosisEngine, eval_set: EvaluationSet, bundle_dir
     return out
 
 
-@dataclass
-class GateDecision:
-    accepted: bool
-    reasons: list[str] = field(default_factory=list)
-    candidate: dict[str, Any] = field(default_factory=dict)
-    production: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "reasons": self.reasons, "candidate": self.candidate,
-                "production": self.production, "rule": {
-                    "condition_macro_f1": f"candidate > production + {MIN_F1_GAIN} on the combined held-out set",
-                    "critical_recall": f"candidate >= production - {CRITICAL_RECALL_TOLERANCE}",
-                    "check_cases": "all pass"}}
-
-
-def _files_identical(a: Path, b: Path) -> bool:
-    """Same model files (by the sha256 pinned in each manifest): a re-release of the same weights."""
-    ma = json.loads((a / "manifest.json").read_text(encoding="utf-8"))
-    mb = json.loads((b / "manifest.json").read_text(encoding="utf-8"))
-    onnx = [n for n in ma.get("files", {}) if n.endswith(".onnx")]
-    return bool(onnx) and all(ma["files"].get(n) == mb.get("files", {}).get(n) for n in onnx) and \
-        set(onnx) == {n for n in mb.get("files", {}) if n.endswith(".onnx")}
-
-
 def gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[str, Any]] | None = None,
          n_simulated: int = EVAL_SIMULATED) -> GateDecision:
     """Decide whether `candidate_dir` may replace `production_dir` (None: no production yet, only check cases).
@@ -185,8 +135,8 @@ def gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[s
 
 def _gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[str, Any]] | None,
           n_simulated: int) -> GateDecision:
-    if production_dir is not None and _files_identical(candidate_dir, Path(production_dir)):
-        return GateDecision(True, ["same model files as production (re-release): metrics unchanged"])
+    if production_dir is not None and files_identical(candidate_dir, Path(production_dir)):
+        return re_release()
     eval_set = evaluation_set(feedback, n_simulated)
     cand = evaluate_engine(DiagnosisEngine.load(candidate_dir), eval_set, candidate_dir)
     prod = None
@@ -195,21 +145,40 @@ def _gate(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[
     return decide(cand, prod)
 
 
-def decide(cand: dict[str, Any], prod: dict[str, Any] | None) -> GateDecision:
-    """The gate's rule on two `evaluate_engine` results (production None: only the check cases count)."""
-    reasons: list[str] = []
-    if cand["check_case_failures"]:
-        reasons.append("fails check cases / no pasa los casos de control: " + "; ".join(cand["check_case_failures"]))
-    if prod is not None:
-        cf, pf = cand["combined"]["condition_macro_f1"], prod["combined"]["condition_macro_f1"]
-        if not cf > pf + MIN_F1_GAIN:
-            reasons.append(f"condition macro-F1 {cf:.4f} does not beat production {pf:.4f} on the held-out set "
-                           f"(n={cand['combined']['n']}) / el F1 macro no supera al modelo en producción")
-        cr, pr = cand["combined"]["critical_recall"], prod["combined"]["critical_recall"]
-        if cr is not None and pr is not None and cr < pr - CRITICAL_RECALL_TOLERANCE:
-            reasons.append(f"critical-patient recall {cr:.4f} is lower than production {pr:.4f} "
-                           f"(n={cand['combined']['critical_n']}) / pierde sensibilidad en pacientes críticos")
-    return GateDecision(not reasons, reasons or ["passes the gate"], cand, prod)
+def gate_evaluation(candidate_dir: Path, production_dir: Path | None, feedback: list[dict[str, Any]] | None,
+                    n_simulated: int = EVAL_SIMULATED) -> dict[str, Any]:
+    """The figures the server's gate decides on (`python -m model_export gate-evaluate`): {"candidate", "production"}
+    of `evaluate_engine` on one evaluation set, or {"identical": true} for a re-release of production's weights."""
+    from threadpoolctl import threadpool_limits
+
+    if production_dir is not None and files_identical(Path(candidate_dir), Path(production_dir)):
+        return {"identical": True}
+    with threadpool_limits(limits=1):
+        eval_set = evaluation_set(feedback, n_simulated)
+        cand = evaluate_engine(DiagnosisEngine.load(Path(candidate_dir)), eval_set, Path(candidate_dir))
+        prod = None if production_dir is None else \
+            evaluate_engine(DiagnosisEngine.load(Path(production_dir)), eval_set, Path(production_dir))
+    return {"identical": False, "candidate": cand, "production": prod}
+
+
+def drift_reference(bundle_dir: Path, n: int | None = None) -> dict[str, Any]:
+    """The drift report's reference population (`python -m model_export drift-reference`): patients simulated from
+    the knowledge base with the bundle's own validation seed, answered by the bundle's engine."""
+    from model_export.simulator import Simulator
+
+    engine = DiagnosisEngine.load(Path(bundle_dir))
+    manifest = engine.bundle.manifest
+    kb = knowledge.load()
+    data = manifest.get("data", {})
+    seed = int(data.get("simulator_seeds", {}).get("validation", 2))
+    n = n or min(int(data.get("sizes", {}).get("validation", REFERENCE_MAX)), REFERENCE_MAX)
+    sim = Simulator(kb).sample(n, seed)
+    answers = engine.diagnose_many([engine.validate(r) for r in sim.requests])
+    return {"model_version": manifest.get("version"), "seed": seed,
+            "knowledge_matches_bundle": data.get("knowledge_sha256") == kb.sha256,
+            "symptom_keys": [s["key"] for s in kb.symptoms], "vital_keys": [v.key for v in kb.vitals],
+            "requests": sim.requests, "top": [a["top_conditions"][0]["code"] for a in answers],
+            "condition": [str(c) for c in sim.condition]}
 
 
 # --- retraining --------------------------------------------------------------------------------------------------

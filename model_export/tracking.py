@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("model_export.tracking")
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "vereda"
 
@@ -21,7 +21,7 @@ EXPERIMENT = "vereda"
 def log_run(name: str, params: dict[str, Any], metrics: dict[str, float], artefacts: Iterable[Path] = ()) -> bool:
     """Log one run; returns True when it was logged."""
     try:
-        import mlflow  # type: ignore[import-not-found]
+        import mlflow
     except ImportError:
         log.info("mlflow not installed: run %s not tracked", name)
         return False

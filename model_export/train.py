@@ -34,7 +34,7 @@ from model_export import knowledge
 from model_export.knowledge import KnowledgeBase, age_band
 from model_export.simulator import SimulatedPatients
 
-log = logging.getLogger("model_export.train")
+log = logging.getLogger(__name__)
 
 # Bands chosen on clinical cut-offs (NEWS2, WHO fever and SpO2 thresholds, ADA glucose, WHO MUAC, ETAT capillary
 # refill, IMCI age groups: young infant < 2 months, < 1 year, < 5 years), not fitted to the data.
@@ -300,9 +300,9 @@ def tune_triage(
         for t_acute in (t for t in GRID if t <= e_acute):
             flag = base_u | crit_hit | (acute >= t_acute)
             worst = min(float(flag[m & truth].mean()) for m in used.values())
-            key = (worst >= u_target, -float(flag.mean()) if worst >= u_target else worst)
-            if best_p is None or key > best_p[0]:
-                best_p = (key, float(t_acute), float(t_crit), flag)
+            rank = (worst >= u_target, -float(flag.mean()) if worst >= u_target else worst)
+            if best_p is None or rank > best_p[0]:
+                best_p = (rank, float(t_acute), float(t_crit), flag)
     assert best_p is not None
     _, p_acute, p_crit, urgent = best_p
 

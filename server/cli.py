@@ -1,17 +1,19 @@
 """`vereda-server`: run the central service and administer it (enrollment, model registry, signing keys, staff).
 
-    vereda-server serve [--database URL] [--host 127.0.0.1] [--port 8000] [--workers N]
+    vereda-server serve [--database URL] [--host 127.0.0.1] [--port 8000] [--workers N] [--no-migrate]
+    vereda-server migrate [--database URL]       (bring the schema to head and exit: the release's migration job)
     vereda-server enroll-code --clinic NAME [--expires-hours H]
     vereda-server publish-model BUNDLE_DIR --stage staging|production [--public-key PEM]
     vereda-server promote VERSION
     vereda-server device list [--clinic ID] [--json] | revoke DEVICE_ID [--reason TEXT] | tester DEVICE_ID [--off]
     vereda-server models [--json]
     vereda-server export-feedback [--since DATE] [--clinic ID] --out FILE.jsonl
-    vereda-server drift [--since DATE] [--clinic ID] --out DIR         (HTML report + JSON summary; server/drift.py)
+    vereda-server drift [--since DATE] [--clinic ID] --out DIR   (HTML report + JSON summary; server/mlops/drift.py)
     vereda-server jobs [--every N] [--max-age-days D] [--drift-summary JSON] [--run]   (retraining triggers)
     vereda-server keygen --out DIR [--name NAME] [--passphrase-file F]
     vereda-server import-feedback FILE [--receipt RECEIPT]   (a sealed USB file from `vereda usb-export`)
     vereda-server export-model VERSION --out FILE             (the bundle archive, for a USB stick)
+    vereda-server report dhis2 --week 2026-W48 [--dry-run] [--output FILE] [--mapping FILE]  (server/reports)
     vereda-server staff add USER [--password-file F] | password USER [--password-file F] | disable USER
                   | enable USER | list [--json]
 
@@ -21,7 +23,8 @@ VEREDA_SERVER_PUBLIC_KEY, else the key the clinics' app pins) and whose version 
 lets one laptop receive staging bundles before they are promoted.
 
 Promotion to production (`promote`, `publish-model --stage production`) passes the MLOps gate first
-(model_export.mlops.gate, issue 8): refused, exit 2, unless the candidate beats production on condition macro-F1 on
+(server/mlops/gate.py, issue 8; figures from `python -m model_export gate-evaluate`): refused, exit 2, unless the
+candidate beats production on condition macro-F1 on
 the held-out evaluation set, keeps recall of critical patients, and passes its check cases.
 
 Admin commands work on the database directly (run them where the service runs, as its user) and migrate it first.
@@ -32,7 +35,6 @@ refusal or invalid input the operator can fix, 1 anything else.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import os
@@ -43,32 +45,18 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from server.commands import accounts
+from server.commands import mlops as mlops_commands
+from server.commands import reports as report_commands
+from server.commands.common import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, UsageError, print_table
+from server.commands.common import actor as _actor
+from server.commands.common import dump as _dump
+from server.commands.common import error_line as _error
+from server.commands.common import load_settings as _settings
+from server.commands.common import sessions as _sessions
+from server.commands.mlops import gate as _gate
 
-log = logging.getLogger("vereda.server.cli")
-
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Something the operator asked that cannot be done as asked; the message says what to do instead."""
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
-
-
-def _error(code: str, message: str) -> str:
-    return json.dumps({"error": {"code": code, "field": None, "message": message}}, ensure_ascii=False)
-
-
-def _actor(args: argparse.Namespace) -> str:
-    if getattr(args, "by", None):
-        return str(args.by)
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
+log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vereda-server", description="Vereda's central service and its admin tools.")
@@ -86,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--forwarded-allow-ips", metavar="IPS", default=None,
                        help="addresses of reverse proxies whose X-Forwarded-For is trusted (uvicorn's option)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="do not migrate; refuse to start unless the schema is at head (cluster replicas; also "
+                       "VEREDA_SERVER_MIGRATE_AT_START=false)")
+
+    sub.add_parser("migrate", parents=[db], help="bring the database schema to head and exit (once per release)")
 
     code = sub.add_parser("enroll-code", parents=[db], help="print a one-time enrollment code for a clinic")
     code.add_argument("--clinic", required=True, help="clinic name (created on first use)")
@@ -108,26 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--gate-simulated", type=int, default=None, metavar="N",
                          help="simulated held-out patients in the promotion gate's evaluation (default 2000)")
 
-    exp = sub.add_parser("export-feedback", parents=[db], help="write confirmed feedback as JSONL (for retraining)")
-    exp.add_argument("--since", metavar="DATE", help="received on or after this ISO date")
-    exp.add_argument("--clinic", metavar="ID", help="one clinic's public id")
-    exp.add_argument("--out", type=Path, required=True)
-
-    drift = sub.add_parser("drift", parents=[db], help="drift report of received feedback against the training data")
-    drift.add_argument("--since", metavar="DATE", help="feedback received on or after this ISO date")
-    drift.add_argument("--clinic", metavar="ID", help="one clinic's public id")
-    drift.add_argument("--out", type=Path, required=True, help="folder for drift.html and drift.json")
-    drift.add_argument("--bundle", type=Path, default=None, help="compare with this bundle (default: production)")
-    drift.add_argument("--reference-n", type=int, default=None, help="simulated reference patients (default <= 5000)")
-
-    jobs = sub.add_parser("jobs", parents=[db], help="check the retraining triggers; --run retrains when one fires")
-    jobs.add_argument("--every", type=int, default=500, help="retrain after N new confirmed cases (default 500)")
-    jobs.add_argument("--max-age-days", type=int, default=90, help="retrain when production is older (default 90)")
-    jobs.add_argument("--drift-summary", type=Path, default=None, help="drift.json of the last `drift` run")
-    jobs.add_argument("--workdir", type=Path, default=Path("retrain"), help="where exports and candidates go")
-    jobs.add_argument("--version", default=None, help="candidate version (default: today's date)")
-    jobs.add_argument("--scale", type=float, default=1.0, help="retrain's --scale")
-    jobs.add_argument("--run", action="store_true", help="run the retrain commands when a trigger fires")
+    mlops_commands.add_parsers(sub, db)
 
     models = sub.add_parser("models", parents=[db], help="list the model registry")
     models.add_argument("--json", action="store_true", help="full JSON instead of a table")
@@ -147,51 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("version")
     export.add_argument("--out", type=Path, required=True, help="the .tar.gz file to write")
 
-    device = sub.add_parser("device", help="enrolled clinic laptops: list, revoke, testers")
-    device_sub = device.add_subparsers(dest="device_command", required=True)
-    device_list = device_sub.add_parser("list", parents=[db], help="list the devices (revoked ones too)")
-    device_list.add_argument("--clinic", metavar="ID", help="one clinic's public id")
-    device_list.add_argument("--json", action="store_true", help="JSON instead of a table")
-    revoke = device_sub.add_parser("revoke", parents=[db], help="end a device's access now, on every worker")
-    revoke.add_argument("device_id", metavar="DEVICE_ID", type=int)
-    revoke.add_argument("--reason", default="revoked by an administrator", help="why, for the list (stolen, retired)")
-    revoke.add_argument("--by", help="who revokes (default: the login name)")
-    tester = device_sub.add_parser("tester", parents=[db], help="let a device receive staging bundles (--off: stop)")
-    tester.add_argument("device_id", metavar="DEVICE_ID", type=int)
-    tester.add_argument("--off", action="store_true", help="the device gets production bundles only again")
-
-    staff = sub.add_parser("staff", help="staff accounts of the browser page (/app)")
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
-    password_help = ("read the password from the first line of this file (default: ask twice on the terminal); "
-                     "at least 10 characters")
-    add = staff_sub.add_parser("add", parents=[db], help="create an account")
-    add.add_argument("username", metavar="USER")
-    add.add_argument("--password-file", type=Path, help=password_help)
-    passwd = staff_sub.add_parser("password", parents=[db], help="set a new password (ends the user's sessions)")
-    passwd.add_argument("username", metavar="USER")
-    passwd.add_argument("--password-file", type=Path, help=password_help)
-    disable = staff_sub.add_parser("disable", parents=[db], help="disable an account and end its sessions now")
-    disable.add_argument("username", metavar="USER")
-    enable = staff_sub.add_parser("enable", parents=[db], help="enable a disabled account again")
-    enable.add_argument("username", metavar="USER")
-    staff_list = staff_sub.add_parser("list", parents=[db], help="list the accounts")
-    staff_list.add_argument("--json", action="store_true", help="JSON instead of a table")
+    accounts.add_parsers(sub, db)
+    report_commands.add_parsers(sub, db)
     return parser
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from server.core.config import Settings
-
-    return Settings.load(database_url=getattr(args, "database", None))
-
-
-def _sessions(args: argparse.Namespace) -> Any:
-    from server.db import migrate
-    from server.db.session import make_engine, make_sessions
-
-    engine = make_engine(_settings(args).database)
-    migrate.upgrade(engine)
-    return make_sessions(engine, write=True)
 
 
 def _check_fallback_bundle(engine: Any, settings: Any) -> None:
@@ -221,11 +153,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.db.session import make_engine
 
     settings = _settings(args)
+    if args.no_migrate:
+        settings = settings.model_copy(update={"migrate_at_start": False})
     logs.configure(settings.log_level)
     if settings.database.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database)
-    revision = migrate.upgrade(engine)  # once, before workers start, so a bad URL fails here with one message
+    # Once, before workers start, so a bad URL fails here with one message. A replica told not to migrate only
+    # checks the schema: the release's migration job (`vereda-server migrate`) changes it, never a pod at start.
+    try:
+        revision = migrate.upgrade(engine) if settings.migrate_at_start else migrate.require_head(engine)
+    except migrate.SchemaNotReady as exc:
+        raise UsageError(str(exc)) from None
     _check_fallback_bundle(engine, settings)
     engine.dispose()
     log.info("database %s at schema %s", engine.url.render_as_string(), revision)
@@ -244,6 +183,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.db import migrate
+    from server.db.session import make_engine
+
+    engine = make_engine(_settings(args).database)
+    before = migrate.current_revision(engine)
+    revision = migrate.upgrade(engine)  # concurrent runs take turns on the advisory lock
+    engine.dispose()
+    print(_dump({"revision": revision, "previous": before, "migrated": before != revision}))
     return EXIT_OK
 
 
@@ -309,76 +260,6 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _gate(session: Any, model: Any, args: argparse.Namespace) -> str:
-    """Run the promotion gate; record its verdict with the model; raise RegistryError (exit 2) when it refuses."""
-    from server import mlops
-    from server.registry import RegistryError
-
-    settings = _settings(args)
-    decision = mlops.run_gate(session, model, settings.bundle_cache, settings.bundle_public_key, args.gate_simulated)
-    mlops.record_gate(model, decision)
-    if not decision.accepted:
-        session.commit()  # the refusal and its figures stay in the registry for `models --json`
-        raise RegistryError(f"promotion of {model.version} refused by the gate: " + " | ".join(decision.reasons))
-    return "gate: " + "; ".join(decision.reasons)
-
-
-def cmd_export_feedback(args: argparse.Namespace) -> int:
-    from server import mlops
-
-    try:
-        since = mlops.parse_since(args.since)
-    except ValueError:
-        raise UsageError("--since must be an ISO date, e.g. 2026-11-01") from None
-    with _sessions(args)() as session:
-        n = mlops.export_feedback(session, args.out, since, args.clinic)
-    print(_dump({"records": n, "out": str(args.out)}))
-    return EXIT_OK
-
-
-def cmd_drift(args: argparse.Namespace) -> int:
-    from server import drift, mlops
-    from server.db import crud
-
-    try:
-        since = mlops.parse_since(args.since)
-    except ValueError:
-        raise UsageError("--since must be an ISO date, e.g. 2026-11-01") from None
-    with _sessions(args)() as session:
-        feedback = mlops.load_feedback(session, since, args.clinic)
-        bundle = args.bundle
-        if bundle is None:
-            production = crud.production_model(session)
-            if production is None:
-                raise UsageError("no production model to compare with; pass --bundle DIR")
-            settings = _settings(args)
-            bundle = mlops.bundle_dir(session, production, settings.bundle_cache, settings.bundle_public_key)
-    summary = drift.compute(feedback, bundle, args.reference_n)
-    files = drift.write_report(summary, args.out)
-    print(_dump({"flag": summary["flag"], "reasons": summary["reasons"], "n_feedback": summary["n_feedback"],
-                 "agreement": summary["agreement"], "prediction_psi": summary["prediction"]["psi"], **files}))
-    return EXIT_OK
-
-
-def cmd_jobs(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from server import mlops
-
-    with _sessions(args)() as session:
-        state = mlops.triggers(session, args.every, args.max_age_days, args.drift_summary)
-    version = args.version or f"{dt.date.today():%Y.%m.%d}"
-    commands = mlops.retrain_commands(getattr(args, "database", None), args.workdir, version, args.scale)
-    state["commands"] = [" ".join(c) for c in commands] if state["fired"] else []
-    if state["fired"] and args.run:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        state["ran"] = mlops.run_commands(commands)
-        state["next"] = (f"sign {args.workdir}/candidate-{version} (python -m model_export sign), publish it to "
-                         "staging, then `vereda-server promote` (the gate decides)")
-    print(_dump(state))
-    return EXIT_OK
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from server.db import crud
     from server.schemas import ModelListItem
@@ -391,7 +272,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not items:
         print("no models published yet (vereda-server publish-model BUNDLE --stage staging)")
         return EXIT_OK
-    from server.mlops import headline
+    from server.mlops.jobs import headline
 
     header = ("VERSION", "STAGE", "F1", "CRIT.RECALL", "EXPIRES", "SIZE", "SIGNED BY", "PUBLISHED", "PROMOTED")
     rows = [
@@ -400,9 +281,7 @@ def cmd_models(args: argparse.Namespace) -> int:
          f"{i.promoted_at:%Y-%m-%d %H:%M} {i.promoted_by}" if i.promoted_at else "-")
         for i in items
     ]
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    print_table(header, rows)
     return EXIT_OK
 
 
@@ -433,127 +312,6 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _new_password(args: argparse.Namespace) -> str:
-    if args.password_file:
-        lines = args.password_file.read_text(encoding="utf-8").splitlines()
-        return lines[0] if lines else ""
-    if not sys.stdin.isatty():
-        raise UsageError("no terminal to ask for the password on; use --password-file FILE")
-    first = getpass.getpass(f"New password for {args.username}: ")
-    if getpass.getpass("Once more: ") != first:
-        raise UsageError("the two passwords differ; nothing was changed")
-    return first
-
-
-def _staff_public(user: Any) -> dict[str, Any]:
-    from server.schemas import StaffPublic
-
-    public = StaffPublic(username=user.username, enabled=user.disabled_at is None, created_at=user.created_at,
-                         password_changed_at=user.password_changed_at, last_login_at=user.last_login_at,
-                         disabled_at=user.disabled_at)
-    return json.loads(public.model_dump_json())  # type: ignore[no-any-return]
-
-
-def cmd_staff(args: argparse.Namespace) -> int:
-    from server.db import crud
-
-    try:
-        if args.staff_command in ("add", "password"):
-            crud.normalise_username(args.username)  # a bad name is refused before the password is asked for
-            password = _new_password(args)
-        with _sessions(args)() as session:
-            if args.staff_command == "list":
-                users = [_staff_public(u) for u in crud.list_staff(session)]
-                return _print_staff(users, args.json)
-            out: dict[str, Any]
-            if args.staff_command == "add":
-                out = _staff_public(crud.add_staff(session, args.username, password))
-            elif args.staff_command == "password":
-                user, ended = crud.set_staff_password(session, args.username, password)
-                out = {**_staff_public(user), "sessions_ended": ended}
-            elif args.staff_command == "disable":
-                user, ended = crud.disable_staff(session, args.username)
-                out = {**_staff_public(user), "sessions_ended": ended}
-            else:
-                out = _staff_public(crud.enable_staff(session, args.username))
-            session.commit()
-    except crud.StaffError as exc:
-        raise UsageError(str(exc)) from None
-    print(_dump(out))
-    return EXIT_OK
-
-
-def _print_staff(users: list[dict[str, Any]], as_json: bool) -> int:
-    if as_json:
-        print(_dump(users))
-        return EXIT_OK
-    if not users:
-        print("no staff accounts yet (vereda-server staff add USER)")
-        return EXIT_OK
-    header = ("USER", "STATE", "CREATED", "LAST LOGIN")
-    rows = [(u["username"], "enabled" if u["enabled"] else "disabled", u["created_at"][:16].replace("T", " "),
-             (u["last_login_at"] or "-")[:16].replace("T", " ")) for u in users]
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return EXIT_OK
-
-
-def _device_public(device: Any) -> dict[str, Any]:
-    from server.schemas import DevicePublic
-
-    public = DevicePublic(
-        device_id=device.id, clinic_id=device.clinic.public_id, clinic_name=device.clinic.name,
-        created_at=device.created_at, revoked_at=device.revoked_at, revoked_reason=device.revoked_reason,
-        replaced_by=device.replaced_by_id, tester=device.tester, audit_seq=device.audit_seq,
-        audit_hash=device.audit_hash, audit_reported_at=device.audit_reported_at, audit_alert=device.audit_alert,
-        audit_alert_at=device.audit_alert_at,
-    )
-    return json.loads(public.model_dump_json())  # type: ignore[no-any-return]
-
-
-def cmd_device(args: argparse.Namespace) -> int:
-    from server.db import crud
-
-    try:
-        with _sessions(args)() as session:
-            if args.device_command == "list":
-                return _print_devices([_device_public(d) for d in crud.list_devices(session, args.clinic)],
-                                      args.json)
-            if args.device_command == "revoke":
-                device = crud.revoke_device(session, args.device_id, f"{args.reason} ({_actor(args)})")
-            else:
-                device = crud.set_tester(session, args.device_id, not args.off)
-            session.commit()
-            out = _device_public(device)
-    except crud.DeviceError as exc:
-        raise UsageError(str(exc)) from None
-    print(_dump(out))
-    return EXIT_OK
-
-
-def _print_devices(devices: list[dict[str, Any]], as_json: bool) -> int:
-    if as_json:
-        print(_dump(devices))
-        return EXIT_OK
-    if not devices:
-        print("no devices enrolled yet (vereda-server enroll-code --clinic NAME)")
-        return EXIT_OK
-    header = ("ID", "CLINIC", "STATE", "ENROLLED", "LAST AUDIT HEAD", "ALERT")
-    rows = [
-        (str(d["device_id"]), d["clinic_id"],
-         f"revoked {d['revoked_at'][:10]}" if d["revoked_at"] else "tester" if d["tester"] else "active",
-         d["created_at"][:16].replace("T", " "),
-         f"{d['audit_seq']} at {d['audit_reported_at'][:16].replace('T', ' ')}" if d["audit_reported_at"] else "-",
-         d["audit_alert"] or "-")
-        for d in devices
-    ]
-    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    return EXIT_OK
-
-
 def cmd_import_feedback(args: argparse.Namespace) -> int:
     from server.usb_files import UsbFileError, import_feedback_file
 
@@ -579,16 +337,20 @@ def cmd_export_model(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": cmd_serve, "enroll-code": cmd_enroll_code, "publish-model": cmd_publish, "promote": cmd_promote,
-    "models": cmd_models, "keygen": cmd_keygen, "staff": cmd_staff, "device": cmd_device,
+    "models": cmd_models, "keygen": cmd_keygen, "migrate": cmd_migrate,
 }
-COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model,
-                 "export-feedback": cmd_export_feedback, "drift": cmd_drift, "jobs": cmd_jobs})
+COMMANDS.update({"import-feedback": cmd_import_feedback, "export-model": cmd_export_model})
+COMMANDS.update(mlops_commands.COMMANDS)
+COMMANDS.update(accounts.COMMANDS)
+COMMANDS.update(report_commands.COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from server.core import logs
     from server.core.config import SettingsError
+    from server.mlops.build_tools import BuildToolsError
+    from server.mlops.drift import MissingExtra
     from server.registry import RegistryError
 
     logs.configure("WARNING" if args.command != "serve" else "INFO")
@@ -596,11 +358,16 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
-    except (UsageError, RegistryError, SettingsError) as exc:
-        code = {"RegistryError": "registry_refused", "SettingsError": "invalid_settings"}.get(
-            type(exc).__name__, "invalid_usage")
+    except (UsageError, RegistryError, SettingsError, MissingExtra) as exc:
+        # By type, never by class name: what the operator can fix (exit 2), and the code that names it.
+        code = ("registry_refused" if isinstance(exc, RegistryError) else "invalid_settings"
+                if isinstance(exc, SettingsError) else "missing_extra" if isinstance(exc, MissingExtra)
+                else "invalid_usage")
         print(_error(code, str(exc)), file=sys.stderr)
         return EXIT_INVALID
+    except BuildToolsError as exc:
+        print(_error("build_tools_failed", str(exc)), file=sys.stderr)
+        return EXIT_FAILURE
     except Exception as exc:  # the last line of defence: a message, not a traceback
         from sqlalchemy.exc import OperationalError
 
@@ -612,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, OperationalError):
             print(_error("database_unavailable", f"cannot use the database: {exc.orig}"), file=sys.stderr)
             return EXIT_FAILURE
-        log.debug("vereda-server %s failed", args.command, exc_info=True)
+        # ERROR, with the traceback: the level is WARNING here, and a crash is what an operator must be able to report.
+        log.error("vereda-server %s failed", args.command, exc_info=True)
         print(_error("internal_error", f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
 

@@ -81,13 +81,13 @@ def take_in(session: Session, items: list[Any], *, clinic_id: str, clinic_pk: in
         positions.append(i)
 
     intake = crud.store_feedback(session, valid, clinic_pk, device_id)
-    for i, record, status in zip(positions, valid, intake.status, strict=True):
+    for i, stored, status in zip(positions, valid, intake.status, strict=True):
         error = None
         if status == "conflict":
             error = ErrorDetail(code="uuid_conflict", field=f"records[{i}].uuid",
                                 message="This uuid was already stored with different content; the stored record "
                                 "is kept. A new record needs a new uuid.")
-        results[i] = FeedbackRecordStatus(index=i, uuid=record["uuid"], status=status, error=error)  # type: ignore[arg-type]
+        results[i] = FeedbackRecordStatus(index=i, uuid=stored["uuid"], status=status, error=error)
     final = [r for r in results if r is not None]
     counts = {s: sum(1 for r in final if r.status == s) for s in STATUSES}
     # Each stored uuid once: two copies of one record in a batch are one new record and one replay.

@@ -13,9 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.core.vocabulary import STATES
-
-Severity = Literal[STATES]  # type: ignore[valid-type]
+from app.core.response import Severity
+from server.db.models import AuditStatus, ModelStage
 
 # Every string a feedback record may carry is an identifier of a known shape, never prose.
 SnakeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
@@ -124,7 +123,7 @@ class AuditHeadCreate(_Strict):
 
 
 class AuditHeadPublic(BaseModel):
-    status: Literal["recorded", "unchanged", "rewound", "rewritten"] = Field(
+    status: AuditStatus = Field(
         description="recorded: a first or newer head; unchanged: the same head as last time; rewound: a lower "
         "sequence than reported before (entries removed, or an older backup restored); rewritten: the same sequence "
         "with another hash. rewound and rewritten are kept as the device's alert for the administrators"
@@ -254,7 +253,7 @@ class ModelArchivePublic(BaseModel):
 
 class ModelBase(BaseModel):
     version: str
-    stage: Literal["staging", "production", "archived"]
+    stage: ModelStage
     created: str
     expires: str
 

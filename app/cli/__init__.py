@@ -2,8 +2,9 @@
 
 One module per command group, each with its parser beside its handlers: `diagnose` (diagnose.py), the clinic's
 database (clinic.py: init, demo, check, backup, restore), its accounts (users.py: user add|list|disable|enable|
-reset-passphrase), the central service (sync.py: enroll, sync, usb-export, usb-import, model-rollback), and
-`self-test`. Exit codes, JSON output and the mapping of errors to them live in common.py.
+reset-passphrase), the central service (sync.py: enroll, sync, usb-export, usb-import, model-rollback), the
+health system's formats (export.py: export fhir|phenopacket|xlsx|csv|notifications), and `self-test`. Exit
+codes, JSON output and the mapping of errors to them live in common.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from app import __version__, logs
-from app.cli import clinic, diagnose, sync, users
+from app.cli import clinic, diagnose, export, sync, users
 from app.cli.common import EXIT_FAILURE, EXIT_INVALID, default_lang, dump, error_json, exit_code_for, log
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("--data-dir", metavar="DIR", type=Path, default=None, help="clinic data folder")
     gui.set_defaults(handler=None)
-    for group in (diagnose, clinic, users, sync):
+    for group in (diagnose, clinic, users, sync, export):
         group.register(sub)
 
     selftest = sub.add_parser("self-test", help="check that this copy of Vereda works here (model bundle and its "
@@ -62,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: a message, not a traceback
+        from app.core.messages import LocalisedError
+
         code = exit_code_for(exc)
-        if code is not None:
-            print(dump(exc.to_json(args.lang)), file=sys.stderr)  # type: ignore[attr-defined]
+        if code is not None and isinstance(exc, LocalisedError):
+            print(dump(exc.to_json(args.lang)), file=sys.stderr)
             return code
         from app.core.bundle import BundleError
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.store import ClinicStore
 
-log = logging.getLogger("vereda.cli")
+log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 Subparsers = argparse._SubParsersAction  # argparse has no public name for the object add_subparsers returns

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Batch: one output line per input line, in order. A bad line gets its error object in its place (and on
     # stderr with its line number) so the rest of the file is still diagnosed, and the exit code says so.
-    outputs: list[dict[str, Any] | None] = []
+    outputs: list[Mapping[str, Any] | None] = []  # an answer (DiagnoseResponse) or an error, by input line
     valid, positions = [], []
     invalid = 0
     for number, line in enumerate(data.split(b"\n"), start=1):

@@ -35,18 +35,35 @@ from app.sync.client import RecordResult
 from app.sync.messages import SyncError
 
 if TYPE_CHECKING:
+    from app.store.records import OutboxRecord
     from app.store.store import ClinicStore
 
-log = logging.getLogger("vereda.sync.outbox")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-StoreCall = Callable[[Callable[["ClinicStore"], T]], T]
-"""Runs a function with the store on the thread that owns it and returns its result.
 
-The CLI passes `lambda fn: fn(store)`; the desktop app passes one that hops to its database worker, e.g.
-`lambda fn: tasks.run_database(lambda: fn(store), on_error=lambda _e: None).result()`, so the network waits happen
-on a pool thread while every store call stays on the one database thread (the store is not thread-safe).
-"""
+
+class StoreCall(Protocol):
+    """Runs a function with the store on the thread that owns it and returns its result.
+
+    The CLI passes `lambda fn: fn(store)`; the desktop app passes one that hops to its database worker, e.g.
+    `lambda fn: tasks.run_database(lambda: fn(store), on_error=lambda _e: None).result()`, so the network waits
+    happen on a pool thread while every store call stays on the one database thread (the store is not thread-safe).
+    A protocol with a generic `__call__`, so each call's result keeps its own type.
+    """
+
+    def __call__(self, fn: Callable[[ClinicStore], T], /) -> T: ...
+
+
+
+# Store calls built outside the loops that use them, so each binds its own values (no late-binding lambdas).
+def pending(limit: int) -> Callable[[ClinicStore], list[OutboxRecord]]:
+    return lambda store: store.outbox.pending(limit)
+
+
+def mark_refused(ids: list[int], reason: str) -> Callable[[ClinicStore], None]:
+    return lambda store: store.outbox.mark_refused(ids, reason)
+
 
 BATCH_SIZE = 500  # ~300 KB per request: docs/api.md's advice (the service takes up to 1000 and 1 MiB)
 MIN_BATCH = 1
@@ -140,7 +157,7 @@ def _group_by_reason(items: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
     return groups
 
 
-def apply_results(call_store: StoreCall[Any], row_ids: list[int], results: list[RecordResult],
+def apply_results(call_store: StoreCall, row_ids: list[int], results: list[RecordResult],
                   summary: PushSummary) -> None:
     """Mark rows from the service's per-record answers (accepted -> sent; anything else -> refused)."""
     accepted = [rid for rid, r in zip(row_ids, results, strict=True) if r.status == "accepted"]
@@ -160,7 +177,7 @@ def apply_results(call_store: StoreCall[Any], row_ids: list[int], results: list[
             log.warning("record %s refused by the service: %s", r.uuid, r.reason)
 
 
-def push_outbox(call_store: StoreCall[Any], sender: FeedbackSender, clinic_id: str, *,
+def push_outbox(call_store: StoreCall, sender: FeedbackSender, clinic_id: str, *,
                 batch_size: int = BATCH_SIZE, progress: Callable[[PushSummary], None] | None = None) -> PushSummary:
     """Send every pending outbox row in batches until none is left or the service cannot be reached.
 
@@ -171,7 +188,7 @@ def push_outbox(call_store: StoreCall[Any], sender: FeedbackSender, clinic_id: s
     seen: set[int] = set()
     size = max(MIN_BATCH, batch_size)
     while True:
-        rows = call_store(lambda s, n=size: s.outbox.pending(n))
+        rows = call_store(pending(size))
         rows = [r for r in rows if r.id not in seen]
         if not rows:
             return summary
@@ -186,7 +203,7 @@ def push_outbox(call_store: StoreCall[Any], sender: FeedbackSender, clinic_id: s
                 unmappable.append((row.id, f"unmappable: {exc}"))
         if unmappable:
             for reason, ids in _group_by_reason(unmappable).items():
-                call_store(lambda s, ids=ids, reason=reason: s.outbox.mark_refused(ids, reason))
+                call_store(mark_refused(ids, reason))
             summary.refused["unmappable"] += len(unmappable)
             seen.update(rid for rid, _ in unmappable)
         if not records:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from app.core.engine import DiagnosisEngine
     from app.store.store import ClinicStore
 
-log = logging.getLogger("vereda.sync.predict")
+log = logging.getLogger(__name__)
 
 DEFAULT_MODE: str = MODE.default
 HYBRID_TIMEOUT = 2.0  # origin document

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from app.store.store import ClinicStore
 
-log = logging.getLogger("vereda.sync")
+log = logging.getLogger(__name__)
 
 
 def auto_sync_allowed(mode: Any) -> bool:
@@ -89,7 +89,7 @@ class SyncResult:
         return out
 
 
-def reconcile_installed(call_store: StoreCall[Any], data_dir: Path) -> None:
+def reconcile_installed(call_store: StoreCall, data_dir: Path) -> None:
     """Make the store's record of the active bundle agree with the pointer on disk (after a crash between the
     two writes, or a rollback): the audit log then says which model answered."""
     bundle_dir = active_bundle_dir(data_dir)
@@ -113,7 +113,7 @@ def reconcile_installed(call_store: StoreCall[Any], data_dir: Path) -> None:
     call_store(check)
 
 
-def report_audit_head(call_store: StoreCall[Any], client: CentralClient) -> dict[str, Any] | None:
+def report_audit_head(call_store: StoreCall, client: CentralClient) -> dict[str, Any] | None:
     """Send the audit log's newest (sequence, hash) to the service, which keeps it per device: entries removed or
     rewritten here after they were reported then show at the centre, out of reach of whoever changed this laptop's
     database (docs/security.md). Best effort: a failure is logged and never fails the sync."""
@@ -128,7 +128,7 @@ def report_audit_head(call_store: StoreCall[Any], client: CentralClient) -> dict
     return answer
 
 
-def run_sync(call_store: StoreCall[Any], data_dir: Path, *, batch_size: int = BATCH_SIZE,
+def run_sync(call_store: StoreCall, data_dir: Path, *, batch_size: int = BATCH_SIZE,
              retry: RetryPolicy | None = None, update_models: bool = True,
              public_key: Ed25519PublicKey | None = None, today: dt.date | None = None,
              client_factory: Callable[..., CentralClient] | None = None,

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from app.sync.client import CentralClient
     from app.sync.outbox import StoreCall
 
-log = logging.getLogger("vereda.sync.updates")
+log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
 ACTIVE_FILE = "active"
@@ -448,7 +448,7 @@ def _remember_refusal(data_dir: Path, sha256: str, error: SyncError) -> None:
         path.write_text(json.dumps(dict(list(known.items())[-20:]), indent=1), encoding="utf-8")
 
 
-def record_outcome(call_store: StoreCall[Any] | None, result: ModelUpdate) -> None:
+def record_outcome(call_store: StoreCall | None, result: ModelUpdate) -> None:
     """Put an install or a refusal in the store's audit log (and the installed-bundle table)."""
     if call_store is None:
         return
@@ -467,7 +467,7 @@ def record_outcome(call_store: StoreCall[Any] | None, result: ModelUpdate) -> No
         call_store(lambda store: store.audit.record_sync("model_refused", detail))
 
 
-def update_from_service(client: CentralClient, data_dir: Path, call_store: StoreCall[Any] | None = None, *,
+def update_from_service(client: CentralClient, data_dir: Path, call_store: StoreCall | None = None, *,
                         public_key: Ed25519PublicKey | None = None, today: dt.date | None = None,
                         max_bytes: int = MAX_ARCHIVE_BYTES,
                         progress: Callable[[int, int], None] | None = None) -> ModelUpdate:

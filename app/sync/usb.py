@@ -32,6 +32,7 @@ from app.sync.outbox import (
     StoreCall,
     UnmappableRow,
     apply_results,
+    mark_refused,
     record_uuid,
     service_record,
 )
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from app.sync.enrollment import Enrollment
 
-log = logging.getLogger("vereda.sync.usb")
+log = logging.getLogger(__name__)
 
 MAX_EXPORT = 100_000
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,7 +56,7 @@ class FeedbackExport:
     unmappable: int
 
 
-def _require_enrollment(call_store: StoreCall[Any]) -> Enrollment:
+def _require_enrollment(call_store: StoreCall) -> Enrollment:
     enrollment = call_store(load_enrollment)
     if enrollment is None:
         raise SyncError("not_enrolled")
@@ -67,7 +68,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
     write_atomic(target, data)
 
 
-def export_feedback(call_store: StoreCall[Any], target: Path) -> FeedbackExport:
+def export_feedback(call_store: StoreCall, target: Path) -> FeedbackExport:
     """Seal every pending feedback record into `target`. Raises SyncError when nothing is pending or the laptop
     is not enrolled (the file is sealed with the device's key, so the service must know the device)."""
     enrollment = _require_enrollment(call_store)
@@ -79,7 +80,7 @@ def export_feedback(call_store: StoreCall[Any], target: Path) -> FeedbackExport:
         except UnmappableRow as exc:
             unmappable.append((row.id, f"unmappable: {exc}"))
     for row_id, reason in unmappable:
-        call_store(lambda s, i=row_id, r=reason: s.outbox.mark_refused([i], r))
+        call_store(mark_refused([row_id], reason))
     if not records:
         raise SyncError("usb_nothing_to_export")
     data = seal("feedback", {"records": records}, key_material=token_key_material(enrollment.token),
@@ -96,7 +97,7 @@ def _read(path: Path) -> bytes:
         raise SyncError("usb_unreadable", path=str(path), detail=exc.strerror or type(exc).__name__) from None
 
 
-def import_receipt(call_store: StoreCall[Any], path: Path) -> PushSummary:
+def import_receipt(call_store: StoreCall, path: Path) -> PushSummary:
     """Mark outbox rows from a receipt the central service sealed for this device."""
     enrollment = _require_enrollment(call_store)
     data = _read(path)
@@ -132,7 +133,7 @@ def import_receipt(call_store: StoreCall[Any], path: Path) -> PushSummary:
     return summary
 
 
-def import_bundle(call_store: StoreCall[Any] | None, path: Path, data_dir: Path, *,
+def import_bundle(call_store: StoreCall | None, path: Path, data_dir: Path, *,
                   public_key: Ed25519PublicKey | None = None, today: dt.date | None = None) -> ModelUpdate:
     """Install a bundle archive from a file with every check of a network update. Never raises for a refusal:
     the result says `refused` and why (and the audit log has it)."""
@@ -148,7 +149,7 @@ def import_bundle(call_store: StoreCall[Any] | None, path: Path, data_dir: Path,
     return result
 
 
-def import_file(call_store: StoreCall[Any], path: Path, data_dir: Path, *,
+def import_file(call_store: StoreCall, path: Path, data_dir: Path, *,
                 public_key: Ed25519PublicKey | None = None, lang: str = "es") -> dict[str, Any]:
     """One entry point for "Import from USB": a model bundle or a feedback receipt. Returns a JSON-able summary."""
     with contextlib.suppress(OSError), open(path, "rb") as fh:

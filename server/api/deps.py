@@ -26,15 +26,18 @@ bearer = HTTPBearer(auto_error=False, description="device token from POST /v1/en
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings  # set once by server.main.create_app
+    return settings
 
 
 async def get_cloud_engine(request: Request) -> CloudEngine:
-    return request.app.state.cloud_engine  # type: ignore[no-any-return]
+    engine: CloudEngine = request.app.state.cloud_engine
+    return engine
 
 
 async def get_predict_batcher(request: Request) -> PredictBatcher:
-    return request.app.state.predict_batcher  # type: ignore[no-any-return]
+    batcher: PredictBatcher = request.app.state.predict_batcher
+    return batcher
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,22 +19,15 @@ from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger("vereda.server.errors")
+from server.core.errors import ApiError as ApiError  # defined beside the service core; raised from here on
+
+log = logging.getLogger(__name__)
 
 STATUS_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     406: "not_acceptable", 409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
     416: "range_not_satisfiable", 422: "invalid_request", 429: "rate_limited", 500: "internal_error",
 }
-
-
-class ApiError(Exception):
-    """An error the API answers on purpose, with its status, code and message."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
 
 
 def request_id(request: Request) -> str | None:
@@ -61,7 +54,7 @@ def error_body(code: str, message: str, field: str | None = None, rid: str | Non
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None, rid: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(code, message, field, rid), status_code=status, headers=headers)
 
 

@@ -33,12 +33,12 @@ from server.api.limits import JsonLimits, JsonRefused, check_json
 from server.core import metrics
 from server.core.ratelimit import SharedRateLimiter
 from server.core.security import caller_tag
-from server.db import crud
+from server.db import crud, staff_accounts
 from server.db.crud import AuthenticatedDevice
 from server.web.sessions import SESSION_COOKIE
 
-log = logging.getLogger("vereda.server.gate")
-access_log = logging.getLogger("vereda.server.access")
+log = logging.getLogger(__name__)
+access_log = logging.getLogger(__name__ + ".access")  # one line per request, filterable apart
 
 UNLIMITED_PATHS = frozenset({"/health", "/v1/health", "/metrics"})
 # The Bearer token of these paths is not a device token (Prometheus sends the metrics token).
@@ -48,7 +48,8 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])  # ASGI: (lower-case name, value) byte pairs
+    for key, value in headers:
         if key == name:
             return value
     return None
@@ -84,10 +85,11 @@ def route_label(scope: Scope) -> str:
     raw path's leading segments that the template does not cover (templates here never span segments).
     """
     route = scope.get("route")
-    template = getattr(route, "path", None)
+    template: str | None = getattr(route, "path", None)
     if not template:
         return "unmatched"
-    raw = scope["path"].strip("/").split("/")
+    path: str = scope["path"]
+    raw = path.strip("/").split("/")
     depth = len(template.strip("/").split("/")) if template.strip("/") else 0
     prefix = [part for part in raw[: max(len(raw) - depth, 0)] if part]  # "/" itself has no prefix
     return ("/" + "/".join(prefix) if prefix else "") + template
@@ -208,7 +210,8 @@ class CallerGate:
             if device is not None:
                 key = f"device:{device.id}"
             elif session_id and len(session_id) <= _MAX_SESSION_ID:
-                login = crud.staff_by_session(session, session_id, dt.timedelta(minutes=self.session_idle_minutes))
+                idle = dt.timedelta(minutes=self.session_idle_minutes)
+                login = staff_accounts.staff_by_session(session, session_id, idle)
                 if login is not None:
                     key = f"staff:{login.staff_id}"
             wait = self.limiter(app_state).charge(session, key) if limited else 0.0

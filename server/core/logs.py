@@ -13,10 +13,14 @@ import sys
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
+_configured = False  # once per process: the app factory runs in every worker
+
+
 def configure(level: str = "INFO") -> None:
     """Send the service's and uvicorn's logs to stderr once per process (the app factory runs in every worker)."""
     root = logging.getLogger()
-    if getattr(configure, "_done", False):
+    global _configured
+    if _configured:
         root.setLevel(level)
         return
     for handler in list(root.handlers):
@@ -32,4 +36,4 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    configure._done = True  # type: ignore[attr-defined]
+    _configured = True

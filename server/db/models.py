@@ -11,7 +11,7 @@ the same bucket for the same caller.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -141,6 +141,10 @@ class FeedbackRecord(Base):
     __table_args__ = (Index(None, "clinic_id", "week"), Index(None, "received_at"))
 
 
+ModelStage = Literal["staging", "production", "archived"]
+AuditStatus = Literal["recorded", "unchanged", "rewound", "rewritten"]  # a laptop's audit chain head, as reported
+
+
 class ModelVersion(Base):
     """A published bundle in the registry: its manifest, signature, archive and stage."""
 
@@ -148,7 +152,7 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(64), unique=True)
-    stage: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[ModelStage] = mapped_column(String(16))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(Text, nullable=True)  # manifest.sig content (base64)

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from server.core import security
 from server.core.config import Settings
-from server.db import crud
+from server.db import crud, staff_accounts
 
 SESSION_COOKIE = "vereda_session"
 LOGIN_CSRF_COOKIE = "vereda_login_csrf"
@@ -60,12 +60,13 @@ def load_login(request: Request) -> WebLogin | None:
     settings: Settings = request.app.state.settings
     now = crud.utcnow()
     with request.app.state.sessions() as session:
-        login = crud.staff_by_session(session, session_id, dt.timedelta(minutes=settings.session_idle_minutes), now)
+        idle = dt.timedelta(minutes=settings.session_idle_minutes)
+        login = staff_accounts.staff_by_session(session, session_id, idle, now)
     if login is None:
         return None
     if now - login.last_seen_at >= TOUCH_EVERY:
         with request.app.state.write_sessions() as session:
-            crud.touch_staff_session(session, login.session_pk, now)
+            staff_accounts.touch_staff_session(session, login.session_pk, now)
             session.commit()
     return WebLogin(login.username, session_id, security.csrf_token(session_id))
 

@@ -50,7 +50,7 @@ class Site:
         from fastapi.testclient import TestClient
 
         from server.core.config import Settings
-        from server.db import crud
+        from server.db import staff_accounts
         from server.main import create_app
 
         base_url = settings.pop("base_url", "http://testserver")
@@ -60,7 +60,7 @@ class Site:
         self.client = TestClient(self.app, base_url=base_url)
         self.client.__enter__()
         with self.app.state.write_sessions() as session:
-            crud.add_staff(session, USER, PASSWORD)
+            staff_accounts.add_staff(session, USER, PASSWORD)
             session.commit()
 
     def close(self) -> None:
@@ -233,12 +233,12 @@ def test_cookies_are_secure_behind_tls(tmp_path: Path, base_url: str, setting: s
 
 
 def test_wrong_password_unknown_user_and_disabled_account_get_one_answer(site: Site) -> None:
-    from server.db import crud
+    from server.db import staff_accounts
 
     answers = [site.login(password="not the password"), site.login(username="nadie")]
     with site.sessions()() as session:
-        crud.add_staff(session, "retirado", PASSWORD)
-        crud.disable_staff(session, "retirado")
+        staff_accounts.add_staff(session, "retirado", PASSWORD)
+        staff_accounts.disable_staff(session, "retirado")
         session.commit()
     answers.append(site.login(username="retirado"))
     for reply in answers:
@@ -278,18 +278,18 @@ def test_logout_ends_the_session_on_the_server(site: Site) -> None:
 
 
 def test_disabling_an_account_or_a_new_password_ends_its_sessions(site: Site) -> None:
-    from server.db import crud
+    from server.db import staff_accounts
 
     site.login()
     csrf = site.page_csrf()
     with site.sessions()() as session:
-        crud.set_staff_password(session, USER, "otra clave bastante larga")
+        staff_accounts.set_staff_password(session, USER, "otra clave bastante larga")
         session.commit()
     assert site.predict(csrf).status_code == 401
     site.login(password="otra clave bastante larga")
     csrf = site.page_csrf()
     with site.sessions()() as session:
-        assert crud.disable_staff(session, USER)[1] == 1
+        assert staff_accounts.disable_staff(session, USER)[1] == 1
         session.commit()
     assert site.predict(csrf).status_code == 401
 

@@ -20,7 +20,7 @@ from server.core import metrics
 from server.db import crud
 from server.schemas import AuditHeadCreate, AuditHeadPublic, DeviceRevokedPublic, ErrorPublic
 
-log = logging.getLogger("vereda.server.device")
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/device", tags=["devices"])
 RESPONSES: dict[int | str, dict[str, object]] = {401: {"model": ErrorPublic}, 422: {"model": ErrorPublic},
                                                  429: {"model": ErrorPublic}}
@@ -34,7 +34,7 @@ def audit_head(body: AuditHeadCreate, device: DeviceDep, session: WriteSessionDe
     if report.alert is not None:
         metrics.AUDIT_ALERTS.labels(device.clinic_id, report.status).inc()
         log.warning("device %d of %s: %s", device.id, device.clinic_id, report.alert)
-    return AuditHeadPublic(status=report.status, seq=report.seq, hash=report.hash)  # type: ignore[arg-type]
+    return AuditHeadPublic(status=report.status, seq=report.seq, hash=report.hash)
 
 
 @router.post("/revoke", response_model=DeviceRevokedPublic, responses=RESPONSES)

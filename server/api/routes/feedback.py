@@ -19,7 +19,7 @@ from server.core import metrics
 from server.intake import take_in
 from server.schemas import ErrorPublic, FeedbackBatchPublic
 
-log = logging.getLogger("vereda.server.feedback")
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["feedback"])
 
 BATCH_SCHEMA = {

@@ -39,7 +39,7 @@ def bundle_url(version: str) -> str:
 
 def public(model: ModelVersion) -> ModelPublic:
     return ModelPublic(
-        version=model.version, stage=model.stage, created=model.created, expires=model.expires,  # type: ignore[arg-type]
+        version=model.version, stage=model.stage, created=model.created, expires=model.expires,
         manifest_sha256=model.manifest_sha256, signature=model.signature, manifest=model.manifest,
         archive=ModelArchivePublic(url=bundle_url(model.version), format=model.archive_format,
                                    media_type=ARCHIVE_MEDIA_TYPE, sha256=model.archive_sha256,

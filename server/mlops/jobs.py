@@ -1,9 +1,9 @@
 """Admin-time MLOps commands of the central service (issue 8): the promotion gate, feedback export and the retraining
 triggers of `vereda-server jobs`.
 
-This module imports the build-time package `model_export` (scikit-learn, the simulator) inside its functions, and
-only the admin CLI imports this module: the serving path (`server.main` and its routes) never does, so the service
-keeps running from the slim runtime dependencies.
+The gate's figures come from the build tools in a child process (server/mlops/build_tools.py) and its rule from
+server/mlops/gate.py; only the admin CLI imports this module, the serving path (`server.main` and its routes) never
+does.
 
 Retraining triggers (`vereda-server jobs`), any one of which starts a retrain:
 - count: at least `--every N` (default 500) confirmed cases received since production was promoted;
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from server import registry
 from server.db import crud
 from server.db.models import FeedbackRecord, ModelVersion
+from server.mlops import build_tools
+from server.mlops.gate import EVAL_SIMULATED, GateDecision, decide, re_release
 
 DEFAULT_EVERY = 500
 DEFAULT_MAX_AGE_DAYS = 90
@@ -73,19 +75,22 @@ def bundle_dir(session: Session, model: ModelVersion, cache: Path, public_key: P
 
 
 def run_gate(session: Session, model: ModelVersion, cache: Path, public_key: Path,
-             n_simulated: int | None = None) -> Any:
-    """The promotion gate for `model` against the current production model (model_export.mlops.gate)."""
-    from model_export import mlops
-
+             n_simulated: int | None = None) -> GateDecision:
+    """The promotion gate for `model` against the current production model: the build tools evaluate both on the
+    held-out set (a child process), the rule of server/mlops/gate.py decides."""
     current = crud.production_model(session)
     if current is not None and current.id == model.id:
-        return mlops.GateDecision(True, ["already in production"])
+        return GateDecision(True, ["already in production"])
     candidate = bundle_dir(session, model, cache, public_key)
     production = bundle_dir(session, current, cache, public_key) if current is not None else None
-    return mlops.gate(candidate, production, load_feedback(session), n_simulated or mlops.EVAL_SIMULATED)
+    figures = build_tools.gate_evaluation(candidate, production, load_feedback(session),
+                                          n_simulated or EVAL_SIMULATED)
+    if figures["identical"]:
+        return re_release()
+    return decide(figures["candidate"], figures["production"])
 
 
-def record_gate(model: ModelVersion, decision: Any) -> None:
+def record_gate(model: ModelVersion, decision: GateDecision) -> None:
     """Keep the gate's verdict and figures with the model, for `vereda-server models`."""
     summary = {k: v for k, v in decision.to_json().items() if k in ("accepted", "reasons", "rule")}
     for side in ("candidate", "production"):

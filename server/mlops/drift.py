@@ -1,5 +1,8 @@
 """`vereda-server drift`: has what the clinics see moved away from what the production model was trained on?
 
+The reference population is simulated and answered by the build tools in a child process
+(`python -m model_export drift-reference`, see server/mlops/build_tools.py); the statistics are computed here.
+
 Reference ("training") distribution: patients simulated from the knowledge base with the bundle's own validation
 seed, answered by the bundle's engine. Chosen over storing histograms in the manifest because it needs no change to
 the signed bundle format, reproduces exactly (same knowledge base hash, same seed), and gives raw values, so any
@@ -7,7 +10,7 @@ statistic can be computed later; its cost is a few seconds of simulation at admi
 hash differs from the current knowledge base is reported (the reference is then approximate).
 
 Per feature: PSI (population stability index) and a two-sample test from scipy.stats: chi-square on intensity bins
-(0, 1-3, 4-6, 7-8, 9-10; the bands of model_export.train.INTENSITY_CUTS) for symptoms, Kolmogorov-Smirnov for age,
+(0, 1-3, 4-6, 7-8, 9-10; the bands of the model's INTENSITY_CUTS) for symptoms, Kolmogorov-Smirnov for age,
 duration and vitals. Also prediction drift (PSI of the distribution of the model's top condition), label mix (PSI of
 confirmed diagnoses against the reference's), and agreement between the model's answer and the confirmed diagnosis
 against the model's accuracy on the reference.
@@ -16,7 +19,8 @@ Flag (documented thresholds): PSI > 0.2 on any key feature (the symptoms, age, d
 least MIN_N records, or prediction PSI > 0.2, or agreement more than 10 points below the reference. p-values are
 reported but do not raise the flag: with thousands of records every trivial difference is "significant".
 
-Statistics: scipy (already installed with scikit-learn). Plots: inline SVG written here. Evidently would give a
+Statistics: scipy, from the `server[mlops]` extra, imported only when a test is computed (`_scipy_stats`).
+Plots: inline SVG written here. Evidently would give a
 ready-made report but pulls in a large dependency tree (pandas, plotly, nltk, ...) that the central service otherwise
 does not need, and matplotlib is not installed; a few bar charts in SVG are 60 lines.
 """
@@ -32,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from server.mlops.feedback import feedback_request
 
 PSI_THRESHOLD = 0.2
 AGREEMENT_DROP_POINTS = 10.0
@@ -55,9 +61,20 @@ def _symptom_counts(values: np.ndarray) -> np.ndarray:
     return np.array([np.sum((values >= lo) & (values <= hi)) for lo, hi in SYMPTOM_BINS])
 
 
-def _chi2(ref: np.ndarray, cur: np.ndarray) -> float | None:
-    from scipy.stats import chi2_contingency
+class MissingExtra(RuntimeError):
+    """scipy is not installed: the drift report needs the `server[mlops]` extra."""
 
+
+def _scipy_stats() -> Any:
+    try:
+        from scipy import stats
+    except ImportError:
+        raise MissingExtra("the drift report needs scipy: pip install 'vereda[server,mlops]'") from None
+    return stats
+
+
+def _chi2(ref: np.ndarray, cur: np.ndarray) -> float | None:
+    chi2_contingency = _scipy_stats().chi2_contingency
     table = np.vstack([ref, cur])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or cur.sum() == 0:
@@ -66,8 +83,7 @@ def _chi2(ref: np.ndarray, cur: np.ndarray) -> float | None:
 
 
 def _continuous(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
-    from scipy.stats import ks_2samp
-
+    ks_2samp = _scipy_stats().ks_2samp
     ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
     if ref.size == 0 or cur.size == 0:
         return {"n": int(cur.size), "psi": None, "p_value": None, "test": "ks", "bins": [], "reference": [],
@@ -102,25 +118,22 @@ def _matrix(requests: list[dict[str, Any]], key: str, kind: str) -> np.ndarray:
 
 def compute(feedback: list[dict[str, Any]], bundle_dir: Path, reference_n: int | None = None) -> dict[str, Any]:
     """The drift summary of `feedback` (stored payloads) against the bundle's simulated training distribution."""
-    from app.core.engine import DiagnosisEngine
-    from model_export import knowledge, mlops
-    from model_export.simulator import Simulator
+    from server.mlops import build_tools
 
-    engine = DiagnosisEngine.load(bundle_dir)
-    manifest = engine.bundle.manifest
-    kb = knowledge.load()
-    data = manifest.get("data", {})
-    seed = int(data.get("simulator_seeds", {}).get("validation", 2))
-    n = reference_n or min(int(data.get("sizes", {}).get("validation", REFERENCE_MAX)), REFERENCE_MAX)
-    sim = Simulator(kb).sample(n, seed)
-    ref_requests = sim.requests
-    ref_answers = engine.diagnose_many([engine.validate(r) for r in ref_requests])
-    ref_top = [a["top_conditions"][0]["code"] for a in ref_answers]
-    cur_requests = [mlops.feedback_request(r) for r in feedback]
+    return summarise(feedback, build_tools.drift_reference(bundle_dir, reference_n))
+
+
+def summarise(feedback: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
+    """The drift summary of `feedback` against `reference` (`model_export.mlops.drift_reference`: the simulated
+    requests, the bundle's top condition and the simulated condition of each, the vocabulary's symptom and vital
+    keys, the seed and whether the knowledge base matches the bundle)."""
+    ref_requests: list[dict[str, Any]] = reference["requests"]
+    ref_top: list[str] = reference["top"]
+    ref_condition = np.array(reference["condition"])
+    cur_requests = [feedback_request(r) for r in feedback]
 
     features: dict[str, Any] = {}
-    for s in kb.symptoms:
-        key = s["key"]
+    for key in reference["symptom_keys"]:
         rc, cc = _symptom_counts(_matrix(ref_requests, key, "symptom")), _symptom_counts(_matrix(cur_requests, key,
                                                                                                    "symptom"))
         features[key] = {"kind": "symptom", "n": len(cur_requests), "psi": round(psi(rc, cc), 4) if cur_requests
@@ -129,13 +142,13 @@ def compute(feedback: list[dict[str, Any]], bundle_dir: Path, reference_n: int |
                          "current": (cc / max(cc.sum(), 1)).round(4).tolist()}
     for key in ("age", "duration_days"):
         features[key] = {"kind": key, **_continuous(_matrix(ref_requests, key, key), _matrix(cur_requests, key, key))}
-    for v in kb.vitals:
-        features[v.key] = {"kind": "vital", **_continuous(_matrix(ref_requests, v.key, "vital"),
-                                                          _matrix(cur_requests, v.key, "vital"))}
+    for key in reference["vital_keys"]:
+        features[key] = {"kind": "vital", **_continuous(_matrix(ref_requests, key, "vital"),
+                                                        _matrix(cur_requests, key, "vital"))}
 
     prediction = _categorical(ref_top, [r["response_summary"]["top_condition"] for r in feedback])
-    labels = _categorical(list(sim.condition), [r["confirmed_diagnosis"] for r in feedback])
-    ref_agreement = float(np.mean(np.array(ref_top) == sim.condition)) * 100
+    labels = _categorical(list(reference["condition"]), [r["confirmed_diagnosis"] for r in feedback])
+    ref_agreement = float(np.mean(np.array(ref_top) == ref_condition)) * 100
     cur_agreement = (float(np.mean([r["response_summary"]["top_condition"] == r["confirmed_diagnosis"]
                                     for r in feedback])) * 100) if feedback else None
 
@@ -150,9 +163,9 @@ def compute(feedback: list[dict[str, Any]], bundle_dir: Path, reference_n: int |
                        f"{ref_agreement - cur_agreement:.1f} points below the reference {ref_agreement:.1f}%")
     return {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "model_version": manifest.get("version"),
-        "reference": {"source": "simulated from the knowledge base", "seed": seed, "n": n,
-                      "knowledge_matches_bundle": data.get("knowledge_sha256") == kb.sha256},
+        "model_version": reference["model_version"],
+        "reference": {"source": "simulated from the knowledge base", "seed": reference["seed"],
+                      "n": len(ref_requests), "knowledge_matches_bundle": reference["knowledge_matches_bundle"]},
         "n_feedback": len(feedback),
         "thresholds": {"psi": PSI_THRESHOLD, "agreement_drop_points": AGREEMENT_DROP_POINTS, "min_n": MIN_N},
         "flag": bool(reasons),
