@@ -9,10 +9,11 @@ that does not verify is refused once (not retried until it changes), and a proce
 with the shipped bundle.
 
 `PredictBatcher` runs the requests that are waiting at the same moment through one `diagnose_many` call: feature
-expansion and both models then run once per batch instead of once per request, which more than halves the CPU per
-request under load. It never waits for a batch to fill (an idle service answers a lone request at once). Rows of a
-batch get the same states, flags, probabilities and conditions as alone; explanation values may differ from a
-single-row call in the sixth decimal (float32 sums in onnxruntime depend on the batch shape).
+expansion, both models, explanations and the rare-disease ranking then run as array operations once per batch
+instead of once per request, which more than halves the CPU per request under load. It never waits for a batch to
+fill (an idle service answers a lone request at once). Rows of a batch get the same states, flags and conditions as
+alone; a probability or a model score may differ from a single-row call by one unit of its last decimal (float32
+sums in onnxruntime depend on the batch shape; tests/server/test_predict_batched.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from server.db import crud
 from server.db.models import ModelVersion
 from server.registry import RegistryError, load_verified, unpack
 
-log = logging.getLogger("vereda.server.engine")
+log = logging.getLogger(__name__)
 
 
 class CloudEngine:
@@ -116,11 +116,6 @@ class CloudEngine:
         self._loaded_key = None
 
 
-def _typed(answer: dict[str, Any]) -> DiagnoseResponse:
-    # The engine annotates its answer as a plain dict; /v1/predict's response_model checks the shape on the way out.
-    return cast(DiagnoseResponse, answer)
-
-
 class PredictBatcher:
     """Collects concurrent predict requests of one process (one event loop) into `diagnose_many` calls.
 
@@ -145,7 +140,7 @@ class PredictBatcher:
 
     async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> DiagnoseResponse:
         if self.max_batch == 1 or self._task is None:
-            return _typed(engine.diagnose(request, engine="cloud"))
+            return engine.diagnose(request, engine="cloud")
         future: asyncio.Future[DiagnoseResponse] = asyncio.get_running_loop().create_future()
         self._queue.append((engine, request, future))
         self._ready.set()
@@ -172,4 +167,4 @@ class PredictBatcher:
                     future.set_exception(exc)
             else:
                 for (_, _, future), result in zip(live, results, strict=True):
-                    future.set_result(_typed(result))
+                    future.set_result(result)

@@ -1,7 +1,11 @@
 """The diagnosis engine: validated request in, full diagnose response out, with onnxruntime and nothing else.
 
 One engine serves the CLI, the desktop app and the central service's /v1/predict, so the three can never disagree.
-It is safe to call from several threads (onnxruntime sessions are; everything else here is read-only).
+It works on batches: `diagnose_many` runs features, both models, the danger-sign rules, the scores, the triage
+level, the explanations and the rare-disease ranking for all its requests with array operations (numpy only), and
+builds the answers from the arrays; `diagnose` is a batch of one. tests/core/test_engine_batch.py holds it to the
+one-request path it replaced (tests/core/reference_engine.py). It is safe to call from several threads (onnxruntime
+sessions are; everything else is read-only once built, and the lazily built tables are the same whoever builds them).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import onnxruntime as ort
 
 from app.core import red_flags, scores, triage
 from app.core.bundle import ModelBundle
+from app.core.cases import Cases
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_request
-from app.core.explain import SPACE, AdditiveExplainer, Explanation
+from app.core.explain import SPACE, AdditiveExplainer
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
 from app.core.response import DiagnoseResponse
@@ -27,6 +32,13 @@ ACUTE = "ENFERMEDAD_AGUDA"
 CHRONIC = "ENFERMEDAD_CRONICA"
 # Model-only emergency thresholds for a bundle built before contract v2 tuned its own on validation patients.
 DEFAULT_EMERGENCY_PROBABILITY = 0.5
+
+
+BATCH_RULES_FROM = 32  # batches this large evaluate the danger-sign rules and scores as array operations
+_LEVELS = red_flags.TRIAGE_LEVELS  # index = rank: NO_URGENTE, PRIORITARIO, EMERGENCIA
+_ACUTE_INDEX = STATES.index(ACUTE)
+_CHRONIC_INDEX = STATES.index(CHRONIC)
+_URGENCY = np.array([urgency(s) for s in STATES])
 
 
 class _ScoringModel:
@@ -49,14 +61,16 @@ class _ScoringModel:
 
     def scores(self, expanded: np.ndarray) -> np.ndarray:
         (out,) = self.session.run([self.spec.output_name], {self.spec.input_name: expanded.astype(np.float32)})
-        z = out.astype(np.float64)
+        z = np.asarray(out, dtype=np.float64)
         # Softmax ignores a common shift; centring makes the score the class's log-odds against the mean class.
-        return z - z.mean(axis=1, keepdims=True)
+        centred: np.ndarray = z - z.mean(axis=1, keepdims=True)
+        return centred
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    p: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return p
 
 
 class DiagnosisEngine:
@@ -81,6 +95,11 @@ class DiagnosisEngine:
         # The rare-disease index travels in the bundle; an older bundle without one still diagnoses.
         self.rare: RareDiseaseRanker | None = RareDiseaseRanker.load(bundle.path) if "rare" in bundle.manifest else None
         self._known_terms = self.rare.known_terms() if self.rare is not None else None
+        # What every answer repeats, prepared once: a fresh copy per answer costs less than building it.
+        self._raw_names = np.array(self.features.raw_names, dtype=object)
+        self._condition_names = [self.vocabulary.condition(c).name for c in self.condition_model.classes]
+        self._rules = [(rule.code, rule.level, rule.message, rank)
+                       for rule, rank in zip(red_flags.RULES, red_flags.LEVEL_RANKS.tolist(), strict=True)]
 
     @classmethod
     def load(cls, path: Path | None = None) -> DiagnosisEngine:
@@ -95,24 +114,129 @@ class DiagnosisEngine:
         return self.diagnose_many([request], engine)[0]
 
     def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local") -> list[DiagnoseResponse]:
-        """Diagnose validated requests with one model call for all of them (batch files, the central service)."""
+        """Diagnose validated requests together: one model call, and every rule, score, level and explanation
+        computed for the whole batch with array operations (batch files, the central service). One case is a batch
+        of one; the answers are those of one request at a time (tests/core/test_engine_batch.py)."""
         if not requests:
             return []
-        expanded = self.features.expand(self.features.raw_matrix(requests))
+        n = len(requests)
+        # Small batches (the desktop's one patient, a quiet service): the one-request rules and scores cost less than
+        # the fixed cost of ~200 array operations; both forms give the same answers (checked by the tests).
+        small = n < BATCH_RULES_FROM
+        cases = None if small else Cases(requests)
+        expanded = self.features.expand(self.features.raw_matrix(requests, cases))
         state_z = self.state_model.scores(expanded)
         cond_z = self.condition_model.scores(expanded)
         state_p = softmax(state_z)
         cond_p = softmax(cond_z)
-        return [
-            self._response(r, expanded[i], state_z[i], state_p[i], cond_z[i], cond_p[i], engine)
-            for i, r in enumerate(requests)
-        ]
+
+        if cases is None:
+            fired = np.array([[rule.applies(r) for rule in red_flags.RULES] for r in requests], dtype=bool)
+            score_json = [scores.scores(r) for r in requests]
+        else:
+            batch_scores = scores.batch_scores(cases)
+            fired = red_flags.evaluate_batch(cases, batch_scores)
+            score_json = batch_scores.to_json()
+        rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
+        # Model's own level: 2 EMERGENCIA, 1 PRIORITARIO, 0 NO_URGENTE.
+        model_level = np.where(self.model_emergency(state_p, cond_p), 2,
+                               np.where(self.model_risk(state_p, cond_p), 1, 0))
+        rare = self._rank_rare(requests)
+        rare_alert = np.array([self.rare.alert(r) for r in rare] if self.rare is not None else [False] * n,
+                              dtype=bool)
+        level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
+        emergency = level == 2
+        model_state = np.argmax(state_p, axis=1)
+        state_index = np.where(emergency, _ACUTE_INDEX,
+                               np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC_INDEX]),
+                                        _CHRONIC_INDEX, model_state))
+        order = np.argsort(-cond_p, axis=1, kind="stable")[:, :TOP_CONDITIONS]
+        top_index = order[:, 0]
+        rows = np.arange(n)
+        severity_phi = self.state_model.explainer.contributions_many(expanded, state_index)
+        condition_phi = self.condition_model.explainer.contributions_many(expanded, top_index)
+        severity_base = self.state_model.explainer.base_values[state_index].tolist()
+        condition_base = self.condition_model.explainer.base_values[top_index].tolist()
+        severity_out = state_z[rows, state_index].tolist()
+        condition_out = cond_z[rows, top_index].tolist()
+        severity_contrib = self._contributions(severity_phi)
+        condition_contrib = self._contributions(condition_phi)
+
+        fired_rows: list[list[int]] = [[] for _ in range(n)]
+        for i, j in zip(*(a.tolist() for a in np.nonzero(fired)), strict=True):  # row-major: rule order kept
+            fired_rows[i].append(j)
+        model_version = self.bundle.version
+        model_sha = self.bundle.manifest_sha256
+        classes = self.condition_model.classes
+        out: list[DiagnoseResponse] = []
+        for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state) in enumerate(zip(
+                state_p.tolist(), cond_p[rows[:, None], order].tolist(), order.tolist(),
+                level.tolist(), model_level.tolist(), rare_alert.tolist(), state_index.tolist(), model_state.tolist(),
+                strict=True)):
+            state = STATES[s_idx]
+            rules = [self._rules[j] for j in fired_rows[i]]
+            flags: list[dict[str, Any]] = [{"code": code, "level": level, "message": dict(message)}
+                                           for code, level, message, _ in rules]
+            reasons = [{"code": code, "message": dict(message)} for code, _, message, rank in rules if rank == lvl]
+            if m_lvl:
+                model_flag = triage.MODEL_EMERGENCY if m_lvl == 2 else triage.MODEL_PRIORITY
+                model_message = cast(dict[str, str], model_flag["message"])
+                flags.append({"code": model_flag["code"], "level": _LEVELS[m_lvl], "message": dict(model_message)})
+                if m_lvl == lvl:
+                    reasons.append({"code": model_flag["code"], "message": dict(model_message)})
+            if alert and lvl == 1:
+                reasons.append({"code": triage.RARE_ALERT["code"],
+                                "message": dict(cast(dict[str, str], triage.RARE_ALERT["message"]))})
+            attention = lvl == 2
+            level_name = _LEVELS[lvl]
+            response = {
+                "severity": state,
+                "severity_label": dict(STATE_LABELS[state]),
+                "severity_probabilities": {s: round(p, 4) for s, p in zip(STATES, state_probs, strict=True)},
+                "confidence": round(state_probs[m_state], 4),
+                "requires_immediate_attention": attention,
+                "red_flags": flags,
+                "top_conditions": [{"code": classes[k], "name": dict(self._condition_names[k]),
+                                    "probability": round(p, 4)} for k, p in zip(top_k, cond_probs, strict=True)],
+                "rare_diseases": list(rare[i]),
+                "rare_disease_alert": alert,
+                "recommendations": recommendations_for(state, attention, alert, priority=lvl == 1),
+                "explanation": {
+                    "space": SPACE,
+                    "severity": {"target": state, "base_value": round(severity_base[i], 6),
+                                 "output_value": round(severity_out[i], 6), "contributions": severity_contrib[i]},
+                    "condition": {"target": classes[top_k[0]], "base_value": round(condition_base[i], 6),
+                                  "output_value": round(condition_out[i], 6), "contributions": condition_contrib[i]},
+                },
+                "triage": {"level": level_name, "label": dict(triage.TRIAGE_LABELS[level_name]), "reasons": reasons},
+                "scores": score_json[i],
+                "model": {"version": model_version, "sha256": model_sha},
+                "engine": engine,
+                "contract": CONTRACT_VERSION,
+            }
+            out.append(cast(DiagnoseResponse, response))  # the shape tests/server/test_predict_v2.py checks
+        return out
+
+    def _rank_rare(self, requests: Sequence[DiagnoseRequest]) -> list[list[dict[str, Any]]]:
+        """The rare-disease ranking of each request (empty lists on a bundle without the index)."""
+        if self.rare is None:
+            return [[] for _ in requests]
+        return list(self.rare.rank_batch(requests))  # scored together (issue 18), the same lists as rank() one by one
+
+    def _contributions(self, phi: np.ndarray) -> list[dict[str, float]]:
+        """Each row's SHAP values as the contract's dict: largest magnitude first (ties keep input order), six
+        decimals."""
+        order = np.argsort(-np.abs(phi), axis=1, kind="stable")
+        names = self._raw_names[order].tolist()
+        values = np.round(phi[np.arange(phi.shape[0])[:, None], order], 6).tolist()
+        return [dict(zip(k, v, strict=True)) for k, v in zip(names, values, strict=True)]
 
     def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
         """True where the model alone asks for at least PRIORITARIO (rows of probabilities in, booleans out)."""
         acute = np.atleast_2d(state_p)[:, STATES.index(ACUTE)]
         critical = np.atleast_2d(cond_p)[:, self._critical].sum(axis=1)
-        return (acute >= self.acute_threshold) | (critical >= self.critical_threshold)
+        risk: np.ndarray = (acute >= self.acute_threshold) | (critical >= self.critical_threshold)
+        return risk
 
     def model_emergency(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
         """True where the model alone says EMERGENCIA: its most likely state is acute, or a risk above the
@@ -120,87 +244,8 @@ class DiagnosisEngine:
         state_p, cond_p = np.atleast_2d(state_p), np.atleast_2d(cond_p)
         acute = state_p[:, STATES.index(ACUTE)]
         critical = cond_p[:, self._critical].sum(axis=1)
-        return ((np.argmax(state_p, axis=1) == STATES.index(ACUTE)) | (acute >= self.emergency_acute_threshold)
-                | (critical >= self.emergency_critical_threshold))
+        emergency: np.ndarray = ((np.argmax(state_p, axis=1) == STATES.index(ACUTE))
+                                 | (acute >= self.emergency_acute_threshold)
+                                 | (critical >= self.emergency_critical_threshold))
+        return emergency
 
-    def model_level(self, state_p: np.ndarray, cond_p: np.ndarray) -> str:
-        if bool(self.model_emergency(state_p, cond_p)[0]):
-            return red_flags.EMERGENCIA
-        return red_flags.PRIORITARIO if bool(self.model_risk(state_p, cond_p)[0]) else red_flags.NO_URGENTE
-
-    def _response(
-        self,
-        request: DiagnoseRequest,
-        x: np.ndarray,
-        state_z: np.ndarray,
-        state_p: np.ndarray,
-        cond_z: np.ndarray,
-        cond_p: np.ndarray,
-        engine: str,
-    ) -> DiagnoseResponse:
-        fired = red_flags.evaluate(request)
-        model_level = self.model_level(state_p, cond_p)
-        rare = self.rare.rank(request) if self.rare is not None else []
-        rare_alert = self.rare.alert(rare) if self.rare is not None else False
-        decided = triage.decide(fired, model_level, rare_alert)
-        model_state_index = int(np.argmax(state_p))
-        state = STATES[model_state_index]
-        if decided.emergency:
-            state = ACUTE  # EMERGENCIA and ENFERMEDAD_AGUDA always agree (contract v2)
-        elif rare_alert and urgency(state) < urgency(CHRONIC):
-            # Findings that fit an orphan disease are never "not ill" or "minor complaints": at least a
-            # long-lasting condition to follow up and refer (precautionary principle; never lowers a state).
-            state = CHRONIC
-        flags = [{"code": rule.code, "level": rule.level, "message": dict(rule.message)} for rule in fired]
-        if model_level != red_flags.NO_URGENTE:
-            model_flag = triage.MODEL_EMERGENCY if model_level == red_flags.EMERGENCIA else triage.MODEL_PRIORITY
-            flags.append({"code": model_flag["code"], "level": model_level, "message": dict(model_flag["message"])})
-        attention = decided.emergency
-
-        order = np.argsort(-cond_p, kind="stable")
-        top = [
-            {
-                "code": self.condition_model.classes[k],
-                "name": dict(self.vocabulary.condition(self.condition_model.classes[k]).name),
-                "probability": round(float(cond_p[k]), 4),
-            }
-            for k in order[:TOP_CONDITIONS]
-        ]
-        state_index = STATES.index(state)
-        severity_expl = self.state_model.explainer.explain(x, state_index, float(state_z[state_index]))
-        top_index = int(order[0])
-        condition_expl = self.condition_model.explainer.explain(x, top_index, float(cond_z[top_index]))
-        response = {
-            "severity": state,
-            "severity_label": dict(STATE_LABELS[state]),
-            "severity_probabilities": {s: round(float(p), 4) for s, p in zip(STATES, state_p, strict=True)},
-            "confidence": round(float(state_p[model_state_index]), 4),
-            "requires_immediate_attention": attention,
-            "red_flags": flags,
-            "top_conditions": top,
-            "rare_diseases": list(rare),
-            "rare_disease_alert": rare_alert,
-            "recommendations": recommendations_for(state, attention, rare_alert,
-                                                   priority=decided.level == red_flags.PRIORITARIO),
-            "explanation": {
-                "space": SPACE,
-                "severity": self._explanation_json(state, severity_expl),
-                "condition": self._explanation_json(self.condition_model.classes[top_index], condition_expl),
-            },
-            "triage": decided.to_json(),
-            "scores": scores.scores(request),
-            "model": {"version": self.bundle.version, "sha256": self.bundle.manifest_sha256},
-            "engine": engine,
-            "contract": CONTRACT_VERSION,
-        }
-        return cast(DiagnoseResponse, response)  # the shape tests/server/test_predict_v2.py checks
-
-    def _explanation_json(self, target: str, expl: Explanation) -> dict[str, Any]:
-        names = self.features.raw_names
-        order = np.argsort(-np.abs(expl.contributions), kind="stable")
-        return {
-            "target": target,
-            "base_value": round(expl.base_value, 6),
-            "output_value": round(expl.output_value, 6),
-            "contributions": {names[j]: round(float(expl.contributions[j]), 6) for j in order},
-        }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -80,3 +81,21 @@ class AdditiveExplainer:
         base = float(w @ self.background_mean + self.intercept[target_index])
         out = float(base + phi.sum()) if output_value is None else float(output_value)
         return Explanation(target_index, base, out, phi)
+
+    @cached_property
+    def base_values(self) -> np.ndarray:
+        """`explain(...).base_value` of every class, computed exactly as `explain` does (same arithmetic, same bits)."""
+        return np.array([float(self.coef[k] @ self.background_mean + self.intercept[k])
+                         for k in range(self.coef.shape[0])])
+
+    def contributions_many(self, x: np.ndarray, target_index: np.ndarray) -> np.ndarray:
+        """SHAP values (rows, raw inputs) for expanded rows `x` (rows, columns), one class per row.
+
+        One `bincount` over the whole batch, each row's columns offset into its own block of raw inputs: the sums
+        are added in the same order as `explain` adds them, so every value is the same float as one row at a time.
+        """
+        n = x.shape[0]
+        deviation = self.coef[target_index] * (x.astype(np.float64) - self.background_mean)
+        slots = (np.arange(n)[:, None] * self.n_raw + self.groups[None, :]).reshape(-1)
+        phi = np.bincount(slots, weights=deviation.reshape(-1), minlength=n * self.n_raw)
+        return phi.reshape(n, self.n_raw)

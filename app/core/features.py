@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
+from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest
 
 
@@ -81,6 +83,8 @@ class FeatureSpec:
         return arrays
 
 
+# Up to this many requests, reading each request's own fields costs less than ~110 column assignments.
+ROWS_UP_TO = 64
 # Parsed reference tables, shared by equal specs (the diagnose path reads them for every request).
 _REFERENCE_CACHE: dict[tuple[tuple[float, float, float], ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 # Raw codes of the categorical contract v2 inputs. Pregnancy 0 = not recorded or not asked (men, children).
@@ -92,6 +96,56 @@ def _fmt(x: float) -> str:
     if np.isinf(x):
         return "inf" if x > 0 else "-inf"
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class _RowPlan:
+    """Where each of a request's symptoms, vitals and signs goes in a raw row, for `FeatureSchema._row`."""
+
+    template: np.ndarray  # the row of a request that gives nothing optional
+    symptoms: dict[str, int]
+    vitals: dict[str, int]
+    vital_z: dict[str, tuple[int, FeatureSpec]]
+    signs: dict[str, int]
+    other: tuple[int, ...]  # age, sex, duration, pregnancy, AVPU: read for every request
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each raw input's columns are, as arrays, for `FeatureSchema.expand`."""
+
+    cuts: np.ndarray  # (inputs, most cuts), padded with +inf (never at or below a value)
+    first: np.ndarray  # first band column of each input
+    linear_inputs: np.ndarray
+    linear_columns: np.ndarray
+    linear_scales: np.ndarray
+    missing_inputs: np.ndarray
+    missing_columns: np.ndarray
+    has_missing: np.ndarray
+
+    @classmethod
+    def of(cls, specs: Sequence[FeatureSpec]) -> _Layout:
+        width = max((len(s.cuts) for s in specs), default=0)
+        cuts = np.full((len(specs), max(width, 1)), np.inf)
+        first, lin_in, lin_col, lin_scale, miss_in, miss_col = [], [], [], [], [], []
+        col = 0
+        for j, spec in enumerate(specs):
+            cuts[j, :len(spec.cuts)] = spec.cuts
+            first.append(col)
+            col += len(spec.cuts) + 1
+            if spec.linear_scale is not None:
+                lin_in.append(j)
+                lin_col.append(col)
+                lin_scale.append(spec.linear_scale)
+                col += 1
+            if spec.missing:
+                miss_in.append(j)
+                miss_col.append(col)
+                col += 1
+        ints = np.int64
+        return cls(cuts, np.array(first, ints), np.array(lin_in, ints), np.array(lin_col, ints),
+                   np.array(lin_scale, np.float64), np.array(miss_in, ints), np.array(miss_col, ints),
+                   np.array([s.missing for s in specs], bool))
 
 
 @dataclass(frozen=True)
@@ -153,52 +207,119 @@ class FeatureSchema:
             return np.nan if request.consciousness is None else AVPU_CODES[request.consciousness]
         raise ValueError(f"unknown feature kind {kind!r}")  # pragma: no cover - a bundle from a newer format
 
-    def raw_matrix(self, requests: Sequence[DiagnoseRequest]) -> np.ndarray:
-        """Rows of `raw_vector` for many requests, built a column at a time (batches, training: same numbers)."""
+    def raw_matrix(self, requests: Sequence[DiagnoseRequest], cases: Cases | None = None) -> np.ndarray:
+        """Rows of `raw_vector` for many requests, built a column at a time (batches, training: same numbers).
+
+        `cases`, the batch already read into columns (`app.core.cases`), saves reading the requests again."""
         if not requests:
             return np.empty((0, self.n_raw))
-        if len(requests) < 8:
-            return np.vstack([self.raw_vector(r) for r in requests])
-        nan = np.nan
+        if len(requests) < ROWS_UP_TO and cases is None:
+            return np.vstack([self._row(r) for r in requests])
+        c = cases if cases is not None else Cases(requests)
         out = np.empty((len(requests), self.n_raw), dtype=np.float64)
-        ages = np.array([r.age for r in requests], dtype=np.float64)
         for j, spec in enumerate(self.specs):
             kind, name = spec.kind, spec.name
             if kind == "symptom":
-                out[:, j] = [r.symptoms.get(name, 0) for r in requests]
+                out[:, j] = c.symptom(name)
             elif kind == "vital":
-                out[:, j] = [r.vitals.get(name, nan) for r in requests]
+                out[:, j] = c.vital(name)
             elif kind == "vital_z":
-                values = np.array([r.vitals.get(name, nan) for r in requests], dtype=np.float64)
                 table_ages, medians, sds = spec._reference_arrays()
-                out[:, j] = (values - np.interp(ages, table_ages, medians)) / np.interp(ages, table_ages, sds)
+                out[:, j] = (c.vital(name) - np.interp(c.age, table_ages, medians)) / np.interp(c.age, table_ages, sds)
             elif kind == "sign":
-                out[:, j] = [name in r.signs for r in requests]
+                out[:, j] = c.sign(name)
+            elif kind == "age":
+                out[:, j] = c.age
+            elif kind == "sex":
+                out[:, j] = c.female
+            elif kind == "duration":
+                out[:, j] = c.duration
+            elif kind == "pregnancy_status":
+                out[:, j] = [0.0 if s is None else PREGNANCY_CODES[s] for s in c.pregnancy_status]
+            elif kind == "pregnancy_weeks":
+                out[:, j] = c.weeks
+            elif kind == "postpartum_days":
+                out[:, j] = c.days_since_delivery
+            elif kind == "consciousness":
+                out[:, j] = np.where(c.avpu < 0, np.nan, c.avpu)
             else:
                 out[:, j] = [self._one(spec, r) for r in requests]
         return out
 
-    def expand(self, raw: np.ndarray) -> np.ndarray:
-        """Expanded float32 matrix (n, n_expanded) for raw rows (n, n_raw), as the ONNX models take it."""
-        raw = np.atleast_2d(raw)
-        out = np.zeros((raw.shape[0], self.n_expanded), dtype=np.float32)
-        col = 0
+    def _row(self, request: DiagnoseRequest) -> np.ndarray:
+        """`raw_vector`, touching only what the request gives (a few symptoms and vitals of the ~110 inputs): the
+        one-patient path. Same numbers: the inputs it does not set are those `_one` gives an absent value."""
+        plan = self._row_plan
+        row = plan.template.copy()
+        index = plan.symptoms
+        for key, intensity in request.symptoms.items():
+            j = index.get(key)
+            if j is not None:
+                row[j] = intensity
+        for key, value in request.vitals.items():
+            j = plan.vitals.get(key)
+            if j is not None:
+                row[j] = value
+            z = plan.vital_z.get(key)
+            if z is not None:
+                row[z[0]] = z[1].z_score(value, request.age)
+        for code in request.signs:
+            j = plan.signs.get(code)
+            if j is not None:
+                row[j] = 1.0
+        for j in plan.other:
+            row[j] = self._one(self.specs[j], request)
+        return row
+
+    @cached_property
+    def _row_plan(self) -> _RowPlan:
+        template = np.array([0.0 if s.kind in ("symptom", "sign") else np.nan for s in self.specs])
+        by_kind: dict[str, dict[str, int]] = {"symptom": {}, "vital": {}, "sign": {}}
+        vital_z: dict[str, tuple[int, FeatureSpec]] = {}
+        other = []
         for j, spec in enumerate(self.specs):
-            x = raw[:, j]
-            missing = np.isnan(x)
-            present = ~missing
-            band = np.searchsorted(np.asarray(spec.cuts), x[present], side="right")
-            out[np.flatnonzero(present), col + band] = 1.0
-            col += len(spec.cuts) + 1
-            if spec.linear_scale is not None:
-                out[present, col] = x[present] / spec.linear_scale
-                col += 1
-            if spec.missing:
-                out[missing, col] = 1.0
-                col += 1
-            elif missing.any():
-                raise ValueError(f"{spec.name} is required by the model but missing")
+            if spec.kind in by_kind:
+                by_kind[spec.kind][spec.name] = j
+            elif spec.kind == "vital_z":
+                vital_z[spec.name] = (j, spec)
+            else:
+                other.append(j)
+        return _RowPlan(template, by_kind["symptom"], by_kind["vital"], vital_z, by_kind["sign"], tuple(other))
+
+    def expand(self, raw: np.ndarray) -> np.ndarray:
+        """Expanded float32 matrix (n, n_expanded) for raw rows (n, n_raw), as the ONNX models take it.
+
+        All inputs at once: a value's band is the number of its cuts at or below it (a value equal to an edge falls
+        in the upper band), so one comparison against a padded table of cuts bands the whole batch."""
+        raw = np.atleast_2d(raw)
+        n = raw.shape[0]
+        layout = self._layout
+        out = np.zeros((n, self.n_expanded), dtype=np.float32)
+        missing = np.isnan(raw)
+        present = ~missing
+        band = np.zeros(raw.shape, dtype=np.int64)
+        for cut in range(layout.cuts.shape[1]):  # a few cuts per input: a loop of whole-batch comparisons
+            band += layout.cuts[:, cut] <= raw
+        flat = out.reshape(-1)  # a view: flat indices are cheaper than (row, column) pairs
+        column = np.arange(n)[:, None] * self.n_expanded + layout.first[None, :] + band
+        flat[column[present]] = 1.0
+        if layout.linear_inputs.size:
+            x = raw[:, layout.linear_inputs]
+            ok = present[:, layout.linear_inputs]
+            r, k = np.nonzero(ok)
+            flat[r * self.n_expanded + layout.linear_columns[k]] = x[r, k] / layout.linear_scales[k]
+        if layout.missing_inputs.size:
+            r, k = np.nonzero(missing[:, layout.missing_inputs])
+            flat[r * self.n_expanded + layout.missing_columns[k]] = 1.0
+        required = missing & ~layout.has_missing[None, :]
+        if required.any():
+            raise ValueError(f"{self.specs[int(np.nonzero(required.any(axis=0))[0][0])].name} is required by the "
+                             "model but missing")
         return out
+
+    @cached_property
+    def _layout(self) -> _Layout:
+        return _Layout.of(self.specs)
 
     def to_json(self) -> list[dict[str, Any]]:
         return [s.to_json() for s in self.specs]

@@ -19,6 +19,11 @@ scores 3; A scores 0. With neither AVPU nor confusion given, consciousness is un
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest
 
 NEWS2_MIN_AGE = 16.0
@@ -100,3 +105,62 @@ def qsofa_floor(r: DiagnoseRequest) -> int:
 def scores(r: DiagnoseRequest) -> dict[str, int | None]:
     """The contract's `scores` object."""
     return {"news2": news2(r), "qsofa": qsofa(r)}
+
+
+# The same bands as arrays for a batch: upper limits (inclusive) and the points of each band, then the top points.
+_BATCH_BANDS: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    "respiratory_rate": (np.array([8, 11, 20, 24.0]), np.array([3, 1, 0, 2, 3])),
+    "spo2": (np.array([91, 93, 95.0]), np.array([3, 2, 1, 0])),
+    "systolic_bp": (np.array([90, 100, 110, 219.0]), np.array([3, 2, 1, 0, 3])),
+    "heart_rate": (np.array([40, 50, 90, 110, 130.0]), np.array([3, 1, 0, 1, 2, 3])),
+    "temperature_c": (np.array([35.0, 36.0, 38.0, 39.0]), np.array([3, 1, 0, 1, 2])),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """NEWS2 and qSOFA for a batch: totals (-1 where the score is None) and the floors the danger signs read."""
+
+    news2: np.ndarray
+    qsofa: np.ndarray
+    news2_floor: np.ndarray
+    qsofa_floor: np.ndarray
+
+    def to_json(self) -> list[dict[str, int | None]]:
+        """The contract's `scores` object of each case, as `scores()` gives it."""
+        return [{"news2": None if n < 0 else n, "qsofa": None if q < 0 else q}
+                for n, q in zip(self.news2.tolist(), self.qsofa.tolist(), strict=True)]
+
+
+def batch_scores(cases: Cases) -> BatchScores:
+    """`news2`, `qsofa`, `news2_floor()[0]` and `qsofa_floor` of every case at once (same numbers as one by one)."""
+    n = cases.n
+    parts = []
+    for key, (uppers, points) in _BATCH_BANDS.items():
+        value = cases.vital(key)
+        known = ~np.isnan(value)
+        if key == "temperature_c" and known.any():
+            # NEWS2 reads one decimal; Python's round() is exact on the decimal value, np.round is not always.
+            value = value.copy()
+            value[known] = [round(t, 1) for t in value[known].tolist()]
+        parts.append((np.where(known, points[np.searchsorted(uppers, np.where(known, value, 0.0), side="left")], 0),
+                      known))
+    confusion = cases.symptom("confusion") >= 1
+    altered = cases.avpu_vpu | confusion
+    conscious_known = altered | (cases.avpu == 0)
+    parts.append((np.where(altered, 3, 0), conscious_known))
+    points = np.sum([p for p, _ in parts], axis=0)
+    all_known = np.logical_and.reduce([k for _, k in parts])
+    applies = (cases.age >= NEWS2_MIN_AGE) & ~cases.pregnant & ~cases.postpartum
+    news2_floor = np.where(applies, points, 0)
+    news2_total = np.where(applies & all_known, points, -1)
+
+    rr, sbp = cases.vital("respiratory_rate"), cases.vital("systolic_bp")
+    q_parts = ((rr >= 22, ~np.isnan(rr)), (sbp <= 100, ~np.isnan(sbp)), (altered, conscious_known))
+    q_points = np.sum([p & k for p, k in q_parts], axis=0).astype(np.int64)
+    q_known = np.logical_and.reduce([k for _, k in q_parts])
+    adult = cases.age >= QSOFA_MIN_AGE
+    qsofa_total = np.where(adult & q_known, q_points, -1)
+    qsofa_floor = np.where(adult, q_points, 0)
+    return BatchScores(news2_total.reshape(n), qsofa_total.reshape(n), news2_floor.reshape(n),
+                       qsofa_floor.reshape(n))

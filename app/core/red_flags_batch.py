@@ -1,0 +1,169 @@
+"""The danger-sign rules of `red_flags.py` for a whole batch at once, one numpy expression per rule.
+
+Each entry below is the rule of the same code in `red_flags_general.py` / `red_flags_etat.py`, written over the
+columns of `Cases` instead of one request: `and`/`or` become `&`/`|`, "not measured" is NaN (any comparison with it
+is False, exactly as `value is not None and value >= limit` was), an age band chain becomes nested `np.where`.
+tests/core/test_engine_batch.py checks on simulated and perturbed patients that every rule fires exactly where its
+one-request form fires; `red_flags.evaluate_batch` refuses to run if a rule has no batch form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from app.core.cases import Cases
+from app.core.scores import BatchScores
+
+
+class _Batch:
+    """The cases plus what several rules share (fever, scores), each computed once per batch."""
+
+    def __init__(self, cases: Cases, scores: BatchScores) -> None:
+        self.c = cases
+        self.scores = scores
+        s, v, sign = cases.symptom, cases.vital, cases.sign
+        self.s, self.v, self.sign = s, v, sign
+        self.fever = (s("fiebre") >= 1) | (v("temperature_c") >= 38.0)
+        self.lethargic = sign("lethargic_or_unconscious")
+        self.unable_to_drink = sign("unable_to_drink_or_breastfeed")
+        self.sbp, self.dbp = v("systolic_bp"), v("diastolic_bp")
+        self.hr, self.rr, self.glucose = v("heart_rate"), v("respiratory_rate"), v("glucose_mg_dl")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.shock_index = np.where(cases.age >= 16, self.hr / self.sbp, np.nan)
+        self.weeks = np.nan_to_num(cases.weeks, nan=0.0)  # `(weeks or 0)`
+        self.severe_acute_malnutrition = (sign("bilateral_pitting_oedema") | sign("visible_severe_wasting")
+                                          | ((v("muac_mm") < 115) & (cases.age >= 0.5) & (cases.age < 5)))
+        self.dengue_bleeding_or_lethargy = (s("sangrado") >= 1) | sign("mucosal_bleeding") | self.lethargic \
+            | sign("restless_irritable") | cases.avpu_vpu
+
+    def by_age(self, value: np.ndarray, infant: float, under5: float, under12: float) -> np.ndarray:
+        """The limit for each case's age band (< 1, < 5, < 12 years, the adult limit last in the caller)."""
+        age = self.c.age
+        limit: np.ndarray = np.where(age < 1, infant, np.where(age < 5, under5, np.where(age < 12, under12, value)))
+        return limit
+
+    def hypertension_in_pregnancy(self, systolic: float, diastolic: float) -> np.ndarray:
+        setting = (self.c.pregnant & (self.weeks >= 20)) | self.c.postpartum
+        high: np.ndarray = setting & ((self.sbp >= systolic) | (self.dbp >= diastolic))
+        return high
+
+    def probable_dengue(self) -> np.ndarray:
+        s = self.s
+        aches = self.c.max_symptom("dolor_cabeza", "dolor_retroocular", "dolor_muscular", "dolor_articular")
+        criteria = ((self.c.max_symptom("nausea", "vomito") >= 1).astype(np.int64) + (s("erupcion_cutanea") >= 1)
+                    + (aches >= 1) + self.dengue_bleeding_or_lethargy)
+        probable: np.ndarray = (criteria >= 2) & self.c.recent(10)
+        return probable
+
+    def young_infant_psbi(self) -> np.ndarray:
+        s, sign, t = self.s, self.sign, self.v("temperature_c")
+        psbi: np.ndarray = (self.c.months < 2) & (
+            self.unable_to_drink | (s("rechazo_alimento") >= 5) | sign("convulsions_this_illness")
+            | (s("convulsiones") >= 1) | (self.rr >= 60) | sign("chest_indrawing") | sign("grunting")
+            | (t >= 37.5) | (t < 35.5) | sign("movement_only_when_stimulated") | self.lethargic
+            | sign("bulging_fontanelle"))
+        return psbi
+
+    def severe_dehydration(self) -> np.ndarray:
+        sign = self.sign
+        count = (self.lethargic.astype(np.int64) + sign("sunken_eyes") + self.unable_to_drink
+                 + sign("skin_pinch_very_slow"))
+        severe: np.ndarray = sign("severe_dehydration") | (count >= 2)
+        return severe
+
+    def hypoglycaemia_limit(self) -> np.ndarray:
+        return np.where(self.c.age < 18, np.where(self.severe_acute_malnutrition, 54.0, 45.0), 54.0)
+
+
+Predicate = Callable[[_Batch], np.ndarray]
+
+BATCH_RULES: dict[str, Predicate] = {
+    "SPO2_LOW": lambda b: b.v("spo2") <= 91,
+    "RESP_RATE_HIGH": lambda b: b.rr >= b.by_age(np.full(b.c.n, 25.0), 60, 50, 40),
+    "RESP_RATE_LOW": lambda b: b.rr <= 8,
+    "HEART_RATE_HIGH": lambda b: b.hr >= b.by_age(np.full(b.c.n, 131.0), 180, 160, 140),
+    # Children: below a limit; adults: at or below 40.
+    "HEART_RATE_LOW": lambda b: np.where(b.c.age < 12, b.hr < b.by_age(np.zeros(b.c.n), 90, 70, 60), b.hr <= 40),
+    "HYPOTENSION": lambda b: (b.sbp <= 90) & (b.c.age >= 16),
+    "SEPSIS_QSOFA": lambda b: b.scores.qsofa_floor >= 2,
+    "HYPERTENSIVE_EMERGENCY": lambda b: ((b.sbp >= 180) | (b.dbp >= 120)) & (b.c.max_symptom(
+        "dolor_pecho", "confusion", "cambios_vision", "debilidad_unilateral", "dificultad_hablar",
+        "dificultad_respirar") >= 3),
+    "TEMPERATURE_EXTREME": lambda b: (b.v("temperature_c") <= 35.0) | (b.v("temperature_c") >= 40.0),
+    "INFANT_FEVER": lambda b: (b.c.age < 0.25) & b.fever,
+    "MENINGISM": lambda b: (b.s("rigidez_nuca") >= 1) & b.fever,
+    "STROKE_SIGNS": lambda b: ((b.s("debilidad_unilateral") >= 3) | (b.s("dificultad_hablar") >= 3)
+                               | ((b.s("debilidad_unilateral") >= 1) & (b.s("dificultad_hablar") >= 1)))
+    & b.c.recent(7),
+    "SEIZURE": lambda b: (b.s("convulsiones") >= 1) & b.c.recent(1),
+    "CONFUSION": lambda b: (b.s("confusion") >= 3) | b.c.avpu_vpu,
+    "CHEST_PAIN_CARDIAC": lambda b: (b.s("dolor_pecho") >= 7) & ((b.s("dificultad_respirar") >= 5)
+                                                                 | (b.s("sudoracion") >= 3) | (b.s("nausea") >= 3)),
+    "CHEST_PAIN_EQUIVALENT": lambda b: (b.c.age >= 50) & b.c.recent(1)
+    & (b.c.max_symptom("dolor_epigastrico", "dolor_pecho") >= 5) & (b.s("sudoracion") >= 3),
+    "SEVERE_DYSPNEA": lambda b: b.s("dificultad_respirar") >= 8,
+    "HEMOPTYSIS": lambda b: b.s("hemoptisis") >= 5,
+    "DENGUE_WARNING_SIGNS": lambda b: b.probable_dengue() & (
+        (b.s("dolor_abdominal") >= 6) | (b.s("vomito") >= 6) | b.sign("vomits_everything")
+        | (b.s("confusion") >= 1) | b.dengue_bleeding_or_lethargy),
+    "BLEEDING": lambda b: b.s("sangrado") >= 5,
+    "HYPERGLYCAEMIC_CRISIS": lambda b: (b.glucose >= 400) | ((b.glucose >= 250) & (
+        (b.s("vomito") >= 3) | (b.s("dolor_abdominal") >= 5) | (b.s("confusion") >= 1)
+        | (b.s("dificultad_respirar") >= 5))),
+    "HYPOGLYCAEMIA": lambda b: b.glucose < 70,
+    "HYPOGLYCAEMIA_SEVERE": lambda b: (b.glucose < b.hypoglycaemia_limit()) | ((b.glucose < 70) & (
+        (b.s("confusion") >= 1) | b.c.avpu_vpu | b.lethargic)),
+    "ACUTE_ABDOMEN": lambda b: b.s("dolor_abdominal") >= 8,
+    "NEWS2_HIGH": lambda b: b.scores.news2_floor >= 7,
+    "NEWS2_URGENT": lambda b: b.scores.news2_floor >= 5,
+    "IMCI_DANGER_SIGN": lambda b: b.unable_to_drink | b.sign("vomits_everything") | b.sign("convulsions_this_illness")
+    | b.lethargic | ((b.c.age < 5) & (b.s("convulsiones") >= 1)),
+    "UNRESPONSIVE": lambda b: b.c.avpu_pu,
+    "YOUNG_INFANT_SERIOUS_INFECTION": lambda b: b.young_infant_psbi(),
+    "YOUNG_INFANT": lambda b: b.c.months < 2,
+    "AIRWAY_BREATHING": lambda b: b.sign("stridor") | b.sign("central_cyanosis") | b.sign("grunting")
+    | (b.sign("nasal_flaring") & b.sign("chest_indrawing")),
+    "APNOEA": lambda b: (b.c.age < 1) & (b.s("apnea") >= 1),
+    "CHEST_INDRAWING": lambda b: b.sign("chest_indrawing"),
+    # IMCI: >= 60 under 2 months, >= 50 from 2 to 12 months, >= 40 from 12 months to 5 years; none from 5 years.
+    "FAST_BREATHING_CHILD": lambda b: (b.c.age < 5)
+    & (b.rr >= np.where(b.c.months < 2, 60.0, np.where(b.c.months < 12, 50.0, 40.0))),
+    "SHOCK": lambda b: b.sign("cold_extremities") & (b.v("capillary_refill_s") > 3) & b.sign("weak_fast_pulse"),
+    "CAPILLARY_REFILL_SLOW": lambda b: b.v("capillary_refill_s") > 3,
+    "PULSE_PRESSURE_NARROW": lambda b: b.sbp - b.dbp <= 20,
+    "SHOCK_INDEX_HIGH": lambda b: b.shock_index >= 1.0,
+    "SHOCK_INDEX_CRITICAL": lambda b: (b.shock_index >= 1.4) | (b.c.postpartum & (b.shock_index >= 1.1)),
+    "SEVERE_DEHYDRATION": lambda b: b.severe_dehydration(),
+    "SEVERE_ACUTE_MALNUTRITION": lambda b: b.severe_acute_malnutrition,
+    "SEVERE_PALLOR": lambda b: b.sign("severe_palmar_pallor"),
+    "PURPURA": lambda b: b.sign("non_blanching_rash") & (b.fever | b.c.avpu_pu | b.lethargic),
+    "MASTOIDITIS": lambda b: b.sign("tender_swelling_behind_ear"),
+    "PRE_ECLAMPSIA_SEVERE": lambda b: b.hypertension_in_pregnancy(160, 110) | (
+        b.hypertension_in_pregnancy(140, 90) & ((b.s("dolor_cabeza") >= 3) | (b.s("cambios_vision") >= 1)
+                                                | (b.s("dolor_epigastrico") >= 1) | (b.s("dolor_abdominal") >= 5)
+                                                | (b.s("confusion") >= 1))),
+    "HYPERTENSION_IN_PREGNANCY": lambda b: b.hypertension_in_pregnancy(140, 90),
+    "ECLAMPSIA": lambda b: (b.c.pregnant | b.c.postpartum)
+    & ((b.s("convulsiones") >= 1) | b.sign("convulsions_this_illness")),
+    "OBSTETRIC_BLEEDING": lambda b: (b.c.pregnant & (b.sign("vaginal_bleeding") | (b.s("sangrado_vaginal") >= 1)))
+    | (b.c.postpartum & (b.sign("vaginal_bleeding") | (b.s("sangrado_vaginal") >= 5))),
+    "EARLY_PREGNANCY_PAIN": lambda b: b.c.pregnant & (b.weeks <= 14)
+    & ((b.s("dolor_abdominal") >= 6) | (b.s("desmayo") >= 1)),
+    "PUERPERAL_FEVER": lambda b: b.c.postpartum & b.fever,
+    "PREGNANCY_FEVER_OR_PAIN": lambda b: b.c.pregnant & (b.fever | (b.s("dolor_abdominal") >= 5)),
+    "SNAKEBITE": lambda b: b.sign("fang_marks"),
+    "CHOLINERGIC_POISONING": lambda b: b.sign("pinpoint_pupils") & (
+        (b.s("salivacion_excesiva") >= 1) | (b.s("sudoracion") >= 3) | (b.s("dificultad_respirar") >= 3)
+        | (b.s("sibilancias") >= 1)),
+}
+
+
+def fired_matrix(cases: Cases, scores: BatchScores, codes: tuple[str, ...]) -> np.ndarray:
+    """(cases, rules) booleans: whether each rule of `codes`, in that order, fires for each case."""
+    batch = _Batch(cases, scores)
+    out = np.empty((cases.n, len(codes)), dtype=bool)
+    for j, code in enumerate(codes):
+        out[:, j] = BATCH_RULES[code](batch)
+    return out
