@@ -5,6 +5,10 @@
     python -m model_export check      # check the knowledge base and print a summary
     python -m model_export sign BUNDLE --key PRIVATE.pem   # Ed25519 signature (manifest.sig); see model_export/sign.py
     python -m model_export retrain --feedback EXPORT.jsonl --out BUNDLE   # candidate from confirmed feedback (issue 8)
+    python -m model_export rare-evidence --confirmed CASES.jsonl --bundle BASE --out BUNDLE   # few-shot (issue 18)
+    python -m model_export gate-evaluate CANDIDATE [--production BUNDLE] [--feedback F] --json-out FILE
+    python -m model_export drift-reference BUNDLE [--n N] --json-out FILE
+        # the figures `vereda-server promote` and `drift` read (the server runs these, it never imports us)
 """
 
 from __future__ import annotations
@@ -18,28 +22,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.core.bundle import ModelBundle
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATES
 from model_export import evaluate as ev
 from model_export import knowledge
+from model_export.build import SEEDS, SIZES, THRESHOLD_KEYS, UNREACHABLE, tune_bundle_thresholds
+from model_export.build import progress as _progress
 from model_export.export import write_bundle, write_manifest
 from model_export.model_card import update_model_card
 from model_export.simulator import Simulator, case_mix
-from model_export.train import LEVEL_RANK, compare, default_schema, make_dataset, train_chosen, tune_triage
+from model_export.train import compare, default_schema, make_dataset, train_chosen
 
-log = logging.getLogger("model_export")
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE = ROOT / "assets" / "models"
-SEEDS = {"train": 1, "validation": 2, "test": 3}
-SIZES = {"train": 60_000, "validation": 20_000, "test": 40_000}
 PARITY_ROWS = 10_000
-
-
-def _progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def datasets(kb: knowledge.KnowledgeBase, sizes: dict[str, int]) -> dict[str, Any]:
@@ -59,36 +57,6 @@ def build_rare(folder: Path, kb: knowledge.KnowledgeBase) -> dict[str, Any]:
 
     _progress("compiling the rare-disease index (Orphanet annotations of the HPO)")
     return build_rare_index(folder, {s["key"]: s["hpo"] for s in kb.symptoms}, knowledge_base=kb)
-
-
-THRESHOLD_KEYS = ("attention_acute_probability", "attention_critical_condition_probability",
-                  "emergency_acute_probability", "emergency_critical_condition_probability")
-UNREACHABLE = 2.0  # a probability threshold no model output reaches
-
-
-def base_levels(bundle_dir: Path, requests: list[Any]) -> np.ndarray:
-    """Each patient's triage level from everything but the model-risk thresholds (0/1/2), read from the engine."""
-    engine = DiagnosisEngine.load(bundle_dir)
-    if engine.acute_threshold <= 1.0 or engine.critical_threshold <= 1.0:
-        raise ValueError("base levels need a bundle whose model-risk thresholds are still unreachable")
-    return np.array([LEVEL_RANK[ev.triage_level(r)] for r in engine.diagnose_many(requests)])
-
-
-def tune_bundle_thresholds(bundle_dir: Path, kb: knowledge.KnowledgeBase, state_model: Any, cond_model: Any,
-                           val: Any) -> dict[str, Any]:
-    """Tune the four triage thresholds on validation patients and write them (and the report) into the manifest."""
-    critical_classes = np.array([kb.condition(c).critical for c in cond_model.classes_])
-    tuning = tune_triage(state_model.predict_proba(val.expanded), cond_model.predict_proba(val.expanded),
-                         critical_classes, base_levels(bundle_dir, val.requests), val.critical, val.groups())
-    manifest = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
-    manifest.pop("files", None)
-    manifest["thresholds"] = {k: tuning[k] for k in THRESHOLD_KEYS}
-    manifest["training"]["threshold_tuning"] = tuning
-    write_manifest(bundle_dir, manifest)
-    _progress("thresholds: " + ", ".join(f"{k} {tuning[k]}" for k in THRESHOLD_KEYS)
-              + f"; targets met on validation: emergency {tuning['emergency_targets_met_on_validation']}, "
-              f"priority {tuning['priority_targets_met_on_validation']}")
-    return tuning
 
 
 def evaluate_bundle(bundle_dir: Path, test: Any, card: bool = True) -> dict[str, Any]:
@@ -202,6 +170,26 @@ def cmd_check(_: argparse.Namespace) -> int:
     return 0
 
 
+def _write_json(path: Path, obj: Any) -> None:
+    """JSON for the server's child-process calls (numpy scalars as plain numbers)."""
+    path.write_text(json.dumps(obj, ensure_ascii=False, default=lambda o: o.item()), encoding="utf-8")
+
+
+def cmd_gate_evaluate(args: argparse.Namespace) -> int:
+    from model_export import mlops
+
+    feedback = mlops.read_feedback(args.feedback) if args.feedback else []
+    _write_json(args.json_out, mlops.gate_evaluation(args.candidate, args.production, feedback, args.n_simulated))
+    return 0
+
+
+def cmd_drift_reference(args: argparse.Namespace) -> int:
+    from model_export import mlops
+
+    _write_json(args.json_out, mlops.drift_reference(args.bundle, args.n))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(prog="python -m model_export")
@@ -222,6 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     from model_export import retrain  # issue 8: the MLOps loop's retraining
 
     retrain.add_parser(sub)
+    from model_export import rare_evidence  # issue 18: few-shot evidence for the rare-disease ranking
+
+    rare_evidence.add_parser(sub)
+    gate = sub.add_parser("gate-evaluate", help="the promotion gate's figures for a candidate (vereda-server promote)")
+    gate.add_argument("candidate", type=Path)
+    gate.add_argument("--production", type=Path, default=None)
+    gate.add_argument("--feedback", type=Path, default=None, help="confirmed feedback, JSONL")
+    gate.add_argument("--n-simulated", type=int, default=2000)
+    gate.add_argument("--json-out", type=Path, required=True)
+    reference = sub.add_parser("drift-reference", help="the drift report's reference population (vereda-server drift)")
+    reference.add_argument("bundle", type=Path)
+    reference.add_argument("--n", type=int, default=None)
+    reference.add_argument("--json-out", type=Path, required=True)
     sub.add_parser("sign", help="sign or verify a bundle (python -m model_export sign --help)", add_help=False)
     if argv is None:
         argv = sys.argv[1:]
@@ -231,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         return sign.main(argv[1:])
     args = parser.parse_args(argv)
     return {"build": cmd_build, "evaluate": cmd_evaluate, "check": cmd_check,
-            "retrain": retrain.cmd_retrain}[args.command](args)
+            "retrain": retrain.cmd_retrain, "gate-evaluate": cmd_gate_evaluate,
+            "drift-reference": cmd_drift_reference,
+            "rare-evidence": rare_evidence.cmd_rare_evidence}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -324,7 +324,7 @@ def clinic_background(kb: KnowledgeBase, vocabulary_hpo: dict[str, str]) -> tupl
 def _csr(rows: list[list[int]], dtype: type = np.int32) -> tuple[np.ndarray, np.ndarray]:
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(r) for r in rows])
-    flat = np.fromiter((v for r in rows for v in r), dtype=dtype, count=int(indptr[-1]))
+    flat: np.ndarray = np.fromiter((v for r in rows for v in r), dtype=dtype, count=int(indptr[-1]))
     return indptr.astype(np.int32), flat
 
 
@@ -373,9 +373,9 @@ def build_rare_index(
     for t, term in onto.terms.items():
         if term.obsolete and term.replaced_by in index:
             canonical.setdefault(t, term.replaced_by)
-    for key, term in vocabulary_hpo.items():
-        if hpo_int(term) not in index:
-            raise RareIndexError(f"vocabulary symptom {key}: {term} is not a current phenotypic abnormality term")
+    for key, hpo in vocabulary_hpo.items():
+        if hpo_int(hpo) not in index:
+            raise RareIndexError(f"vocabulary symptom {key}: {hpo} is not a current phenotypic abnormality term")
 
     hpoa_version, orpha, skipped = read_orpha_annotations(data_dir / "phenotype.hpoa", canonical)
     diseases = sorted((d for d in orpha.values() if d.present), key=lambda d: d.code)
@@ -396,16 +396,16 @@ def build_rare_index(
     for d, disease in enumerate(diseases):
         propagated: dict[int, float] = {}
         summed: dict[int, float] = defaultdict(float)
-        for term, freq in disease.present.items():
-            above = [t for t in ancestors[term] if t in index and t != pa]
-            for t in (term, *above):
+        for annotated, freq in disease.present.items():
+            above = [t for t in ancestors[annotated] if t in index and t != pa]
+            for t in (annotated, *above):
                 summed[t] += freq
                 if freq > propagated.get(t, 0.0):
                     propagated[t] = freq
         for t, freq in propagated.items():
             closure_cols[index[t]].append((d, freq, disease.present.get(t, 0.0), summed[t]))
-        for term in disease.excluded:
-            excluded_cols[index[term]].append(d)
+        for absent in disease.excluded:
+            excluded_cols[index[absent]].append(d)
 
     cl_rows = [sorted(closure_cols.get(i, [])) for i in range(n_terms)]
     cl_indptr = np.zeros(n_terms + 1, dtype=np.int32)

@@ -5,7 +5,8 @@ Steps: simulate the base train/validation sets (same seeds as `build`, `--scale`
 records by uuid hash (model_export.mlops.is_held_out) into training and held-out cases; train the condition model on
 simulated + confirmed training cases (confirmed cases weigh FEEDBACK_WEIGHT) and the state model on simulated
 patients; calibrate, tune the attention thresholds and export exactly as `build` does; write ORPHA-coded confirmed
-cases to `rare_evidence.json`; evaluate on simulated held-out patients and held-out confirmed cases; write
+cases to `rare_evidence.json` (few-shot evidence the rare-disease ranking reads: model_export/rare_evidence.py, issue
+18); evaluate on simulated held-out patients and held-out confirmed cases; write
 `model_card_retrain.md` into the bundle; log the run to MLflow when it is installed. Signing and promotion are left to
 people (`python -m model_export sign`, `vereda-server publish-model`, `vereda-server promote`).
 """
@@ -53,6 +54,21 @@ def add_parser(sub: Any) -> None:
                    "slower, the matrices being small)")
 
 
+def _write_rare_evidence(base: Path, out: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ORPHA-coded confirmed cases as the ranking's few-shot evidence, checked against the base bundle's index (the
+    candidate carries that index over). Without an index in the base there is nothing to learn into: no file."""
+    from app.core.rare import INDEX_FILE, RareDiseaseRanker
+    from model_export.rare_evidence import evidence_from_feedback, write_evidence
+
+    if not (base / INDEX_FILE).is_file():
+        _progress(f"no rare-disease index in {base}: confirmed ORPHA cases are not written as evidence")
+        return {}
+    diseases, skipped = evidence_from_feedback(records, RareDiseaseRanker.load(base))
+    for reason in skipped:
+        _progress(f"rare evidence: skipped {reason}")
+    return write_evidence(out, diseases)
+
+
 def cmd_retrain(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -61,7 +77,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from model_export.__main__ import SEEDS, SIZES, THRESHOLD_KEYS, UNREACHABLE, tune_bundle_thresholds
+    from model_export.build import SEEDS, SIZES, THRESHOLD_KEYS, UNREACHABLE, tune_bundle_thresholds
 
     started = time.perf_counter()
     kb = knowledge.load()
@@ -99,9 +115,7 @@ def _retrain(args: argparse.Namespace) -> int:
                  background=sim_train.expanded, parity_rows=val.expanded[:2000],
                  thresholds=dict.fromkeys(THRESHOLD_KEYS, UNREACHABLE),  # tuned below, as in `build`
                  info=info, created=dt.date.fromisoformat(args.created) if args.created else None)
-    evidence = mlops.rare_evidence(records)
-    (args.out / mlops.RARE_EVIDENCE).write_text(json.dumps(evidence, ensure_ascii=False, indent=1) + "\n",
-                                                encoding="utf-8")
+    evidence_section = _write_rare_evidence(args.base, args.out, records)
     manifest = json.loads((args.out / "manifest.json").read_text(encoding="utf-8"))
     if args.base.exists():
         manifest = mlops.carry_over(args.base, args.out, manifest)
@@ -119,11 +133,12 @@ def _retrain(args: argparse.Namespace) -> int:
     metrics = mlops.evaluate_engine(DiagnosisEngine.load(args.out), eval_set, args.out)
     card_info = {"simulated_train": sizes["train"], "feedback_train": n_fb, "feedback_weight": args.feedback_weight,
                  "feedback_held_out": eval_set.feedback_records,
-                 "rare_cases": sum(d["cases"] for d in evidence["diseases"].values())}
+                 "rare_cases": evidence_section.get("cases", 0)}
     (args.out / mlops.RETRAIN_CARD).write_text(mlops.model_card_section(version, card_info, metrics),
                                                encoding="utf-8")
     manifest["metrics"] = {"retrain_evaluation": metrics}
-    manifest["rare_evidence"] = {"file": mlops.RARE_EVIDENCE, "format": 1, "diseases": len(evidence["diseases"])}
+    if evidence_section:
+        manifest["rare_evidence"] = evidence_section
     write_manifest(args.out, manifest)
     tracking.log_run("retrain", params={"version": version, "scale": args.scale, **card_info},
                      metrics={f"{part}_{k}": v for part in ("simulated", "feedback", "combined")
