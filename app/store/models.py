@@ -39,8 +39,11 @@ ROLES = ("doctor", "nurse", "admin")
 SEXES = ("F", "M")
 ENCOUNTER_STATUSES = ("draft", "closed")
 CODE_SYSTEMS = ("ICD10", "ORPHA")
-# Colombian identity documents as RIPS names them; "OTRO" for anything else a clinic meets.
-DOCUMENT_TYPES = ("CC", "TI", "RC", "CE", "PA", "PPT", "PEP", "MS", "AS", "OTRO")
+# Identity documents: Colombia's as RIPS names them (the first ten), then those of neighbouring countries added by
+# revision 0002 (Peru's DNI and CPP, the cédula de identidad of Ecuador, Bolivia and Venezuela, a birth record, a
+# foreign national document); "OTRO" for anything else a clinic meets. Which country uses which, and the age rules,
+# are in app/ui/document_types.py. Changing this tuple needs a migration: it is the patients table's CHECK.
+DOCUMENT_TYPES = ("CC", "TI", "RC", "CE", "PA", "PPT", "PEP", "MS", "AS", "OTRO", "DNI", "CPP", "CI", "PN", "DE")
 
 
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from app.store.context import StoreContext, new_id, required_text
@@ -66,7 +66,8 @@ class Patients:
                 setattr(patient, k, fields[k])
             patient.updated_at = utcnow()
             if {"given_names", "family_names"} & set(changed):
-                s.execute(PatientNameToken.__table__.delete().where(PatientNameToken.patient_id == patient_id))
+                tokens = cast(Table, PatientNameToken.__table__)  # declared as FromClause; an ORM class's is a Table
+                s.execute(tokens.delete().where(PatientNameToken.patient_id == patient_id))
                 s.add_all(PatientNameToken(token=t, patient_id=patient_id)
                           for t in name_tokens(patient.given_names, patient.family_names))
             # Which fields changed, never their values: the audit log must not become a copy of the records.
@@ -88,7 +89,9 @@ class Patients:
         c = self._context
         c.require("read_records")
         words = query.split()
-        if len(words) > 1 and words[0].upper() in DOCUMENT_TYPES:  # "CC 1023..." as read off the card
+        # "CC 1023..." or "DNI 4567..." as read off the card; only before a number, since some codes are also words
+        # of names ("DE" in "de la Cruz").
+        if len(words) > 1 and words[0].upper() in DOCUMENT_TYPES and any(ch.isdigit() for ch in words[1]):
             query = " ".join(words[1:])
         tokens = name_tokens(query)
         by_document = any(ch.isdigit() for ch in query)
@@ -102,6 +105,16 @@ class Patients:
             c.audit(s, "patient.search", None, {"by": "document" if by_document else "name",
                                                 "results": len(patients)})
         patients.sort(key=lambda p: (p.sort_name, p.id))
+        return patients
+
+    def register(self) -> list[PatientRecord]:
+        """Every patient, by name: the patient register the exports write (one audit entry with the count)."""
+        c = self._context
+        c.require("read_records")
+        with c.transaction() as s:
+            patients = [PatientRecord.from_row(p) for p in s.scalars(select(Patient).order_by(Patient.sort_name,
+                                                                                              Patient.id))]
+            c.audit(s, "patient.read_register", None, {"count": len(patients)})
         return patients
 
 

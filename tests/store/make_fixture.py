@@ -55,6 +55,9 @@ def build(target: Path) -> str:
             response = engine.diagnose(request)
             doctor.encounters.record(patient.id, request=request, response=response,
                                      final_code=response["top_conditions"][0]["code"], notes="Fixture")
+        # From revision 0002 on: a Peruvian patient registered with her DNI (a code revision 0001 refused).
+        doctor.patients.add(given_names="Rosa", family_names="Quispe Mamani", sex="F", document_type="DNI",
+                            document_number="45678912", birth_date=dt.date(1985, 3, 14), village="Caballococha")
         draft = doctor.encounters.start(patient.id, request=cases[0][5])
         doctor.encounters.update(draft.id, notes="Borrador sin cerrar")
         sent = doctor.outbox.pending(limit=1)
