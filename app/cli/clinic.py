@@ -69,21 +69,24 @@ def print_recovery_key(key: str, lang: str) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from app.store import ClinicStore, DataFolder, StoreError
+    from app.store import ClinicStore
+    from app.store.setup import building, check_target
 
     lang = args.lang
     folder = data_dir(args)
-    if DataFolder(folder).keyring.exists():
-        raise StoreError("already_initialised", path=str(folder))
+    check_target(folder)  # before asking anything
     name = args.clinic_name or ask(say("prompt_clinic_name", lang), "what_clinic_name", "--clinic-name", lang)
     municipality = args.municipality or ask(say("prompt_municipality", lang), "what_municipality",
                                             "--municipality", lang)
     admin_name = args.admin_name or ask(say("prompt_admin_name", lang), "what_admin_name", "--admin-name", lang)
     passphrase = new_passphrase(args.admin_login, args.admin_passphrase_file, lang)
-    store, key = ClinicStore.create(folder, clinic_name=name, municipality=municipality,
-                                    admin_login=args.admin_login, admin_name=admin_name, admin_passphrase=passphrase)
-    login = store.principal.login
-    store.lock(reason="setup")
+    # Built beside the folder and renamed into place once locked: a crash or a full disk leaves no half clinic.
+    with building(folder) as staging:
+        store, key = ClinicStore.create(staging, clinic_name=name, municipality=municipality,
+                                        admin_login=args.admin_login, admin_name=admin_name,
+                                        admin_passphrase=passphrase)
+        login = store.principal.login
+        store.lock(reason="setup")
     print(say("init_done", lang, name=name.strip(), path=folder, login=login))
     print_recovery_key(key, lang)
     return EXIT_OK
@@ -91,22 +94,25 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.core.engine import DiagnosisEngine
-    from app.store import ClinicStore, DataFolder, StoreError
+    from app.store import ClinicStore
     from app.store.demo import generate_passphrase, populate
+    from app.store.setup import building, check_target
 
     lang = args.lang
     folder = data_dir(args)
-    if DataFolder(folder).keyring.exists():
-        raise StoreError("already_initialised", path=str(folder))
+    check_target(folder)
     engine = DiagnosisEngine.load(args.bundle)  # before creating anything: a broken bundle leaves no half clinic
     passphrase = generate_passphrase()
-    store, key = ClinicStore.create(
-        folder, clinic_name="Puesto de salud de demostración", municipality="Demostración", admin_login="admin",
-        admin_name="Administración (demo)", admin_passphrase=passphrase)
-    store.users.add("doctora", "Dra. Demo", "doctor", passphrase, must_change_passphrase=False)
-    store.lock(reason="setup")
-    with ClinicStore.unlock(folder, "doctora", passphrase) as doctor:
-        patients, encounters = populate(doctor, engine.diagnose, max(0, args.patients), seed=args.seed)
+    # The whole demo, patients included, is built beside the folder and renamed into place at the end: the
+    # passphrase is printed only then, so a demo killed halfway must not be left where it looks usable.
+    with building(folder) as staging:
+        store, key = ClinicStore.create(
+            staging, clinic_name="Puesto de salud de demostración", municipality="Demostración",
+            admin_login="admin", admin_name="Administración (demo)", admin_passphrase=passphrase)
+        store.users.add("doctora", "Dra. Demo", "doctor", passphrase, must_change_passphrase=False)
+        store.lock(reason="setup")
+        with ClinicStore.unlock(staging, "doctora", passphrase) as doctor:
+            patients, encounters = populate(doctor, engine.diagnose, max(0, args.patients), seed=args.seed)
     print(say("demo_done", lang, path=folder, patients=patients, encounters=encounters))
     print(say("demo_login", lang, login="admin", passphrase=passphrase))
     print(say("demo_login", lang, login="doctora", passphrase=passphrase))
@@ -123,11 +129,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         store = unlock(args)
     except StoreError as exc:
-        if exc.code not in ("database_damaged", "database_unreadable"):
+        if exc.code not in ("database_damaged", "database_unreadable", "database_empty", "database_foreign"):
             raise
         # The key was right (it came out of an authenticated wrap) but the file is not: that is the check's answer.
+        # After a crash the store ran the whole check before refusing; that report says more than one line.
+        found: CheckReport | None = getattr(exc, "report", None)
         problem = ("problem.sqlite_message", {"detail": exc.message(lang)})
-        report = CheckReport([CheckResult("check.open", [problem])])
+        report = found if found is not None else CheckReport([CheckResult("check.open", [problem])])
     else:
         with store:
             report = store.check()

@@ -5,13 +5,15 @@ any field, removing a row or re-ordering rows breaks every hash after it. Trigge
 stops accidents and casual edits; the chain is what detects someone who dropped the triggers first.
 
 Deleting the newest rows leaves a valid but shorter chain, so the newest (seq, hash) is also written, with an HMAC
-under a key derived from the data key, to `audit-anchor.json` outside the database whenever the store closes or is
-checked. A log shorter than its anchor, or whose row at the anchored seq has another hash, was rewritten.
+under a key derived from the data key, to `audit-anchor.json` outside the database (beside the wrapped keys) after
+every commit that appends to the log (app/store/context.py). A log shorter than its anchor lost committed work (rows
+deleted, or the -wal file removed after a crash); one whose row at the anchored seq has another hash was rewritten.
 
 Limits, stated in docs/security.md: someone who holds the data key can rebuild the whole chain and a matching anchor;
-the chain detects tampering by anyone without the key and by tools that edit rows without recomputing hashes. The
-anchor may lag the log after a crash (that is not reported); rows removed from that last unanchored stretch are not
-detectable.
+the chain detects tampering by anyone without the key and by tools that edit rows without recomputing hashes. A
+crash between a commit and its anchor write leaves the anchor one transaction behind (that is not reported); rows
+lost from that one transaction are not detectable. The anchor only moves forward, so a log found behind it keeps
+the evidence until a restore replaces both.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def verify_chain(rows: Iterable[tuple[int, str, str | None, str, str | None, str
 
 
 class AuditAnchor:
-    """`audit-anchor.json`: the newest (seq, hash) seen at a clean close, authenticated with a derived key."""
+    """`audit-anchor.json`: the newest committed (seq, hash), authenticated with a derived key."""
 
     def __init__(self, path: Path, key: bytes) -> None:
         self.path = path

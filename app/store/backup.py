@@ -36,10 +36,10 @@ from typing import Any
 import sqlcipher3
 from sqlalchemy.exc import DBAPIError
 
-from app.core.files import write_json_atomic
+from app.core.files import PRIVATE_FILE, fsync_dir, write_json_atomic
 from app.store.audit import GENESIS
 from app.store.context import DataFolder
-from app.store.database import Database
+from app.store.database import Database, driver
 from app.store.files import DatabaseLock, LockHeld, make_private_dir
 from app.store.keys import Keyring, SecretKey, open_wrap, parse_recovery_key
 from app.store.login_attempts import RECOVERY, LoginAttempts
@@ -82,18 +82,19 @@ def write_backup(db: Database, keyring: Keyring, key: SecretKey, target: Path) -
     # The export goes to the data folder first (local disk, private permissions); only the finished container is
     # written to the stick.
     export = db.path.with_name(f".backup-{secrets.token_hex(6)}.db")
+    os.close(os.open(export, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))  # SQLite would use the umask
     raw = db.engine.raw_connection()
     try:
-        conn = raw.driver_connection
-        conn.execute(f"ATTACH DATABASE ? AS backup KEY \"x'{key.raw().hex()}'\"", (str(export),))  # type: ignore[union-attr]
+        conn = driver(raw)
+        conn.execute(f"ATTACH DATABASE ? AS backup KEY \"x'{key.raw().hex()}'\"", (str(export),))
         try:
-            conn.execute("BEGIN")  # type: ignore[union-attr]
-            seq, head = _head(conn)  # type: ignore[arg-type]
-            schema_row = conn.execute("SELECT version_num FROM alembic_version").fetchone()  # type: ignore[union-attr]
-            conn.execute("SELECT sqlcipher_export('backup')")  # type: ignore[union-attr]
-            conn.execute("COMMIT")  # type: ignore[union-attr]
+            conn.execute("BEGIN")
+            seq, head = _head(conn)
+            schema_row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            conn.execute("SELECT sqlcipher_export('backup')")
+            conn.execute("COMMIT")
         finally:
-            conn.execute("DETACH DATABASE backup")  # type: ignore[union-attr]
+            conn.execute("DETACH DATABASE backup")
     finally:
         raw.close()
     try:
@@ -111,12 +112,19 @@ def write_backup(db: Database, keyring: Keyring, key: SecretKey, target: Path) -
         header_bytes = json.dumps(header.to_json(), sort_keys=True).encode("utf-8")
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         try:
-            with tmp.open("wb") as out, export.open("rb") as src:
+            # Private like every file holding the clinic's data (open() would follow the umask, often 0644): the
+            # database inside is encrypted, but the header names the clinic and carries the wrapped keys.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+            with os.fdopen(fd, "wb") as out, export.open("rb") as src:
                 out.write(MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes)
                 shutil.copyfileobj(src, out, _CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
+            if os.name == "posix":
+                with contextlib.suppress(PermissionError):  # a USB stick's FAT has no owner to restrict to
+                    os.chmod(tmp, PRIVATE_FILE)
             os.replace(tmp, target)
+            fsync_dir(target.parent)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -23,6 +23,8 @@ from app.store.messages import StoreError
 CLINIC, USER = "clinic", "user"
 MODES = ("offline", "hybrid", "cloud")
 LANGUAGES = ("es", "en")
+# Countries whose identity documents the patient form knows (app/ui/document_types.py), ISO 3166-1 alpha-2.
+COUNTRIES = ("CO", "PE", "EC", "BO", "VE")
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,8 +63,8 @@ class ConfigVar:
             if self.default is None:
                 return None
         elif isinstance(value, self.type) and not (isinstance(value, bool) and self.type is not bool):
-            in_range = (self.minimum is None or value >= self.minimum) and (self.maximum is None
-                                                                           or value <= self.maximum)
+            in_range = not isinstance(value, (int, float)) or (
+                (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum))
             if (not self.choices or value in self.choices) and in_range:
                 return value
         raise StoreError("invalid_setting", key=self.key, expected=self.expected())
@@ -76,6 +78,8 @@ AUTO_LOCK_LIMIT = ConfigVar("auto_lock_minutes", int, 10, "maintain", minimum=1,
                             doc="the clinic's idle limit: every user's auto-lock is at most this")
 CLINIC_LANGUAGE = ConfigVar("language", str, "es", "maintain", choices=LANGUAGES,
                             doc="the language chosen at setup: each user's until they choose their own")
+COUNTRY = ConfigVar("country", str, "CO", "maintain", choices=COUNTRIES,
+                    doc="where the clinic is: which identity documents the patient form offers")
 # The sync state, written by whoever syncs ----------------------------------------------------------------------------
 DEVICE_TOKEN = ConfigVar("device_token", str, None, "sync", secret=True, doc="this laptop's credential")
 DEVICE_ID = ConfigVar("device_id", int, None, "sync")
@@ -94,6 +98,6 @@ AUTO_LOCK = ConfigVar("auto_lock_minutes", int, None, "own_preferences", scope=U
 REGISTRATION_NUMBER = ConfigVar("registration_number", str, None, "own_preferences", scope=USER,
                                 doc="the professional registration number printed on this person's referral letters")
 
-SETTINGS: tuple[ConfigVar, ...] = (MODE, CENTRAL_URL, AUTO_LOCK_LIMIT, CLINIC_LANGUAGE, DEVICE_TOKEN, DEVICE_ID,
-                                   CENTRAL_CLINIC_ID, CENTRAL_CLINIC_NAME, ENROLLMENT_CODE, LAST_SYNC,
+SETTINGS: tuple[ConfigVar, ...] = (MODE, CENTRAL_URL, AUTO_LOCK_LIMIT, CLINIC_LANGUAGE, COUNTRY, DEVICE_TOKEN,
+                                   DEVICE_ID, CENTRAL_CLINIC_ID, CENTRAL_CLINIC_NAME, ENROLLMENT_CODE, LAST_SYNC,
                                    LAST_SYNC_RESULT, LANGUAGE, AUTO_LOCK, REGISTRATION_NUMBER)

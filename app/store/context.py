@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session
 
 from app.store.audit import GENESIS, AuditAnchor, entry_hash
 from app.store.check import CheckReport, run_checks
-from app.store.database import Database
+from app.store.database import Database, disk_errors
 from app.store.files import ANCHOR_FILE, ATTEMPTS_FILE, DB_FILE, KEYRING_FILE
 from app.store.keys import Keyring, SecretKey
 from app.store.messages import StoreError
 from app.store.models import ROLES, AuditEntry, dump_json, format_utc, utcnow
 
-log = logging.getLogger("vereda.store")
+log = logging.getLogger(__name__)
 
 DEFAULT_AUTO_LOCK_MINUTES = 10
 EMERGENCY_USER = "recovery"
@@ -136,6 +136,9 @@ class StoreContext:
         self.clock = clock
         self.clinic_id = keyring.clinic_id
         self.anchor = AuditAnchor(folder.anchor, key.derive("audit-anchor"))
+        anchored = self.anchor.read()
+        self._anchored_seq = anchored[0] if anchored else 0
+        self._appended: tuple[int, str] | None = None  # the audit head this transaction wrote, until it commits
         self.pseudonym_key = bytearray()
         self.auto_lock_seconds = DEFAULT_AUTO_LOCK_MINUTES * 60.0
         self._last_activity = clock()
@@ -166,17 +169,42 @@ class StoreContext:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One database transaction; a page that fails authentication becomes `database_damaged`."""
+        """One database transaction; a page that fails authentication becomes `database_damaged`, a full disk
+        `disk_full`. A transaction that appended to the audit log moves the anchor once it has committed."""
         db = self.database
+        self._appended = None
         try:
-            with db.session() as s, s.begin():
+            with disk_errors(self.folder.root), db.session() as s, s.begin():
                 yield s
         except DatabaseError as exc:
             # sqlite reports a page that fails authentication or a broken b-tree as a bare DatabaseError
             # ("database disk image is malformed"); constraint and locking errors are subclasses and pass through.
+            self._appended = None
             if type(exc.orig) is sqlcipher3.DatabaseError:
                 raise StoreError("database_damaged", path=str(db.path), detail=str(exc.orig)) from exc
             raise
+        except BaseException:
+            self._appended = None
+            raise
+        appended, self._appended = self._appended, None
+        if appended is not None:
+            self._move_anchor(*appended)
+
+    def _move_anchor(self, seq: int, head: str) -> None:
+        # The anchor lives outside the database, so a database that lost committed transactions (its -wal file
+        # deleted after a crash, a copy put back by hand) is behind it and `check` says work was lost. Written after
+        # the commit: a crash in between leaves the anchor one transaction behind, never ahead of the database.
+        # It only moves forward: a database found behind its anchor keeps that evidence until a restore replaces it.
+        if seq <= self._anchored_seq:
+            return
+        try:
+            self.anchor.write(seq, head)
+        except OSError:
+            # The work is committed and acknowledged; a full disk here only leaves the anchor behind (as a crash
+            # would). The next write meets the full disk itself and says so.
+            log.warning("could not move the audit anchor to %d", seq, exc_info=True)
+            return
+        self._anchored_seq = seq
 
     def audit(self, s: Session, action: str, subject: str | None = None, detail: dict[str, Any] | None = None,
               *, actor: str | None = None) -> None:
@@ -193,6 +221,7 @@ class StoreContext:
         s.add(AuditEntry(seq=seq, at=at, user_id=who, action=action, subject=subject, detail=detail,
                          prev_hash=prev, entry_hash=digest))
         s.flush()
+        self._appended = (seq, digest)
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the newest audit entry."""
@@ -202,8 +231,10 @@ class StoreContext:
         return (head[0], head[1]) if head else (0, GENESIS)
 
     def anchor_head(self) -> None:
+        """Anchor the current head (setup, a clean lock, a check that found the log sound)."""
         seq, head = self.audit_head()
         self.anchor.write(seq, head)
+        self._anchored_seq = seq
 
     def run_checks(self) -> CheckReport:
         return run_checks(self.database, self.anchor)
@@ -214,9 +245,8 @@ class StoreContext:
             return
         clean = True
         try:
-            with self.transaction() as s:
+            with self.transaction() as s:  # its commit moves the anchor, as every audited commit does
                 self.audit(s, "lock", f"user:{self.principal.user_id}", {"reason": reason})
-            self.anchor_head()
         except (StoreError, DBAPIError, sqlcipher3.DatabaseError):
             # Locking must always drop the keys. A database too damaged to log the lock is left marked "open",
             # so the next unlock runs the integrity checks again.

@@ -15,8 +15,10 @@ something to migrate, to keep unlocking fast.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,15 +28,15 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from app.core.files import PRIVATE_FILE
 from app.store.files import DatabaseLock, LockHeld, fsync_file
 from app.store.keys import SecretKey
 from app.store.messages import StoreError
 
-SCHEMA_HEAD = "0001"
-KNOWN_REVISIONS = ("0001",)  # in order; a test checks this matches the Alembic scripts
+SCHEMA_HEAD = "0002"
+KNOWN_REVISIONS = ("0001", "0002")  # in order; a test checks this matches the Alembic scripts
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CHECK_CACHE_KIB = 256 * 1024
 
@@ -51,6 +53,89 @@ PRAGMAS = (
 # SQLCipher prints HMAC failures to stderr by default; our checks report them in the clinic's language instead.
 with contextlib.suppress(sqlcipher3.DatabaseError):
     sqlcipher3.connect(":memory:").execute("PRAGMA cipher_log_level = NONE")
+
+
+# A plain (unencrypted) SQLite file starts with this; an SQLCipher file starts with its random salt.
+PLAIN_SQLITE_HEADER = b"SQLite format 3\x00"
+# What a full disk looks like from here: ENOSPC (no space), EDQUOT (quota), EFBIG (file size limit); SQLite reports
+# the first as SQLITE_FULL and a short write it cannot finish as SQLITE_IOERR (its primary result codes).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+SQLITE_IOERR, SQLITE_FULL = 10, 13
+NEARLY_FULL = 1 << 20  # free bytes under which an I/O error is taken for a full disk
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """"disk_full" or "disk_write_failed" when `exc` (or what caused it) is the disk refusing a write, else None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return "disk_full"
+        if isinstance(current, sqlcipher3.Error):
+            code = getattr(current, "sqlite_errorcode", None)
+            if (code is not None and code & 0xFF == SQLITE_FULL) or "database or disk is full" in str(current):
+                return "disk_full"
+            if code is not None and code & 0xFF == SQLITE_IOERR:
+                return "disk_write_failed"
+        todo.extend((getattr(current, "orig", None), current.__cause__, current.__context__))
+    return None
+
+
+def _nearly_full(path: Path) -> bool:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free < NEARLY_FULL
+            except OSError:
+                return False
+    return False
+
+
+@contextlib.contextmanager
+def disk_errors(path: Path) -> Iterator[None]:
+    """Turn the disk refusing a write (full, over quota, over the size limit, failing) into a `StoreError` the clinic
+    can read, instead of "[Errno 28]" or a raw SQLAlchemy error. SQLite rolls back the transaction that met it, and
+    the files are replaced atomically, so what was acknowledged before stays as it was."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (OSError, DBAPIError, sqlcipher3.Error) as exc:
+        code = disk_problem(exc)
+        if code is None:
+            raise
+        detail = getattr(getattr(exc, "orig", exc), "sqlite_errorname", None) or type(exc).__name__
+        if code == "disk_write_failed" and _nearly_full(path):
+            code = "disk_full"  # SQLite keeps the errno to itself (an -shm it cannot grow is just SQLITE_IOERR)
+        if code == "disk_full":
+            raise StoreError(code, path=str(path)) from exc
+        raise StoreError(code, path=str(path), detail=detail) from exc
+
+
+def refuse_foreign_file(path: Path) -> None:
+    """An existing database file that cannot be this clinic's: refused before SQLite opens it, because SQLite would
+    take an empty file for a new database and the store would build a new, empty clinic inside it."""
+    size = path.stat().st_size
+    if size == 0:
+        raise StoreError("database_empty", path=str(path))
+    with path.open("rb") as fh:
+        head = fh.read(len(PLAIN_SQLITE_HEADER))
+    if head == PLAIN_SQLITE_HEADER:
+        raise StoreError("database_foreign", path=str(path), detail="SQLite file without encryption")
+
+
+
+def driver(raw: PoolProxiedConnection) -> sqlcipher3.Connection:
+    """The sqlcipher3 connection under SQLAlchemy's pooled one, for what only the driver can do (ATTACH ... KEY,
+    PRAGMAs outside a transaction). SQLAlchemy types it as optional: it is None only once the connection closed."""
+    conn = raw.driver_connection
+    if conn is None:
+        raise RuntimeError("the database connection is already closed")
+    return conn
 
 
 def _connect(path: Path, key: SecretKey) -> sqlcipher3.Connection:
@@ -120,13 +205,16 @@ class Database:
         except (DBAPIError, sqlcipher3.DatabaseError) as exc:
             if _is_not_a_database(exc):
                 raise StoreError("database_key_mismatch", path=str(self.path)) from exc
+            if disk_problem(exc) is not None:
+                with disk_errors(self.path.parent):  # opening creates the -wal and -shm files: a full disk
+                    raise
             raise StoreError("database_unreadable", path=str(self.path), detail=str(exc)) from exc
 
     def pragma(self, sql: str) -> list[tuple[Any, ...]]:
         """Run a maintenance statement outside any transaction (checkpoints and checks need that)."""
         raw = self.engine.raw_connection()
         try:
-            return list(raw.driver_connection.execute(sql).fetchall())  # type: ignore[union-attr]
+            return list(driver(raw).execute(sql).fetchall())
         finally:
             raw.close()
 
@@ -157,9 +245,22 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, SCHEMA_HEAD)
+        with self.engine.connect() as conn:
+            # SQLite's way to rebuild a table (its ALTER TABLE page, step 1): foreign keys off, set outside any
+            # transaction or SQLite ignores it; else dropping the old copy of a table cascades into the rows that
+            # point at it. They are checked before the commit and turned back on for whoever reuses the connection.
+            raw = driver(conn.connection)
+            raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, SCHEMA_HEAD)
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError("database_damaged", path=str(self.path),
+                                         detail=f"{len(broken)} broken references after the upgrade to {SCHEMA_HEAD}")
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
         return found
 
     def _keep_copy_before_upgrade(self, found: str) -> None:
@@ -174,15 +275,21 @@ class Database:
     # --- integrity ----------------------------------------------------------------------------------------------
     def integrity(self) -> IntegrityReport:
         report = IntegrityReport()
-        with contextlib.suppress(DBAPIError, sqlcipher3.DatabaseError):
-            # Move committed pages from the WAL into the file so the page checks see everything.
-            self.pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+        with disk_errors(self.path.parent):
+            try:
+                # Move committed pages from the WAL into the file so the page checks see everything.
+                self.pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+            except (DBAPIError, sqlcipher3.DatabaseError) as exc:
+                # A disk that refuses the copy can leave a part-written last page in the file while the WAL still
+                # holds every committed page: the page checks would call that damage. Say what it is instead.
+                if disk_problem(exc) is not None:
+                    raise
         raw = self.engine.raw_connection()
-        conn = raw.driver_connection
+        conn = driver(raw)
         try:
             # integrity_check walks every index against its table; with a larger page cache for the duration it
             # runs in about two thirds of the time on a 100k-patient database (bench/store.py).
-            conn.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")  # type: ignore[union-attr]
+            conn.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
             checks = (
                 ("check.cipher_integrity", "PRAGMA cipher_integrity_check",
                  lambda rows: [" ".join(str(c) for c in row) for row in rows]),
@@ -193,12 +300,12 @@ class Database:
             )
             for name, sql, problems in checks:
                 try:
-                    report.results[name] = problems(conn.execute(sql).fetchall())  # type: ignore[union-attr]
+                    report.results[name] = problems(conn.execute(sql).fetchall())
                 except sqlcipher3.DatabaseError as exc:
                     report.results[name] = [str(exc)]
         finally:
             with contextlib.suppress(sqlcipher3.DatabaseError):
-                conn.execute(CACHE_PRAGMA)  # type: ignore[union-attr]  # give the memory back
+                conn.execute(CACHE_PRAGMA)  # give the memory back
             raw.close()
         return report
 
@@ -219,7 +326,8 @@ class Database:
 def open_database(path: Path, key: SecretKey, *, create: bool = False) -> Database:
     """Open (or with `create`, build) the database at `path` with `key`, migrated to the current schema.
 
-    Raises StoreError: `in_use`, `database_key_mismatch`, `database_unreadable`, `schema_too_new`.
+    Raises StoreError: `in_use`, `database_key_mismatch`, `database_unreadable`, `schema_too_new`, and for a file
+    that cannot be a clinic's (checked before anything is written) `database_empty` or `database_foreign`.
     """
     if create:
         if path.exists() and path.stat().st_size > 0:
@@ -231,11 +339,17 @@ def open_database(path: Path, key: SecretKey, *, create: bool = False) -> Databa
     elif not path.exists():
         # SQLite would happily create an empty database here and the store would then build a new, empty clinic.
         raise StoreError("database_missing", path=str(path))
+    else:
+        refuse_foreign_file(path)
     db = Database(path, key)
     try:
         db.verify_key()
-        if create and db.revision() is not None:
+        found = db.revision()
+        if create and found is not None:
             raise StoreError("already_initialised", path=str(path.parent))
+        if not create and found is None:
+            # The key opens it but there is no schema: not a clinic's database. Never build one in its place.
+            raise StoreError("database_foreign", path=str(path), detail="no Vereda schema")
         db.migrate()
     except BaseException:
         db.close(clean=not db.unclean_shutdown)

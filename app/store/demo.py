@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +117,7 @@ def generate_passphrase(rng: random.SystemRandom | None = None) -> str:
     return "-".join("".join(rng.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
-def populate(store: ClinicStore, diagnose: Callable[[dict[str, Any]], dict[str, Any]], patients: int,
+def populate(store: ClinicStore, diagnose: Callable[[dict[str, Any]], Mapping[str, Any]], patients: int,
              seed: int | None = None) -> tuple[int, int]:
     """Add `patients` synthetic patients with 1–3 closed encounters each to an unlocked store whose user is a
     doctor. Returns (patients, encounters)."""

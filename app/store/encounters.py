@@ -7,7 +7,9 @@ after a crash either all three exist or none does (tests/store/test_crash.py kil
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +40,7 @@ class Encounters:
         self._context = context
 
     def start(self, patient_id: str, *, request: dict[str, Any] | None = None,
-              response: dict[str, Any] | None = None, notes: str | None = None) -> EncounterRecord:
+              response: Mapping[str, Any] | None = None, notes: str | None = None) -> EncounterRecord:
         """A draft encounter (a nurse can open one; the request and response may come later)."""
         c = self._context
         c.require("write_records")
@@ -52,7 +54,7 @@ class Encounters:
             return EncounterRecord.from_row(encounter)
 
     def update(self, encounter_id: str, *, request: dict[str, Any] | None = None,
-               response: dict[str, Any] | None = None, notes: str | None = None) -> EncounterRecord:
+               response: Mapping[str, Any] | None = None, notes: str | None = None) -> EncounterRecord:
         c = self._context
         c.require("write_records")
         with c.transaction() as s:
@@ -79,7 +81,9 @@ class Encounters:
             self._close_in(s, encounter, final_code, system, notes)
             return EncounterRecord.from_row(encounter)
 
-    def record(self, patient_id: str, *, request: dict[str, Any], response: dict[str, Any], final_code: str,
+    # `response` is the engine's DiagnoseResponse (or a stored or cloud answer of the same shape): read as a Mapping,
+    # stored as a plain dict.
+    def record(self, patient_id: str, *, request: dict[str, Any], response: Mapping[str, Any], final_code: str,
                notes: str | None = None) -> EncounterRecord:
         """Start and close an encounter in one transaction (a doctor working alone, imports, the demo clinic)."""
         c = self._context
@@ -114,6 +118,23 @@ class Encounters:
             c.audit(s, "patient.read_encounters", f"patient:{patient_id}", {"count": len(rows)})
         return rows
 
+    def closed(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> list[EncounterRecord]:
+        """Closed encounters with `since <= closed_at < until` (either end open), oldest first: the exports (FHIR,
+        spreadsheets, the notification report). One audit entry with the period and the count, not one per record."""
+        c = self._context
+        c.require("read_records")
+        query = select(Encounter).where(Encounter.status == "closed")
+        if since is not None:
+            query = query.where(Encounter.closed_at >= since)
+        if until is not None:
+            query = query.where(Encounter.closed_at < until)
+        with c.transaction() as s:
+            rows = [EncounterRecord.from_row(e) for e in s.scalars(query.order_by(Encounter.closed_at, Encounter.id))]
+            c.audit(s, "encounter.read_closed", None, {"since": since.isoformat() if since else None,
+                                                       "until": until.isoformat() if until else None,
+                                                       "count": len(rows)})
+        return rows
+
     def _close_in(self, s: Session, encounter: Encounter, code: str, system: str, notes: str | None) -> None:
         c = self._context
         if encounter.request is None or encounter.response is None:
@@ -134,11 +155,11 @@ class Encounters:
         c.audit(s, "encounter.close", f"encounter:{encounter.id}", {"code": code, "system": system})
 
 
-def _apply_diagnosis(encounter: Encounter, request: dict[str, Any] | None, response: dict[str, Any] | None) -> None:
+def _apply_diagnosis(encounter: Encounter, request: dict[str, Any] | None, response: Mapping[str, Any] | None) -> None:
     if request is not None:
         encounter.request = request
     if response is not None:
-        encounter.response = response
+        encounter.response = dict(response)
         model = response.get("model") or {}
         encounter.model_version = model.get("version")
         encounter.model_sha256 = model.get("sha256")

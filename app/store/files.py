@@ -11,12 +11,15 @@ and the store then runs the integrity checks before anyone works on it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import IO
 
 from app.core.files import PRIVATE_FILE
+
+log = logging.getLogger(__name__)
 
 # The files of a clinic's data folder. Here, in a module with no database imports, so that the desktop app can tell
 # "first run" from "login" before it loads SQLAlchemy.
@@ -56,7 +59,7 @@ def _try_lock(fh: IO[bytes]) -> bool:
 
         try:
             fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
@@ -75,7 +78,7 @@ def _unlock(fh: IO[bytes]) -> None:
 
         with contextlib.suppress(OSError):
             fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
         return
     import fcntl
 
@@ -110,6 +113,7 @@ class DatabaseLock:
     def _write(self, line: str) -> None:
         assert self._fh is not None
         # Byte 0 is what Windows locks; the state is padded so a shorter line never leaves a tail of the old one.
+        # (The file is open for appending, so it is emptied first; the new state reuses the space it freed.)
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(line.ljust(32).encode("ascii"))
@@ -121,7 +125,11 @@ class DatabaseLock:
             return
         try:
             if clean:
-                self._write("closed\n")
+                try:
+                    self._write("closed\n")
+                except OSError:
+                    # A full disk: the state stays "open", so the next unlock checks the database first. Safe.
+                    log.warning("could not mark %s closed", self.path, exc_info=True)
             _unlock(self._fh)
         finally:
             self._fh.close()

@@ -54,6 +54,45 @@ MESSAGES: dict[str, dict[str, str]] = {
         "con «vereda restore».",
         "en": "The database {path} is damaged ({detail}). Restore the latest backup with 'vereda restore'.",
     },
+    "database_empty": {
+        "es": "La base de datos {path} está vacía (0 bytes): no tiene los registros de la clínica y no se escribe "
+        "nada en ella. Restaure la última copia de seguridad con «vereda restore»; si esta carpeta nunca tuvo "
+        "registros (una instalación interrumpida), muévala a otro lugar y repita «vereda init».",
+        "en": "The database {path} is empty (0 bytes): it does not hold the clinic's records and nothing is written "
+        "to it. Restore the latest backup with 'vereda restore'; if this folder never held records (an interrupted "
+        "setup), move it elsewhere and run 'vereda init' again.",
+    },
+    "database_foreign": {
+        "es": "El archivo {path} no es una base de datos cifrada de Vereda ({detail}); no se escribe nada en él. "
+        "Restaure la última copia de seguridad con «vereda restore».",
+        "en": "The file {path} is not an encrypted Vereda database ({detail}); nothing is written to it. Restore "
+        "the latest backup with 'vereda restore'.",
+    },
+    "unfinished_setup": {
+        "es": "La carpeta {path} tiene una instalación sin terminar ({detail}), quizá de una versión anterior "
+        "interrumpida: Vereda no puede usarla ni la sobrescribe. Si nunca tuvo registros de pacientes, muévala a "
+        "otro lugar (o bórrela) y repita la orden; si los tuvo, restaure la copia de seguridad con "
+        "«vereda restore».",
+        "en": "The folder {path} holds an unfinished setup ({detail}), perhaps from an interrupted earlier version: "
+        "Vereda can neither use it nor overwrite it. If it never held patient records, move it elsewhere (or "
+        "delete it) and run the command again; if it did, restore the backup with 'vereda restore'.",
+    },
+    "folder_not_empty": {
+        "es": "{path} no es una carpeta vacía; elija una carpeta nueva o vacía para la clínica.",
+        "en": "{path} is not an empty folder; choose a new or empty folder for the clinic.",
+    },
+    "disk_full": {
+        "es": "No queda espacio en el disco de {path}. Lo último que pidió no se guardó; lo que ya estaba "
+        "guardado está a salvo. Libere espacio y repita la acción.",
+        "en": "The disk holding {path} is full. What you just asked for was not saved; everything saved before is "
+        "safe. Free some space and try again.",
+    },
+    "disk_write_failed": {
+        "es": "No se pudo escribir en el disco de {path} ({detail}); puede estar lleno o fallando. Lo último que "
+        "pidió no se guardó. Libere espacio o revise el disco y repita la acción.",
+        "en": "Could not write to the disk holding {path} ({detail}); it may be full or failing. What you just "
+        "asked for was not saved. Free some space or check the disk and try again.",
+    },
     "database_missing": {
         "es": "No se encuentra la base de datos {path} aunque sus claves sí están. Restaure la última copia de "
         "seguridad con «vereda restore».",
@@ -295,8 +334,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "entry {seq} does not link to the previous one",
     },
     "problem.audit_truncated": {
-        "es": "el registro termina en {last} pero el ancla dice que llegó a {anchored}: se borraron entradas",
-        "en": "the log ends at {last} but the anchor says it reached {anchored}: entries were deleted",
+        "es": "trabajo ya guardado se perdió: el registro termina en {last} pero el ancla dice que llegó a "
+        "{anchored} (se borraron entradas, o el archivo -wal tras un corte)",
+        "en": "committed work lost: the log ends at {last} but the anchor says it reached {anchored} (entries "
+        "were deleted, or the -wal file after a crash)",
     },
     "problem.audit_anchor_mismatch": {
         "es": "la entrada {seq} no es la que se ancló al cerrar: el registro fue reescrito",
@@ -331,6 +372,7 @@ class StoreError(LocalisedError):
 
     MESSAGES = MESSAGES
     KIND = "store error"
+    report: object | None = None  # on "database_damaged": the failed check's report, which `vereda check` prints
     USER_FIXABLE = frozenset({"passphrase_too_short", "passphrases_differ", "invalid_login", "missing_field",
                               "recovery_key_typo", "no_terminal", "unreadable_file", "unknown_user", "login_taken",
                               "invalid_setting"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from app.store.context import StoreContext
 from app.store.models import FeedbackOutbox, utcnow
@@ -37,8 +37,8 @@ class Outbox:
         c = self._context
         c.require("sync")
         with c.transaction() as s:
-            def count(*where: object) -> int:
-                return s.scalar(select(func.count()).select_from(FeedbackOutbox).where(*where)) or 0  # type: ignore[arg-type]
+            def count(*where: ColumnElement[bool]) -> int:
+                return s.scalar(select(func.count()).select_from(FeedbackOutbox).where(*where)) or 0
 
             sent = count(FeedbackOutbox.sent_at.is_not(None))
             pending = count(FeedbackOutbox.sent_at.is_(None), _NOT_REFUSED)

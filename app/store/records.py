@@ -17,7 +17,10 @@ class _FromRow:
     @classmethod
     def from_row(cls, row: Any) -> Self:
         """Copy the fields of the same names from an ORM row (called inside the session that loaded it)."""
-        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+        # `fields` wants a dataclass; this mixin is not one, every class that calls it is.
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]  # cls: a dataclass record (see above)
+        values: dict[str, Any] = {name: getattr(row, name) for name in names}
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

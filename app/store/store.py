@@ -48,7 +48,7 @@ from app.store.context import (
     required_text,
     validate_login,
 )
-from app.store.database import Database, open_database
+from app.store.database import Database, disk_errors, open_database
 from app.store.encounters import Encounters
 from app.store.keys import (
     DEFAULT_KDF,
@@ -72,7 +72,7 @@ from app.store.records import ClinicRecord
 from app.store.settings import Settings
 from app.store.users import Users
 
-log = logging.getLogger("vereda.store")
+log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> Path:
@@ -119,9 +119,10 @@ class ClinicStore:
     def create(cls, data_dir: Path, *, clinic_name: str, municipality: str, admin_login: str, admin_name: str,
                admin_passphrase: str, kdf: KdfParams = DEFAULT_KDF,
                clock: Callable[[], float] = time.time) -> tuple[ClinicStore, str]:
-        """First-run setup: the clinic, its administrator and the recovery key (returned once, never stored)."""
-        from app.store.files import make_private_dir
+        """First-run setup: the clinic, its administrator and the recovery key (returned once, never stored).
 
+        Builds in `data_dir` itself; `vereda init` and `vereda demo` call it on a staging folder and rename that into
+        place (app/store/setup.py), so a crash there leaves no half-made clinic."""
         folder = DataFolder(Path(data_dir))
         if folder.keyring.exists():
             raise StoreError("already_initialised", path=str(folder.root))
@@ -130,6 +131,15 @@ class ClinicStore:
         admin_login = validate_login(admin_login)
         admin_name = required_text(admin_name, "display_name")
         check_passphrase_strength(admin_passphrase)
+        with disk_errors(folder.root):
+            return cls._create(folder, clinic_name=clinic_name, municipality=municipality, admin_login=admin_login,
+                               admin_name=admin_name, admin_passphrase=admin_passphrase, kdf=kdf, clock=clock)
+
+    @classmethod
+    def _create(cls, folder: DataFolder, *, clinic_name: str, municipality: str, admin_login: str, admin_name: str,
+                admin_passphrase: str, kdf: KdfParams, clock: Callable[[], float]) -> tuple[ClinicStore, str]:
+        from app.store.files import make_private_dir
+
         make_private_dir(folder.root)
         cls._set_aside_orphan_database(folder)
 
@@ -181,6 +191,11 @@ class ClinicStore:
                clock: Callable[[], float] = time.time) -> ClinicStore:
         """Log in with a user's passphrase. Wrong credentials raise `wrong_credentials`; repeated failures
         raise `too_many_attempts` until the back-off has passed."""
+        with disk_errors(Path(data_dir)):
+            return cls._unlock(data_dir, login, passphrase, clock)
+
+    @classmethod
+    def _unlock(cls, data_dir: Path, login: str, passphrase: str, clock: Callable[[], float]) -> ClinicStore:
         folder = DataFolder(Path(data_dir))
         keyring = folder.load_keyring()
         attempts = LoginAttempts(folder.attempts, clock)
@@ -205,6 +220,12 @@ class ClinicStore:
     def unlock_with_recovery_key(cls, data_dir: Path, recovery_key: str,
                                  clock: Callable[[], float] = time.time) -> ClinicStore:
         """Emergency access with the recovery key: acts as an administrator and is logged as emergency access."""
+        with disk_errors(Path(data_dir)):
+            return cls._unlock_with_recovery_key(data_dir, recovery_key, clock)
+
+    @classmethod
+    def _unlock_with_recovery_key(cls, data_dir: Path, recovery_key: str,
+                                  clock: Callable[[], float]) -> ClinicStore:
         folder = DataFolder(Path(data_dir))
         keyring = folder.load_keyring()
         attempts = LoginAttempts(folder.attempts, clock)
@@ -281,7 +302,9 @@ class ClinicStore:
             log.exception("could not log the failed check after an unclean shutdown")
         if not report.ok:
             detail = ", ".join(r.name.removeprefix("check.") for r in report.failed)
-            raise StoreError("database_damaged", path=str(db.path), detail=detail)
+            error = StoreError("database_damaged", path=str(db.path), detail=detail)
+            error.report = report  # `vereda check` prints it whole
+            raise error
 
     def _load_clinic(self) -> None:
         c = self.context
@@ -331,14 +354,16 @@ class ClinicStore:
         c.require("maintain")
         with c.transaction() as s:
             c.audit(s, "backup.export", None, {"file": Path(target).name})
-        return write_backup(c.database, c.keyring, c.key, Path(target))
+        with disk_errors(Path(target).parent):
+            return write_backup(c.database, c.keyring, c.key, Path(target))
 
     @classmethod
     def restore(cls, backup: Path, data_dir: Path, recovery_key: str, *, force: bool = False,
                 clock: Callable[[], float] = time.time) -> RestoreResult:
         """Restore a backup into `data_dir` with the recovery key (the rules are in app/store/backup.py), then log
         the restore as emergency access in the restored database's audit log and lock it again."""
-        restored = restore_files(Path(backup), Path(data_dir), recovery_key, force=force, clock=clock)
+        with disk_errors(Path(data_dir)):
+            restored = restore_files(Path(backup), Path(data_dir), recovery_key, force=force, clock=clock)
         store = cls._open(restored.folder, restored.header.keyring, restored.key, restored.attempts, RECOVERY,
                           EMERGENCY_USER, clock)
         try:

@@ -33,7 +33,7 @@ import requests
 from app import __version__
 from app.sync.messages import SyncError
 
-log = logging.getLogger("vereda.sync.client")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -270,11 +270,14 @@ class CentralClient:
         response = self.request("GET", "/health", timeout=timeout, retry=False)
         if response.status_code != 200:
             raise self.error_for(response)
-        return self._json(response)  # type: ignore[no-any-return]
+        body: dict[str, Any] = self._json(response)
+        return body
 
-    def enroll(self, code: str) -> dict[str, Any]:
-        """Exchange a one-time code for {device_id, device_token, clinic_id, clinic_name}."""
-        response = self.request("POST", "/v1/enroll", json={"code": code})
+    def enroll(self, code: str, previous_token: str | None = None) -> dict[str, Any]:
+        """Exchange a one-time code for {device_id, device_token, clinic_id, clinic_name}; `previous_token` (the
+        token this laptop held at the same service) makes the service revoke that older device."""
+        body = {"code": code} if previous_token is None else {"code": code, "previous_token": previous_token}
+        response = self.request("POST", "/v1/enroll", json=body)
         if response.status_code != 201:
             raise self.error_for(response)
         body = self._json(response)
@@ -373,7 +376,8 @@ def run_with_deadline(fn: Callable[[], T], seconds: float, name: str = "vereda-n
         raise TimeoutError(f"no answer within {seconds:g} s")
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    value: T = box["value"]  # what fn returned: box holds one value or one error
+    return value
 
 
 @dataclass(frozen=True)

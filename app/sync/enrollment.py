@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from app.store.store import ClinicStore
     from app.sync.outbox import StoreCall
 
-log = logging.getLogger("vereda.sync.enrollment")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,18 @@ def load_enrollment(store: ClinicStore) -> Enrollment | None:
                       str(settings.get(CENTRAL_CLINIC_NAME) or ""))
 
 
-def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: bool = False, allow_http: bool = False,
+def enroll(call_store: StoreCall, server_url: str, code: str, *, force: bool = False, allow_http: bool = False,
            client_factory: Callable[[str], CentralClient] | None = None) -> Enrollment:
     """Enroll with `server_url` using `code`; store and return the credentials. Raises SyncError."""
     url = normalise_server_url(server_url, allow_http=allow_http)
     current = call_store(load_enrollment)
     if current is not None and not force:
         raise SyncError("already_enrolled", url=current.server_url)
+    # Enrolling again (--force) retires the device this laptop was: the service revokes the token we send, so a
+    # copy of it left on an old disk or a stolen backup stops working. It goes only to the service that issued it.
+    previous = current.token if current is not None and current.server_url == url else None
     with (client_factory or CentralClient)(url) as client:
-        answer = client.enroll(code.strip())
+        answer = client.enroll(code.strip(), previous_token=previous)
     enrollment = Enrollment(url, str(answer["device_token"]), int(answer["device_id"]), str(answer["clinic_id"]),
                             str(answer.get("clinic_name", "")))
 
@@ -87,7 +90,7 @@ def enroll(call_store: StoreCall[Any], server_url: str, code: str, *, force: boo
     return enrollment
 
 
-def complete_pending_enrollment(call_store: StoreCall[Any], *, allow_http: bool = False,
+def complete_pending_enrollment(call_store: StoreCall, *, allow_http: bool = False,
                                 client_factory: Callable[[str], CentralClient] | None = None) -> Enrollment | None:
     """Spend the code the setup wizard saved, if there is one and the laptop is not enrolled yet."""
     url, code, current = call_store(lambda s: (s.settings.get(CENTRAL_URL), s.settings.get(ENROLLMENT_CODE),

@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.core.contract import AGE_RANGE, CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
 from app.core.signs import signs
-from server.api.errors import ApiError
 from server.core import security
 from server.core.config import Settings
+from server.core.errors import ApiError
 from server.core.ratelimit import RateLimiter
-from server.db import crud
+from server.db import staff_accounts
 from server.web import catalog
 from server.web.sessions import (
     CSRF_FIELD,
@@ -45,7 +45,7 @@ from server.web.sessions import (
     set_session_cookie,
 )
 
-log = logging.getLogger("vereda.server.web")
+log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -206,14 +206,18 @@ def _sign_in(request: Request, username: str, password: str) -> str | None:
     """Check the password and open a session; returns the session id, or None. Blocking (scrypt, database)."""
     settings: Settings = request.app.state.settings
     with request.app.state.write_sessions() as session:
-        user = crud.authenticate_staff(session, username, password)
+        user = staff_accounts.authenticate_staff(session, username, password)
         if user is None:
             session.rollback()
             return None
-        session_id = crud.open_staff_session(session, user, settings.session_hours)
+        session_id = staff_accounts.open_staff_session(session, user, settings.session_hours)
         session.commit()
         log.info("staff login: %s", user.username)
         return session_id
+
+
+def _charge_login(limiter: RateLimiter, client: str, username: str) -> float:
+    return max(limiter.allow(f"ip:{client}"), limiter.allow(f"user:{username.strip().lower()}"))
 
 
 @router.post("/app/login", response_class=HTMLResponse)
@@ -229,10 +233,12 @@ async def login(request: Request) -> Response:
     limiter: RateLimiter = request.app.state.login_limiter
     client = request.client.host if request.client else "unknown"
     # Both buckets are charged, so neither many names from one address nor one name from many addresses gets far.
-    wait = max(limiter.allow(f"ip:{client}"), limiter.allow(f"user:{username.strip().lower()}"))
+    # The shared limiter waits on the database (a row lock on PostgreSQL, the write lock on SQLite), so it runs in
+    # the thread pool: on the event loop one slow charge would stall every other request of this worker.
+    wait = await run_in_threadpool(_charge_login, limiter, client, username)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
-        response = _login_form(request, lang, status=429, username=username,
+        response: Response = _login_form(request, lang, status=429, username=username,
                                notice=catalog.text(lang, "login.too_many", seconds=seconds))
         response.headers["Retry-After"] = str(seconds)
         return response
@@ -248,7 +254,7 @@ async def login(request: Request) -> Response:
 
 def _sign_out(request: Request, session_id: str) -> None:
     with request.app.state.write_sessions() as session:
-        crud.close_staff_session(session, session_id)
+        staff_accounts.close_staff_session(session, session_id)
         session.commit()
 
 
