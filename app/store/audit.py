@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.files import write_json_atomic
+from app.core.files import write_atomic
 
 GENESIS = "0" * 64
 
@@ -64,25 +65,71 @@ def verify_chain(rows: Iterable[tuple[int, str, str | None, str, str | None, str
 
 
 class AuditAnchor:
-    """`audit-anchor.json`: the newest committed (seq, hash), authenticated with a derived key."""
+    """`audit-anchor.json`: the newest committed (seq, hash), authenticated with a derived key.
+
+    It moves after almost every transaction (reading a patient's record is audited too), so it is not rewritten
+    through a temporary file, an fsync, a rename and a folder fsync each time (about 8 ms here, which doubled the
+    time of every save). The file holds two fixed-size slots written in turn in place, each fsynced: a crash or a
+    torn write can damage only the slot being written, and the other one still holds the previous head, which
+    leaves the anchor at most one transaction behind (never ahead), as a crash between commit and anchor would.
+    The file is created, and rewritten whole when the head moves back (a restore), with the atomic write.
+    """
+
+    SLOT = 192  # bytes per slot: a JSON record padded with spaces and ended by a newline
 
     def __init__(self, path: Path, key: bytes) -> None:
         self.path = path
         self._key = key
+        self._newest: tuple[int, int] | None = None  # (slot, seq) of the newest valid slot, once known
 
     def _mac(self, seq: int, head: str) -> str:
         return hmac.new(self._key, f"{seq}|{head}".encode(), hashlib.sha256).hexdigest()
 
+    def _record(self, seq: int, head: str) -> bytes:
+        text = json.dumps({"seq": seq, "hash": head, "mac": self._mac(seq, head)}, separators=(",", ":"))
+        return text.encode("ascii").ljust(self.SLOT - 1) + b"\n"
+
+    def _parse(self, raw: bytes) -> tuple[int, str] | None:
+        try:
+            data = json.loads(raw.decode("ascii"))
+            seq, head, mac = int(data["seq"]), str(data["hash"]), str(data["mac"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return None
+        return (seq, head) if hmac.compare_digest(self._mac(seq, head), mac) else None
+
+    def _slots(self) -> list[tuple[int, str] | None]:
+        raw = self.path.read_bytes()
+        if len(raw) != 2 * self.SLOT:
+            return [self._parse(raw)]  # an anchor written whole by an older version: one record
+        return [self._parse(raw[:self.SLOT]), self._parse(raw[self.SLOT:])]
+
     def write(self, seq: int, head: str) -> None:
-        write_json_atomic(self.path, {"seq": seq, "hash": head, "mac": self._mac(seq, head)})
+        newest = self._newest
+        if newest is None:
+            try:
+                slots = self._slots()
+            except OSError:
+                slots = []
+            valid = [(s[0], i) for i, s in enumerate(slots) if s is not None]
+            newest = (max(valid)[1], max(valid)[0]) if valid and len(slots) == 2 else None
+        if newest is None or seq < newest[1]:
+            # First write, an older one-record file, or the head moved back: write the whole file atomically.
+            write_atomic(self.path, self._record(seq, head) + b" " * (self.SLOT - 1) + b"\n")
+            self._newest = (0, seq)
+            return
+        slot = 1 - newest[0]
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, self._record(seq, head), slot * self.SLOT)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._newest = (slot, seq)
 
     def read(self) -> tuple[int, str] | None:
-        """The anchored (seq, hash), or None when the file is missing or its MAC does not verify."""
+        """The anchored (seq, hash), or None when the file is missing or no slot's MAC verifies."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            seq, head, mac = int(data["seq"]), str(data["hash"]), str(data["mac"])
-        except (OSError, ValueError, KeyError, TypeError):
+            slots = [s for s in self._slots() if s is not None]
+        except OSError:
             return None
-        if not hmac.compare_digest(self._mac(seq, head), mac):
-            return None
-        return seq, head
+        return max(slots) if slots else None

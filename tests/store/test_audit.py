@@ -109,3 +109,41 @@ def test_check_detects_tampering(clinic: Clinic, diagnosis, tmp_path: Path, tamp
         "drop_triggers": "audit_log_no_update",
     }
     assert problems[tamper] in out, out
+
+
+def test_the_anchor_survives_a_torn_write_of_its_newest_slot(tmp_path: Path) -> None:
+    """The anchor is written in place in two slots in turn: damaging the slot being written (a crash mid-write)
+    leaves the previous head readable, one transaction behind and never ahead."""
+    from app.store.audit import AuditAnchor
+
+    path = tmp_path / "audit-anchor.json"
+    anchor = AuditAnchor(path, b"k" * 32)
+    anchor.write(1, "a" * 64)
+    anchor.write(2, "b" * 64)
+    anchor.write(3, "c" * 64)
+    assert anchor.read() == (3, "c" * 64)
+    raw = bytearray(path.read_bytes())
+    newest_slot = 0 if raw.startswith(b'{"seq":3,') else 1
+    raw[newest_slot * AuditAnchor.SLOT + 20] ^= 0xFF  # torn: the slot being written holds garbage
+    path.write_bytes(bytes(raw))
+    assert AuditAnchor(path, b"k" * 32).read() == (2, "b" * 64)
+    # A fresh anchor object (the app restarted) overwrites the damaged slot next, keeping the good one.
+    again = AuditAnchor(path, b"k" * 32)
+    again.write(4, "d" * 64)
+    assert again.read() == (4, "d" * 64)
+    raw = path.read_bytes()
+    assert b'"seq":2' in raw and b'"seq":4' in raw
+    # Another key (a forged file) verifies nothing.
+    assert AuditAnchor(path, b"x" * 32).read() is None
+
+
+def test_the_anchor_moves_back_only_when_rewritten_whole(tmp_path: Path) -> None:
+    from app.store.audit import AuditAnchor
+
+    path = tmp_path / "audit-anchor.json"
+    anchor = AuditAnchor(path, b"k" * 32)
+    for seq in range(1, 6):
+        anchor.write(seq, f"{seq:064d}")
+    anchor.write(2, "2" * 64)  # a restore put an older database back
+    assert anchor.read() == (2, "2" * 64)
+    assert AuditAnchor(path, b"k" * 32).read() == (2, "2" * 64)
