@@ -1,4 +1,4 @@
-"""The HTTP floor for bench/http.py: FastAPI under uvicorn parsing the request's JSON and answering a constant.
+"""The HTTP floor for bench/predict_http.py: FastAPI under uvicorn parsing the request's JSON and answering a constant.
 
 Nothing can answer /v1/predict faster on this stack than this does; the distance between it and Vereda is what the
 diagnosis, its checks and its answer cost. Run with 2 workers:
