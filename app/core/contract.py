@@ -328,8 +328,8 @@ def validate_request(
             raise ContractError("unknown_vital", name, key=key)
         if value is None:  # explicitly "not measured"
             continue
-        low, high = CONTRACT_VITALS[key] if key in CONTRACT_VITALS else vocabulary.vital(key).plausible
-        vitals[key] = _number(value, name, low, high)
+        bounds = CONTRACT_VITALS[key] if key in CONTRACT_VITALS else vocabulary.vital(key).plausible
+        vitals[key] = _number(value, name, *bounds)
     if "systolic_bp" in vitals and "diastolic_bp" in vitals and vitals["diastolic_bp"] >= vitals["systolic_bp"]:
         raise ContractError(
             "inconsistent_bp", "vitals.diastolic_bp",
