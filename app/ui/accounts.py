@@ -1,7 +1,7 @@
 """The administrator's accounts screen (Tools → Accounts): add a doctor, list the accounts, disable, enable, reset a
 passphrase.
 
-Every change goes to the store on the database worker through the main window's `db`; the store checks that the
+Every change is a named operation (app/ui/operations.py) run on the database worker; the store checks that the
 person logged in may manage users and writes each change to the audit log. A new, re-enabled or reset account gets
 a temporary passphrase that its owner replaces at the next login. Each doctor's professional registration number is
 her own setting (REGISTRATION_NUMBER), asked for on her first referral letter and remembered with her account.
@@ -9,13 +9,12 @@ her own setting (REGISTRATION_NUMBER), asked for on her first referral letter an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from app.ui import operations as ops
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr
 from app.ui.qt import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -29,36 +28,24 @@ from app.ui.qt import (
     QStandardItem,
     QStandardItemModel,
     Qt,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
+from app.ui.widgets import row_table
 
 ROLES = ("doctor", "nurse", "admin")
 COLUMNS = ("login", "name", "role", "state")
-Run = Callable[..., None]  # MainWindow.db(op, on_done, on_error)
-
-
-def account_rows(store: Any) -> list[dict[str, Any]]:
-    """The accounts as plain dicts (database worker)."""
-    return [{"id": u.id, "login": u.login, "name": u.display_name, "role": u.role, "active": u.active,
-             "must_change": u.must_change_passphrase} for u in store.users.list()]
 
 
 class AccountsDialog(QDialog):
-    def __init__(self, parent: QWidget | None, run: Run) -> None:
+    def __init__(self, parent: QWidget | None, operations: ops.Operations) -> None:
         super().__init__(parent)
-        self.run = run
+        self.run = operations.run
         self.rows: list[dict[str, Any]] = []
         self.setWindowTitle(tr("accounts.title"))
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels([tr(f"accounts.col_{c}") for c in COLUMNS])
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = row_table(self.model)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized to the rows each time they come
         header.setSectionResizeMode(COLUMNS.index("name"), QHeaderView.ResizeMode.Stretch)
@@ -122,7 +109,7 @@ class AccountsDialog(QDialog):
             self.status.setStyleSheet("")
             self.status.setText(message)
 
-        self.run(account_rows, shown, self._failed)
+        self.run(ops.list_accounts(), shown, self._failed)
 
     def _show(self, rows: list[dict[str, Any]]) -> None:
         current = self.current()
@@ -170,32 +157,30 @@ class AccountsDialog(QDialog):
         login, name = self.login.text().strip(), self.display_name.text().strip()
         role, passphrase = self.role.currentData(), self.passphrase.text()
 
-        def op(s: Any) -> str:
-            return str(s.users.add(login, name, role, passphrase).login)
-
         def added(new_login: str) -> None:
             for field in (self.login, self.display_name, self.passphrase):
                 field.clear()
             self.refresh(tr("accounts.added", login=new_login))
 
-        self.run(op, added, self._failed)
+        self.run(ops.add_user(login, name, role, passphrase), added, self._failed)
 
-    def _change(self, op: Callable[[Any, dict[str, Any]], None], done: str) -> None:
-        row = self.current()
-        if row is None:
-            return
-        self.run(lambda s: op(s, row), lambda _r: self.refresh(tr(done, login=row["login"])), self._failed)
+    def _change(self, op: Any, row: dict[str, Any], done: str) -> None:
+        self.run(op, lambda _r: self.refresh(tr(done, login=row["login"])), self._failed)
 
     def disable(self) -> None:
-        self._change(lambda s, row: s.users.disable(row["id"]), "accounts.disabled_done")
+        row = self.current()
+        if row is not None:
+            self._change(ops.disable_user(row["id"]), row, "accounts.disabled_done")
 
     def enable(self) -> None:
-        temporary = self.temporary.text()
+        temporary, row = self.temporary.text(), self.current()
         self.temporary.clear()
-        self._change(lambda s, row: s.users.enable(row["id"], temporary), "accounts.enabled_done")
+        if row is not None:
+            self._change(ops.enable_user(row["id"], temporary), row, "accounts.enabled_done")
 
     def reset_passphrase(self) -> None:
-        temporary = self.temporary.text()
+        temporary, row = self.temporary.text(), self.current()
         self.temporary.clear()
-        self._change(lambda s, row: s.users.reset_passphrase(row["id"], temporary), "accounts.reset_done")
+        if row is not None:
+            self._change(ops.reset_passphrase(row["id"], temporary), row, "accounts.reset_done")
 

@@ -22,6 +22,7 @@ from app import logs
 from app.preferences import Preferences
 from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, ConfigVar
 from app.store.files import is_initialised
+from app.ui import operations as ops
 from app.ui.errors import install_excepthook, show_error
 from app.ui.gc_guard import GuiThreadGarbageCollector
 from app.ui.i18n import tr, translator
@@ -61,8 +62,10 @@ class VeredaApp(QObject):
         self.preferences = preferences
         self.tasks = TaskManager()
         self.store: ClinicStore | None = None
+        self.operations = ops.Operations(self.tasks, ops.store_of(self), self)
         self.auto_lock_minutes = float(AUTO_LOCK_LIMIT.default)
         self.watcher = _ActivityWatcher()
+        # Ignored on the next line: instance() is typed optional; main() creates the QApplication before this object.
         QApplication.instance().installEventFilter(self.watcher)  # type: ignore[union-attr]
         self.idle_timer = QTimer(self)
         self.idle_timer.setInterval(IDLE_CHECK_MS)
@@ -145,7 +148,7 @@ class VeredaApp(QObject):
         self.login.reset()
         self.main.attach(store)
         self.main.show()
-        self.tasks.run_database(store.settings.auto_lock_minutes, self._set_auto_lock)
+        self.operations.run(ops.read_auto_lock(), self._set_auto_lock)
         self.watcher.last = time.monotonic()
         self.idle_timer.start()
 
@@ -178,8 +181,12 @@ class VeredaApp(QObject):
             self.login.show()
             self.login.raise_()
 
+        def refused(error: BaseException) -> None:
+            show_error(None, error)
+            locked(None)
+
         def do_lock(_draft: object) -> None:
-            self.tasks.run_database(lambda: store.lock(reason), locked, lambda e: (show_error(None, e), locked(None)))
+            self.operations.run(ops.lock(reason), locked, refused, store=store)
 
         main.save_draft(do_lock)
 
@@ -190,8 +197,8 @@ class VeredaApp(QObject):
         if store is None:
             QApplication.quit()
             return
-        self.tasks.run_database(lambda: store.lock("quit"), lambda _r: QApplication.quit(),
-                                lambda _e: QApplication.quit())
+        self.operations.run(ops.lock("quit"), lambda _r: QApplication.quit(), lambda _e: QApplication.quit(),
+                            store=store)
 
     def shutdown(self) -> None:
         store = self.store

@@ -1,8 +1,10 @@
 """The consultation screen: findings in, answer out, the doctor's confirmation to close.
 
-Keyboard first: type in the search box to find a symptom (Spanish or English, accents optional), Down to reach the
-list, number keys 0-9 to set an intensity (10 with "+" from 9 or the Right arrow), Left/Right to step it, Delete to
-clear it, Ctrl+Enter to diagnose. Inference runs on the task manager's pool, never on the GUI thread.
+A view of one `ConsultationSession` (app/core/consultation_session.py), which holds the consultation's state: every
+field writes its finding there, and the request, whether the answer is out of date and what closing needs are read
+back from it. The symptom list (app/ui/symptom_panel.py) and the extra HPO findings (app/ui/term_panel.py) are
+widgets of their own; Ctrl+Enter diagnoses from anywhere on the screen. Inference runs on the task manager's pool,
+never on the GUI thread.
 
 The screen takes the whole diagnose contract v2: age in days, months or years; AVPU consciousness; pregnancy, shown
 only for a woman of 10 to 60; the vitals and measurements; symptoms, examination signs (grouped as IMCI does) and
@@ -14,37 +16,29 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from app.core.consultation_session import Answer, ConsultationSession, Findings, final_code, pregnancy_applies
 from app.core.contract import AVPU, ContractError
 from app.core.engine import DiagnosisEngine
 from app.core.predictor import Predictor
+from app.ui import operations as ops
 from app.ui.age_field import AgeField
 from app.ui.clinical_text import avpu_text
 from app.ui.i18n import tr, translator
-from app.ui.pregnancy_field import PregnancyField, pregnancy_applies
+from app.ui.pregnancy_field import PregnancyField
 from app.ui.qt import (
-    QAbstractItemView,
-    QCheckBox,
     QComboBox,
-    QEvent,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
-    QKeyEvent,
     QKeySequence,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QObject,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QShortcut,
     QSplitter,
     Qt,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -52,8 +46,9 @@ from app.ui.qt import (
 )
 from app.ui.result_view import DiagnosisView
 from app.ui.sign_checklist import SignChecklist
-from app.ui.symptoms_model import COL_INTENSITY, COL_SYMPTOM, COL_SYSTEM, SymptomFilter, SymptomTableModel
+from app.ui.symptom_panel import SymptomPanel
 from app.ui.tasks import TaskManager
+from app.ui.term_panel import TermPanel
 from app.ui.vital_fields import vital_fields
 from app.ui.widgets import ElidedLabel, NumberField, WheelGuard, with_message
 
@@ -61,61 +56,20 @@ MAX_DURATION_DAYS = 3650
 TAB_SYMPTOMS, TAB_SIGNS, TAB_HPO = range(3)
 
 
-def _load_terms(engine: DiagnosisEngine) -> Any:
-    """The HPO term search of the engine's bundle (on a worker thread), or None for a bundle without an index."""
-    from app.core.hpo_search import TermSearch
-
-    return TermSearch.load(engine.bundle.path) if engine.rare is not None else None
-
-
-class _IntensityKeys(QObject):
-    """Number keys and arrows on the symptom list set the intensity of the current row."""
-
-    def __init__(self, view: QTableView, search: QLineEdit) -> None:
-        super().__init__(view)
-        self.view = view
-        self.search = search
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
-            return False
-        index = self.view.currentIndex()
-        key, text = event.key(), event.text()
-        if index.isValid():
-            cell = index.siblingAtColumn(COL_INTENSITY)
-            value = int(cell.data(Qt.ItemDataRole.EditRole) or 0)
-            new = None
-            if text.isdigit():
-                new = int(text)
-            elif key in (Qt.Key.Key_Right, Qt.Key.Key_Plus):
-                new = value + 1
-            elif key in (Qt.Key.Key_Left, Qt.Key.Key_Minus):
-                new = value - 1
-            elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                new = 0
-            if new is not None:
-                self.view.model().setData(cell, max(0, min(10, new)), Qt.ItemDataRole.EditRole)
-                return True
-        if text and text.isprintable() and not text.isdigit() and text not in "+-":
-            # Type to find: a letter typed on the list starts a new search (appending it to the last search,
-            # "fiebre" + "tos", found nothing); the next letters go on in the search box.
-            self.search.setFocus()
-            self.search.setText(text)
-            return True
-        return False
-
-
 class ConsultationWidget(QWidget):
     diagnosed = Signal(dict, dict)  # request, response
     close_requested = Signal(str, str)  # confirmed diagnosis code, doctor's notes
 
-    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: DiagnosisEngine, tasks: TaskManager, parent: QWidget | None = None,
+                 session: ConsultationSession | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.predictor: Predictor = engine  # the offline engine, or the mode-aware predictor (app/sync/predict.py)
         self.tasks = tasks
+        self.operations = ops.Operations(tasks, parent=self, on_error=self._failed)
+        self.session = session if session is not None else ConsultationSession()
+        self._pushing = False  # the session's findings are being put on screen: the fields' signals are echoes
         vocabulary = engine.vocabulary
-        self._last_request: dict[str, Any] | None = None
         WheelGuard.install()  # scrolling the result panel must never change a box under the pointer
 
         # Patient -----------------------------------------------------------------------------------------------
@@ -153,61 +107,22 @@ class ConsultationWidget(QWidget):
         vitals_grid.setColumnStretch(0, 1)
         vitals_grid.setColumnStretch(2, 1)
 
-        # Symptoms ----------------------------------------------------------------------------------------------
-        self.symptom_model = SymptomTableModel(vocabulary, self)  # owned by the screen: dies with it
-        self.symptom_filter = SymptomFilter()
-        self.symptom_filter.setSourceModel(self.symptom_model)
-        self.search = QLineEdit()
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.symptom_filter.set_query)
-        self.search.returnPressed.connect(self._focus_first_symptom)
-        self.only_entered = QCheckBox()
-        self.only_entered.toggled.connect(self.symptom_filter.set_only_entered)
-        self.table = QTableView()
-        self.table.setModel(self.symptom_filter)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(COL_SYMPTOM, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_INTENSITY, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_SYSTEM, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.installEventFilter(_IntensityKeys(self.table, self.search))
-        self.search.installEventFilter(self)
-        self.entered_label = QLabel()
-
-        # Extra findings as HPO terms (above all for the rare-disease ranking), searched in Spanish or English.
-        self.terms: Any = None  # app.core.hpo_search.TermSearch, loaded on the pool (half a second)
-        self.hpo_box = QWidget()  # the third tab
-        self.hpo_search = QLineEdit()
-        self.hpo_search.setClearButtonEnabled(True)
-        self.hpo_search.textChanged.connect(self._search_terms)
-        self.hpo_search.returnPressed.connect(self._add_first_term)
-        self.hpo_results = QListWidget()
-        self.hpo_results.itemActivated.connect(self._add_term)
-        self.hpo_chosen = QListWidget()
-        self.hpo_chosen.installEventFilter(self)
-        self.hpo_chosen_label = QLabel()
-        hpo_layout = QVBoxLayout(self.hpo_box)
-        hpo_layout.setContentsMargins(6, 6, 6, 6)
-        hpo_layout.addWidget(self.hpo_search)
-        hpo_layout.addWidget(self.hpo_results, 1)
-        hpo_layout.addWidget(self.hpo_chosen_label)
-        hpo_layout.addWidget(self.hpo_chosen, 1)
-        self.hpo_results.hide()
-        self.hpo_chosen.hide()
-        self.tasks.run(lambda: _load_terms(engine), self._terms_ready, lambda _e: self.hpo_box.setEnabled(False))
-        self.symptom_model.intensities_changed.connect(self._update_entered)
-
-        # Examination signs (contract v2), grouped as IMCI does.
+        # Findings: symptoms (keyboard first), examination signs (contract v2, grouped as IMCI does), HPO terms ---
+        self.symptom_panel = SymptomPanel(vocabulary)
+        self.symptom_model, self.symptom_filter = self.symptom_panel.model, self.symptom_panel.filter
+        self.search, self.table = self.symptom_panel.search, self.symptom_panel.table
+        self.only_entered, self.entered_label = self.symptom_panel.only_entered, self.symptom_panel.entered_label
         self.signs = SignChecklist()
-        self.signs.changed.connect(self._update_entered)
+        self.hpo_box = TermPanel(engine, tasks)  # the third tab
+        self.hpo_search, self.hpo_results = self.hpo_box.search, self.hpo_box.results
+        self.hpo_chosen, self.hpo_chosen_label = self.hpo_box.chosen, self.hpo_box.chosen_label
+        self.hpo_box.ready.connect(self._terms_ready)
 
         self.diagnose_button = QPushButton()
         self.diagnose_button.setDefault(True)
         self.diagnose_button.clicked.connect(self.diagnose)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.diagnose)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.diagnose)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, self.diagnose)  # the keypad's Enter key
         self.clear_button = QPushButton()
         self.clear_button.clicked.connect(self.clear)
         self.message = QLabel()
@@ -262,18 +177,9 @@ class ConsultationWidget(QWidget):
         patient_grid.setColumnStretch(1, 3)
         patient_grid.setColumnStretch(3, 2)
 
-        symptoms_page = QWidget()
-        symptoms_layout = QVBoxLayout(symptoms_page)
-        symptoms_layout.setContentsMargins(6, 6, 6, 4)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search, 1)
-        search_row.addWidget(self.only_entered)
-        symptoms_layout.addLayout(search_row)
-        symptoms_layout.addWidget(self.table, 1)
-        symptoms_layout.addWidget(self.entered_label)
         # Symptoms, signs and extra findings share the room under the vitals; each tab says how many it holds.
         self.findings_tabs = QTabWidget()
-        self.findings_tabs.addTab(symptoms_page, "")
+        self.findings_tabs.addTab(self.symptom_panel, "")
         self.findings_tabs.addTab(self.signs, "")
         self.findings_tabs.addTab(self.hpo_box, "")
 
@@ -314,11 +220,11 @@ class ConsultationWidget(QWidget):
         for before, after in pairwise(chain):
             QWidget.setTabOrder(before, after)
 
-        # Anything that changes the request after a diagnosis marks the answer as out of date.
-        for signal in (self.symptom_model.intensities_changed, self.signs.changed, self.age.changed,
-                       self.sex.currentIndexChanged, self.consciousness.currentIndexChanged, self.pregnancy.changed,
-                       self.duration.changed, *(box.changed for box in self.vitals.values())):
-            signal.connect(self._check_stale)
+        # Every finding the doctor changes goes to the session, which then says whether the answer is out of date.
+        for signal in (self.symptom_model.intensities_changed, self.signs.changed, self.hpo_box.changed,
+                       self.age.changed, self.sex.currentIndexChanged, self.consciousness.currentIndexChanged,
+                       self.pregnancy.changed, self.duration.changed, *(box.changed for box in self.vitals.values())):
+            signal.connect(self._pull)
 
         # A bound method, not a lambda: Qt disconnects it when the screen is destroyed.
         translator().language_changed.connect(self._language_changed)
@@ -351,10 +257,8 @@ class ConsultationWidget(QWidget):
             self.vitals[vital.key].setAccessibleName(label)
             self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{vital.low:g}",
                                                  high=f"{vital.high:g}"))
-        self.hpo_chosen_label.setText(tr("consult.hpo_chosen"))
-        self.hpo_search.setPlaceholderText(tr("consult.hpo_search"))
-        self.search.setPlaceholderText(tr("consult.search"))
-        self.only_entered.setText(tr("consult.only_entered"))
+        self.hpo_box.retranslate()
+        self.symptom_panel.retranslate()
         self.diagnose_button.setText(tr("consult.diagnose"))
         self.clear_button.setText(tr("consult.clear"))
         self.confirm_box.setTitle(tr("consult.confirm"))
@@ -363,27 +267,61 @@ class ConsultationWidget(QWidget):
         self.close_button.setText(tr("consult.close"))
         self.stale.setText(tr("consult.stale"))
         self._fill_final_choices()
-        self._update_entered()
+        self._show_findings_state()
 
-    def _update_entered(self) -> None:
-        symptoms = len(self.symptom_model.intensities())
+    # The session: fields to findings, findings to fields -----------------------------------------------------------
+    def findings_on_screen(self) -> Findings:
+        """What the fields hold; a number a field refused is left out (see `number_errors`)."""
+        vitals = {key: value for key, box in self.vitals.items() if (value := box.value()) is not None}
+        return Findings(age=self.age.years(), sex=self.sex.currentData(), duration_days=self.duration.value(),
+                        consciousness=self.consciousness.currentData() or None, pregnancy=self.pregnancy.value(),
+                        vitals=vitals, symptoms=self.symptom_model.intensities(), signs=tuple(self.signs.checked()),
+                        hpo_terms=tuple(self.hpo_box.chosen_terms()))
+
+    def _pull(self, *_args: object) -> None:
+        if self._pushing or not hasattr(self, "patient_box"):
+            return  # an echo of `_push`, or the screen is still being built
+        self.session.set_findings(self.findings_on_screen())
+        self._show_findings_state()
+
+    def _push(self) -> None:
+        """Put the session's findings on screen (a new patient, a saved visit)."""
+        findings = self.session.findings
+        self._pushing = True
+        try:
+            self.age.set_years(findings.age)
+            self.sex.setCurrentIndex(1 if findings.sex == "M" else 0)
+            self.duration.setValue(findings.duration_days)
+            for key, box in self.vitals.items():
+                box.setValue(findings.vitals.get(key))
+            self.symptom_model.set_intensities(dict(findings.symptoms))
+            self.hpo_box.set_terms(list(findings.hpo_terms))
+            if findings.pregnancy is None:
+                self.pregnancy.clear()
+            else:
+                self.pregnancy.set_value(dict(findings.pregnancy))
+            self.consciousness.setCurrentIndex(max(0, self.consciousness.findData(findings.consciousness)))
+            self.signs.set_checked(findings.signs)
+        finally:
+            self._pushing = False
+        self._update_pregnancy()
+        self._pull()  # the session holds what the fields took
+
+    def _show_findings_state(self) -> None:
+        """Counts on the tabs; the out-of-date banner, and the close button only for an answer that is not."""
+        symptoms = len(self.session.findings.symptoms)
         self.entered_label.setText(tr("consult.entered", count=symptoms))
         self.findings_tabs.setTabText(TAB_SYMPTOMS, tr("consult.tab_symptoms", count=symptoms))
-        self.findings_tabs.setTabText(TAB_SIGNS, tr("consult.tab_signs", count=len(self.signs.checked())))
-        self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=self.hpo_chosen.count()))
-        self.hpo_chosen_label.setVisible(self.hpo_chosen.count() > 0)
-        self._check_stale()
+        self.findings_tabs.setTabText(TAB_SIGNS, tr("consult.tab_signs", count=len(self.session.findings.signs)))
+        self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=len(self.session.findings.hpo_terms)))
+        stale = self.session.stale
+        self.stale.setVisible(stale)
+        self.close_button.setEnabled(not stale)
 
     def answer_is_stale(self) -> bool:
         """True when the findings on screen are not those the answer on screen was given for."""
-        return self._last_request is not None and self.request() != self._last_request
-
-    def _check_stale(self, *_args: object) -> None:
-        if not hasattr(self, "stale"):
-            return  # still being built
-        stale = self.answer_is_stale()
-        self.stale.setVisible(stale)
-        self.close_button.setEnabled(not stale)
+        self._pull()
+        return self.session.stale
 
     def _update_pregnancy(self) -> None:
         shown = pregnancy_applies(self.sex.currentData(), self.age.years())
@@ -401,6 +339,7 @@ class ConsultationWidget(QWidget):
         codes += [c.code for c in self.engine.vocabulary.conditions if c.code not in codes]
         for code in codes:
             if code.startswith("ORPHA:"):
+                # Ignored on the next line: an ORPHA code can only have come from the response read above (not None).
                 name = next(d["name"] for d in self.result.response["rare_diseases"]  # type: ignore[index]
                             if d["orpha_code"] == code)
                 if translator().lang != "en":  # Orphanet's names come in English: say so on a Spanish screen
@@ -416,64 +355,26 @@ class ConsultationWidget(QWidget):
             self.final_diagnosis.setEditText("")
 
     # Input -------------------------------------------------------------------------------------------------------
-    def set_patient(self, name: str, age: float | None, sex: str) -> None:
-        """A registered patient; `age` None (birth date unknown) leaves the age for the doctor to enter."""
+    def start(self, patient: dict[str, Any] | None, name: str, age: float | None, sex: str) -> None:
+        """A new consultation for `patient` (None: a quick one); `age` None (birth date unknown) leaves the age for
+        the doctor to enter."""
         self.clear()
+        self.session.start(patient, age, sex)
         self.patient_label.setText(name)
-        self.age.set_years(age)
-        self.sex.setCurrentIndex(0 if sex == "F" else 1)
+        self._push()
+
+    def set_patient(self, name: str, age: float | None, sex: str) -> None:
+        self.start(self.session.patient, name, age, sex)
 
     def request(self) -> dict[str, Any]:
-        """The diagnose-contract (v2) request for what is on screen (validated by the engine, not here).
-
-        Only what was entered is sent: a vital left at "—", AVPU not assessed, no pregnancy recorded (or a patient
-        the pregnancy field does not apply to) and no ticked sign leave their field out.
-        """
-        vitals = {}
-        for vital in self.vital_fields:
-            value = self.vitals[vital.key].value()  # None: not measured, or refused (see `number_errors`)
-            if value is not None:
-                vitals[vital.key] = value
-        request: dict[str, Any] = {"sex": self.sex.currentData(),
-                                   "symptoms": self.symptom_model.intensities(), "vitals": vitals}
-        age = self.age.years()
-        if age is not None:  # unknown: the contract's "age is required" asks for it
-            request = {"age": age, **request}
-        terms = self.chosen_terms()
-        if terms:
-            request["hpo_terms"] = terms
-        duration = self.duration.value()
-        if duration is not None:
-            request["duration_days"] = duration
-        pregnancy = self.pregnancy.value()
-        if pregnancy is not None and pregnancy_applies(request["sex"], age):
-            request["pregnancy"] = pregnancy
-        consciousness = self.consciousness.currentData()
-        if consciousness:
-            request["consciousness"] = consciousness
-        signs = self.signs.checked()
-        if signs:
-            request["signs"] = signs
-        return request
+        """The diagnose-contract (v2) request for what is on screen (validated by the engine, not here)."""
+        self._pull()
+        return self.session.request()
 
     def load_request(self, request: dict[str, Any]) -> None:
         """Put a saved request (a draft, a past encounter; contract v1 or v2) back on screen."""
-        self.age.set_years(float(request["age"]) if request.get("age") is not None else None)
-        self.sex.setCurrentIndex(0 if request.get("sex", "F") == "F" else 1)
-        duration = request.get("duration_days")
-        self.duration.setValue(float(duration) if duration is not None else None)
-        for vital in self.vital_fields:
-            value = (request.get("vitals") or {}).get(vital.key)
-            self.vitals[vital.key].setValue(float(value) if value is not None else None)
-        self.symptom_model.set_intensities(request.get("symptoms", {}))
-        self.hpo_chosen.clear()
-        self.hpo_chosen.hide()
-        for term in request.get("hpo_terms") or []:
-            self._add_chosen(term)
-        self.pregnancy.set_value(request.get("pregnancy"))
-        self.consciousness.setCurrentIndex(max(0, self.consciousness.findData(request.get("consciousness"))))
-        self.signs.set_checked(request.get("signs") or ())
-        self._update_entered()
+        self.session.set_findings(Findings.from_request(request))
+        self._push()
 
     def number_fields(self) -> list[NumberField]:
         return [self.age.number, self.duration, self.pregnancy.number, *self.vitals.values()]
@@ -482,10 +383,20 @@ class ConsultationWidget(QWidget):
         """The number fields holding a value they refused (shown beside each), in screen order."""
         return [f for f in self.number_fields() if f.isVisibleTo(self) and f.error()]
 
+    def open_record(self, encounter: dict[str, Any]) -> None:
+        """A stored encounter of the session's patient: its findings, and its answer, diagnosis and notes if it was
+        diagnosed (a closed one read-only; a draft goes on)."""
+        self.session.open_record(encounter)
+        self._push()
+        if encounter.get("response"):
+            self.show_saved(encounter["request"], encounter["response"], encounter.get("final_code"),
+                            encounter.get("notes") or "", closed=self.session.closed)
+        self.show_closable()
+
     def show_saved(self, request: dict[str, Any], response: dict[str, Any], final_code: str | None, notes: str,
                    *, closed: bool) -> None:
         """A stored visit's answer, the doctor's diagnosis and notes; a closed visit's notes are read-only."""
-        self._last_request = self.request()  # the saved findings as this screen puts them (already loaded)
+        self.session.answer = Answer(self.request(), response)  # the saved findings as this screen puts them
         self.result.show_response(request, response)
         self._fill_final_choices(keep=False)
         if final_code:
@@ -500,95 +411,43 @@ class ConsultationWidget(QWidget):
         self.notes.setReadOnly(closed)
         if self.hpo_chosen.count():  # extra findings recorded: show them rather than an empty symptom list
             self.findings_tabs.setCurrentIndex(TAB_HPO)
-        self._check_stale()
+        self.show_closable()
+
+    def show_closable(self) -> None:
+        """The doctor's confirmation is open only for an answer of a visit not closed yet."""
+        self.confirm_box.setEnabled(self.session.answer is not None and not self.session.closed)
+        self._show_findings_state()
 
     def clear(self) -> None:
-        """Everything shown for a patient goes: findings, answer, the doctor's diagnosis and notes, the patient."""
-        self._last_request = None
+        """Everything shown for a patient goes: findings, answer, the doctor's diagnosis and notes, the patient's
+        name. The session keeps who the consultation is for (the main window's `reset_consultation` drops it)."""
         self.patient_label.setText("")
-        self.age.set_years(None)
-        self.sex.setCurrentIndex(0)
-        self.only_entered.setChecked(False)
-        self.symptom_model.clear()
-        self.hpo_chosen.clear()
-        self.hpo_chosen.hide()
-        self.hpo_search.clear()
-        self.search.clear()
-        for vital in self.vital_fields:
-            self.vitals[vital.key].setValue(None)
-        self.duration.setValue(None)
-        self.pregnancy.clear()
-        self.consciousness.setCurrentIndex(0)
-        self.signs.clear()
+        self.symptom_panel.clear()
+        self.hpo_box.clear()
+        self.session.forget_findings()  # after the panels: clearing them announces findings the session must not keep
+        self._push()
         self.findings_tabs.setCurrentIndex(TAB_SYMPTOMS)
-        self._update_entered()
         self.notes.clear()
         self.notes.setReadOnly(False)
         self.message.clear()
         self.result.clear()
         self._fill_final_choices(keep=False)
         self.confirm_box.setEnabled(False)
-        self._check_stale()
+        self._show_findings_state()
 
     # Extra findings (HPO) ----------------------------------------------------------------------------------------
-    def _terms_ready(self, terms: Any) -> None:
-        self.terms = terms
+    @property
+    def terms(self) -> Any:
+        return self.hpo_box.terms
+
+    def _terms_ready(self) -> None:
         self.result.term_label = self.term_label
-        self.hpo_box.setEnabled(True)
 
     def term_label(self, hpo: str) -> str:
-        info = self.terms.term(hpo) if self.terms is not None else None
-        return info.label(translator().lang) if info is not None else hpo
-
-    def _search_terms(self, text: str) -> None:
-        self.hpo_results.clear()
-        matches = self.terms.search(text, limit=8, lang=translator().lang) if self.terms and text.strip() else []
-        for match in matches:
-            item = QListWidgetItem(f"{self.term_label(match.hpo_id)} ({match.hpo_id})")
-            item.setData(Qt.ItemDataRole.UserRole, match.hpo_id)
-            self.hpo_results.addItem(item)
-        self.hpo_results.setVisible(bool(matches))
-
-    def _add_first_term(self) -> None:
-        if self.hpo_results.count():
-            self._add_term(self.hpo_results.item(0))
-
-    def _add_term(self, item: QListWidgetItem) -> None:
-        self._add_chosen(item.data(Qt.ItemDataRole.UserRole))
-        self.hpo_search.clear()
-
-    def _add_chosen(self, hpo: str) -> None:
-        if hpo in self.chosen_terms():
-            return
-        item = QListWidgetItem(f"✕ {self.term_label(hpo)} ({hpo})")
-        item.setData(Qt.ItemDataRole.UserRole, hpo)
-        item.setToolTip(tr("consult.hpo_remove"))
-        self.hpo_chosen.addItem(item)
-        self.hpo_chosen.show()
-        self._update_entered()
+        return self.hpo_box.term_label(hpo)
 
     def chosen_terms(self) -> list[str]:
-        return [self.hpo_chosen.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.hpo_chosen.count())]
-
-    def _focus_first_symptom(self) -> None:
-        if self.symptom_filter.rowCount() > 0:
-            self.table.setFocus()
-            self.table.setCurrentIndex(self.symptom_filter.index(0, COL_SYMPTOM))
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        # Down arrow from the search box goes to the list, like a search field should.
-        if (obj is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-                and event.key() == Qt.Key.Key_Down):
-            self._focus_first_symptom()
-            return True
-        # Delete on a chosen extra finding removes it.
-        if (obj is self.hpo_chosen and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.hpo_chosen.currentItem()):
-            self.hpo_chosen.takeItem(self.hpo_chosen.currentRow())
-            self.hpo_chosen.setVisible(self.hpo_chosen.count() > 0)
-            self._update_entered()
-            return True
-        return super().eventFilter(obj, event)
+        return self.hpo_box.chosen_terms()
 
     # Diagnose ----------------------------------------------------------------------------------------------------
     def diagnose(self) -> None:
@@ -607,19 +466,16 @@ class ConsultationWidget(QWidget):
             return
         self.message.clear()
         self.diagnose_button.setEnabled(False)
-        predictor = self.predictor
-        self.tasks.run(lambda: predictor.diagnose(validated),
-                       lambda response: self._show(request, response),
-                       self._failed)
+        self.operations.run(ops.diagnose(self.predictor, validated), lambda response: self._show(request, response))
 
     def _show(self, request: dict[str, Any], response: dict[str, Any]) -> None:
         self.diagnose_button.setEnabled(True)
-        self._last_request = request
+        self.session.answered(request, response)
         self.result.show_response(request, response)
         self._fill_final_choices()
         self.final_diagnosis.setCurrentIndex(0)
         self.confirm_box.setEnabled(True)
-        self._check_stale()
+        self._show_findings_state()
         self.diagnosed.emit(request, response)
 
     def _failed(self, error: BaseException) -> None:
@@ -629,21 +485,19 @@ class ConsultationWidget(QWidget):
         show_error(self, error)
 
     def _request_close(self) -> None:
-        if self.answer_is_stale():  # closing stores the findings: they must be those the answer saw
-            self._check_stale()
-            self.message.setText(tr("consult.stale"))
+        self._pull()
+        choice = self.final_diagnosis.currentData() or self.final_diagnosis.currentText()
+        problem = self.session.closing_problem(choice)  # a stale answer: closing stores the findings it did not see
+        if problem is not None:
+            self._show_findings_state()
+            self.message.setText(tr(problem))
             return
-        code = self.final_diagnosis.currentData() or self.final_diagnosis.currentText().strip()
-        if "(" in code and code.endswith(")"):  # typed text that matches an item label
-            code = code.rsplit("(", 1)[1].rstrip(")")
-        if not code:
-            self.message.setText(tr("consult.need_final"))
-            return
-        self.close_requested.emit(code, self.notes.toPlainText().strip())
+        self.close_requested.emit(final_code(choice), self.notes.toPlainText().strip())
 
     def set_predictor(self, predictor: Predictor) -> None:
         self.predictor = predictor
 
     @property
     def last_request(self) -> dict[str, Any] | None:
-        return self._last_request
+        answer = self.session.answer
+        return dict(answer.request) if answer is not None else None

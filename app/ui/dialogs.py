@@ -15,7 +15,8 @@ from typing import Any
 
 from app import __version__
 from app.core.bundle import ModelBundle
-from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, CENTRAL_URL, LANGUAGE, MODE, MODES, ConfigVar
+from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT, CENTRAL_URL, COUNTRY, LANGUAGE, MODE, MODES, ConfigVar
+from app.ui.document_types import COUNTRY_NAMES
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QComboBox,
@@ -31,7 +32,7 @@ from app.ui.qt import (
 from app.ui.widgets import NumberField, with_message
 
 # What the Preferences dialog shows, in the order saved: a new clinic limit first, so a longer own auto-lock fits.
-PREFERENCES: tuple[ConfigVar, ...] = (AUTO_LOCK_LIMIT, CENTRAL_URL, MODE, LANGUAGE, AUTO_LOCK)
+PREFERENCES: tuple[ConfigVar, ...] = (AUTO_LOCK_LIMIT, CENTRAL_URL, MODE, COUNTRY, LANGUAGE, AUTO_LOCK)
 
 
 class SettingsDialog(QDialog):
@@ -61,11 +62,16 @@ class SettingsDialog(QDialog):
             self.mode.addItem(tr(f"settings.mode_{mode}"), mode)
         current = values.get(MODE)
         self.mode.setCurrentIndex(MODES.index(current) if current in MODES else 0)
+        self.country = QComboBox()  # the clinic's: which identity documents the patient form offers
+        for code in COUNTRY.choices:
+            self.country.addItem(COUNTRY_NAMES[code], code)
+        self.country.setCurrentIndex(max(0, self.country.findData(values.get(COUNTRY) or COUNTRY.default)))
         self.data_dir = QLabel(str(data_dir))
         self.data_dir.setWordWrap(True)
         self._fields: dict[ConfigVar, QWidget] = {LANGUAGE: self.language, AUTO_LOCK: self.auto_lock,
                                                   AUTO_LOCK_LIMIT: self.auto_lock_limit,
-                                                  CENTRAL_URL: self.central_url, MODE: self.mode}
+                                                  CENTRAL_URL: self.central_url, MODE: self.mode,
+                                                  COUNTRY: self.country}
         for var, field in self._fields.items():
             field.setEnabled(editable.get(var, False))
         form = QFormLayout(self)
@@ -74,6 +80,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("settings.auto_lock_limit"), with_message(self.auto_lock_limit))
         form.addRow(tr("settings.central_url"), self.central_url)
         form.addRow(tr("settings.mode"), self.mode)
+        form.addRow(tr("settings.country"), self.country)
         form.addRow(tr("settings.data_dir"), self.data_dir)
         self.clinic_only = QLabel(tr("settings.clinic_only"))
         self.clinic_only.setWordWrap(True)

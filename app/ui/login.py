@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.ui import operations as ops
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
@@ -28,13 +29,6 @@ from app.ui.qt import (
 from app.ui.tasks import TaskManager
 
 
-def _store() -> Any:
-    """The store class, imported on the database worker: SQLAlchemy's import never blocks the window."""
-    from app.store.store import ClinicStore
-
-    return ClinicStore
-
-
 class LoginWindow(QWidget):
     unlocked = Signal(object)  # the unlocked ClinicStore
 
@@ -42,6 +36,7 @@ class LoginWindow(QWidget):
         super().__init__()
         self.data_dir = data_dir
         self.tasks = tasks
+        self.operations = ops.Operations(tasks, parent=self)
         self.setObjectName("loginWindow")
         self.title = QLabel()
         font = self.title.font()
@@ -150,13 +145,13 @@ class LoginWindow(QWidget):
         self.status.setText(tr("login.opening"))
         if self.use_recovery.isChecked():
             key = self.recovery.text()
-            op = lambda: _store().unlock_with_recovery_key(self.data_dir, key)  # noqa: E731
+            op = ops.unlock_with_recovery_key(self.data_dir, key)
         else:
             login, passphrase = self.login.text().strip(), self.passphrase.text()
             self._temporary = passphrase
-            op = lambda: _store().unlock(self.data_dir, login, passphrase)  # noqa: E731
+            op = ops.unlock(self.data_dir, login, passphrase)
         self.passphrase.clear()
-        self.tasks.run_database(op, self._done, self._failed)
+        self.operations.run(op, self._done, self._failed)
 
     def _done(self, store: Any) -> None:
         self.button.setEnabled(True)
@@ -189,7 +184,7 @@ class LoginWindow(QWidget):
             self.button.setEnabled(True)
             self.status.setText(friendly_message(error))
 
-        self.tasks.run_database(lambda: store.users.change_passphrase(current, new), changed, refused)
+        self.operations.run(ops.change_own_passphrase(current, new), changed, refused, store=store)
 
     def _failed(self, error: BaseException) -> None:
         self.button.setEnabled(True)

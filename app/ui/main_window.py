@@ -1,8 +1,10 @@
 """The doctor's main window: patients and consultation tabs, menus, and the status bar.
 
-It holds no clinical logic: searches, encounters and settings go to the store on the database worker; diagnoses
-to the engine on the pool; this class only routes results to widgets. Store calls take `self.store` at the moment
-they are scheduled, so a lock in between makes them fail cleanly instead of touching a closed database.
+Layout and wiring only. What the screens do is a named operation (app/ui/operations.py) run on the task manager:
+store work on the database worker, diagnoses, the PDF and the network on the pool. An operation that changes
+something announces what (`OpChanges`), and each view refreshes itself from that: the status bar (app/ui/status_bar
+.py), the patient's history, the predictor. The consultation's state (patient, findings, answer, encounter) is the
+`ConsultationSession` the consultation screen shows (app/core/consultation_session.py).
 
 Everything shown for a patient belongs to one patient, one consultation and one user: `reset_consultation` takes
 all of it off the screen (findings, answer, the doctor's diagnosis and notes, the letter action) when any of the
@@ -18,53 +20,39 @@ from pathlib import Path
 from typing import Any
 
 from app.core.age import age_in_years
+from app.core.consultation_session import ConsultationSession
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
 from app.preferences import Preferences
-from app.store.config_vars import AUTO_LOCK, LANGUAGE, REGISTRATION_NUMBER, ConfigVar
+from app.store.config_vars import COUNTRY, LANGUAGE, ConfigVar
 from app.store.store import ClinicStore
+from app.ui import operations as ops
 from app.ui.accounts import AccountsDialog
 from app.ui.consultation import ConsultationWidget
 from app.ui.dialogs import PREFERENCES, AboutDialog, SettingsDialog
 from app.ui.errors import show_error
 from app.ui.i18n import tr, translator
-from app.ui.patients import PatientDialog, PatientsWidget, encounter_row, patient_row
+from app.ui.patients import PatientDialog, PatientsWidget
 from app.ui.qt import (
     QAction,
     QCloseEvent,
     QFileDialog,
     QKeySequence,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPrintDialog,
     QPrinter,
     QStandardPaths,
     QTabWidget,
-    QTimer,
     Signal,
 )
-from app.ui.referral import ReferralLetter, print_letter, write_pdf
+from app.ui.referral import print_letter
 from app.ui.referral_dialog import PRINT, SAVE_PDF, ReferralDialog
+from app.ui.referral_export import referral_letter
+from app.ui.status_bar import ClinicStatus
 from app.ui.tasks import TaskManager
-from app.ui.vital_fields import vital_fields
 
 log = logging.getLogger(__name__)
-STATUS_REFRESH_MS = 60_000  # connectivity and records waiting; a background sync follows when allowed
-
-
-def clinic_identity(store: ClinicStore) -> tuple[str, str]:
-    """The clinic's name and place, for the window title and the referral letter (database worker)."""
-    return store.clinic.name, store.clinic.municipality
-
-
-def _local_time(iso: str | None) -> str:
-    if not iso:
-        return tr("status.never")
-    try:
-        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
 
 
 class MainWindow(QMainWindow):
@@ -80,21 +68,22 @@ class MainWindow(QMainWindow):
         self.tasks = tasks
         self.data_dir = data_dir
         self.store: ClinicStore | None = None
+        self.operations = ops.Operations(tasks, ops.store_of(self), self, on_error=self.show_error)
         self._user_id: str | None = None  # kept across a lock: the same user unlocking gets the screen back
         self.clinic_name = ""
         self.clinic_place = ""
+        self.clinic_country = COUNTRY.default  # the identity documents the patient form offers
         self.user_name = ""
         self.user_login = ""
-        self.patient: dict[str, Any] | None = None
-        self.encounter_id: str | None = None
-        self.encounter_closed = False
-        self._status: dict[str, Any] = {}  # the last sync status read, for the background-sync decision
+        self._history_of: str | None = None  # the patient whose history the patients tab shows
+        self._syncing = False
         self.last_pdf: Path | None = None
         self.accounts_dialog: AccountsDialog | None = None
         self.referral_dialog: ReferralDialog | None = None
 
+        self.session = ConsultationSession()
         self.patients = PatientsWidget()
-        self.consultation = ConsultationWidget(engine, tasks)
+        self.consultation = ConsultationWidget(engine, tasks, session=self.session)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.patients, "")
         self.tabs.addTab(self.consultation, "")
@@ -108,20 +97,22 @@ class MainWindow(QMainWindow):
         self.patients.encounter_opened.connect(self.open_encounter)
         self.consultation.diagnosed.connect(self.save_diagnosis)
         self.consultation.close_requested.connect(self.close_encounter)
+        self.operations.changed.connect(self._follow_changes)
 
+        self.status = ClinicStatus(self.statusBar(), self.operations, data_dir, engine.bundle.version)
+        self.status.sync_wanted.connect(self.sync_in_background)
         self.status_connection, self.status_mode, self.status_pending, self.status_sync, self.status_model = (
-            QLabel() for _ in range(5))
-        for label in (self.status_connection, self.status_mode, self.status_pending, self.status_sync,
-                      self.status_model):
-            self.statusBar().addPermanentWidget(label)
-        self._syncing = False
-        self.status_timer = QTimer(self)
-        self.status_timer.setInterval(STATUS_REFRESH_MS)
-        self.status_timer.timeout.connect(self.refresh_status)
+            self.status.connection, self.status.mode, self.status.pending, self.status.last_sync, self.status.model)
 
         self.action_pdf = QAction(self)
         self.action_pdf.setEnabled(False)
         self.action_pdf.triggered.connect(self.choose_pdf_path)
+        # File → Export (FHIR): the closed consultation on screen as a FHIR R4 Bundle (app/interop/fhir.py); usable
+        # exactly when the referral letter is, so it follows that action instead of repeating its conditions.
+        self.action_fhir = QAction(self)
+        self.action_fhir.setEnabled(False)
+        self.action_fhir.triggered.connect(self.export_fhir)
+        self.action_pdf.changed.connect(self._follow_letter_action)
         self.action_lock = QAction(self)
         self.action_lock.setShortcut(QKeySequence("Ctrl+L"))
         self.action_lock.triggered.connect(self.lock_requested)
@@ -131,14 +122,15 @@ class MainWindow(QMainWindow):
         self.action_settings = QAction(self)
         self.action_settings.triggered.connect(self.open_settings)
         self.action_sync = QAction(self)
-        self.action_sync.triggered.connect(lambda: self.sync_now(quiet=False))
+        self.action_sync.triggered.connect(self.sync_by_hand)
         self.action_accounts = QAction(self)  # administrators only
         self.action_accounts.triggered.connect(self.open_accounts)
         self.action_accounts.setVisible(False)
         self.action_about = QAction(self)
-        self.action_about.triggered.connect(lambda: AboutDialog(self, engine.bundle).exec())
+        self.action_about.triggered.connect(self.open_about)
         self.file_menu = self.menuBar().addMenu("")
-        self.file_menu.addActions([self.action_pdf, self.action_sync, self.action_lock, self.action_quit])
+        self.file_menu.addActions([self.action_pdf, self.action_fhir, self.action_sync, self.action_lock,
+                                   self.action_quit])
         self.tools_menu = self.menuBar().addMenu("")
         self.tools_menu.addActions([self.action_settings, self.action_accounts])
         self.help_menu = self.menuBar().addMenu("")
@@ -148,13 +140,27 @@ class MainWindow(QMainWindow):
         self.retranslate()
         self.resize(1366, 740)
 
+    # The consultation's state lives in the session; these read it for the wiring below and for tests.
+    @property
+    def patient(self) -> dict[str, Any] | None:
+        return self.session.patient
+
+    @property
+    def encounter_id(self) -> str | None:
+        return self.session.encounter_id
+
+    @property
+    def encounter_closed(self) -> bool:
+        return self.session.closed
+
+    def show_error(self, error: BaseException) -> None:
+        show_error(self, error)
+
     # Session -----------------------------------------------------------------------------------------------------
     def db(self, op: Callable[[ClinicStore], Any], on_done: Callable[[Any], None] | None = None,
            on_error: Callable[[BaseException], None] | None = None) -> None:
-        store = self.store
-        if store is None:
-            return
-        self.tasks.run_database(lambda: op(store), on_done, on_error or (lambda e: show_error(self, e)))
+        """An unnamed store call (scripts and tests); the screens use the named operations."""
+        self.operations.run(ops.QueryOp("db", op), on_done, on_error)
 
     def attach(self, store: ClinicStore) -> None:
         """A user logged in (or unlocked again)."""
@@ -167,32 +173,40 @@ class MainWindow(QMainWindow):
         if not same_user:
             self.reset_consultation()
             self.patients.clear()  # the last user's search and its results are not for the next one
-        self.db(lambda s: (*clinic_identity(s), s.settings.get(LANGUAGE)), self._show_session)
-        self.refresh_status()
-        self.status_timer.start()
+        self.operations.run(ops.read_session(), self._show_session)
+        self.status.start()
         self.update_predictor()
         self.retranslate()
 
     def update_predictor(self) -> None:
         """Offline, hybrid or cloud, as the clinic's settings say (built on the database worker)."""
-        from app.sync.predict import ModePredictor
-
-        engine = self.engine
-        self.db(lambda s: ModePredictor.from_store(s, engine), self.consultation.set_predictor)
+        self.operations.run(ops.build_predictor(self.engine), self.consultation.set_predictor)
 
     def detach(self) -> None:
         self.store = None
-        self.status_timer.stop()
+        self.status.stop()
 
-    def _show_session(self, values: tuple[str, str, str | None]) -> None:
-        self.clinic_name, self.clinic_place, language = values
+    def _follow_changes(self, changes: ops.OpChanges) -> None:
+        """What this window itself shows of the store: the patient's history, the predictor (the mode), the
+        clinic's name and country (the language a saved preference applies itself, in `_settings_saved`)."""
+        if changes.encounters and self._history_of is not None:
+            self.load_history(self._history_of)
+        if changes.settings:
+            self.update_predictor()
+            self.operations.run(ops.read_clinic(), self._show_clinic)
+
+    def _show_session(self, values: tuple[str, str, str | None, str]) -> None:
+        name, place, language, country = values
         if language and language != translator().lang:
             translator().set_language(language)  # each person's own (the clinic's until they choose one)
+        self._show_clinic((name, place, country))
+
+    def _show_clinic(self, values: tuple[str, str, str]) -> None:
+        self.clinic_name, self.clinic_place, self.clinic_country = values
         self.retranslate()
 
     def _language_changed(self, _lang: str) -> None:
         self.retranslate()
-        self._status_texts()  # the status bar kept the old language until its next refresh
 
     def retranslate(self) -> None:
         title = tr("app.title")
@@ -207,70 +221,37 @@ class MainWindow(QMainWindow):
         self.tools_menu.setTitle(tr("main.menu_tools"))
         self.help_menu.setTitle(tr("main.menu_help"))
         self.action_pdf.setText(tr("main.export_pdf"))
+        self.action_fhir.setText(tr("main.export_fhir"))
         self.action_lock.setText(tr("main.lock"))
         self.action_quit.setText(tr("main.quit"))
         self.action_settings.setText(tr("main.settings"))
         self.action_sync.setText(tr("main.sync_now"))
         self.action_about.setText(tr("main.about"))
         self.action_accounts.setText(tr("main.accounts"))
-        self.status_model.setText(tr("status.model", version=self.engine.bundle.version))
+        self.status.retranslate()  # the status bar kept the old language until its next refresh
 
     def refresh_status(self) -> None:
-        """Mode, records waiting, last sync (database worker); then whether the central service answers (pool)."""
-        from app.sync.run import sync_status
+        self.status.refresh()
 
-        data_dir = self.data_dir
-        self.db(lambda s: sync_status(s, data_dir), self._show_status)
-
-    def _show_status(self, status: dict[str, Any]) -> None:
-        from app.sync.client import probe
-
-        self._status = status
-        self._status_texts()
-        mode = status["mode"]
-        if mode == "offline":
-            self.status_connection.clear()  # the mode says it all: no probing, no background sync
-            return
-        if not status["server"]:
-            self.status_connection.setText(tr("status.offline"))
-            return
-        server = status["server"]
-        self.tasks.run(lambda: probe(server, timeout=2.0), self._show_connectivity, lambda _e: None)
-
-    def _status_texts(self) -> None:
-        """The status bar's words for the last status read (again on a language change, without asking anyone)."""
-        status = self._status
-        if not status:
-            return
-        self.status_mode.setText(tr(f"status.mode_{status['mode']}"))
-        self.status_pending.setText(tr("status.pending", count=status["pending"]))
-        self.status_sync.setText(tr("status.last_sync", when=_local_time(status["last_sync"])))
-
-    def _show_connectivity(self, connectivity: Any) -> None:
-        self.status_connection.setText(tr("status.online") if connectivity.reachable else tr("status.unreachable"))
-        status = self._status
-        # Background sync only when the mode allows it, the laptop is enrolled and the service answers.
-        if connectivity.reachable and status.get("auto_sync") and status.get("pending") and not self._syncing:
-            self.sync_now(quiet=True)
+    def open_about(self) -> None:
+        AboutDialog(self, self.engine.bundle).exec()
 
     # Patients ----------------------------------------------------------------------------------------------------
     def search(self, query: str) -> None:
         if not query:
             self.patients.show_results([])
             return
-        self.db(lambda s: [patient_row(p) for p in s.patients.search(query)], self.patients.show_results)
+        self.operations.run(ops.search_patients(query), self.patients.show_results)
 
     def new_patient(self) -> None:
-        dialog = PatientDialog(self)
+        dialog = PatientDialog(self, country=self.clinic_country)
         if dialog.exec():
-            values = dialog.values()
-            self.db(lambda s: patient_row(s.patients.add(**values)), self._patient_saved)
+            self.operations.run(ops.register_patient(dialog.values()), self._patient_saved)
 
     def edit_patient(self, patient: dict[str, Any]) -> None:
-        dialog = PatientDialog(self, patient)
+        dialog = PatientDialog(self, patient, country=self.clinic_country)
         if dialog.exec():
-            values = dialog.values()
-            self.db(lambda s: patient_row(s.patients.update(patient["id"], **values)), self._patient_saved)
+            self.operations.run(ops.update_patient(patient["id"], dialog.values()), self._patient_saved)
 
     def _patient_saved(self, row: dict[str, Any]) -> None:
         self.patients.search.blockSignals(True)
@@ -279,24 +260,29 @@ class MainWindow(QMainWindow):
         self.patients.show_results([row])
 
     def load_history(self, patient_id: str) -> None:
-        self.db(lambda s: [encounter_row(e) for e in s.encounters.for_patient(patient_id)],
-                lambda rows: self.patients.show_history(rows, STATE_LABELS))
+        """The patient's visits; what is on the list goes at once, and an answer for another patient asked for
+        earlier is dropped: the list never shows one patient's visits under another's name."""
+        self._history_of = patient_id
+        self.patients.history.clear()
+
+        def show(rows: list[dict[str, Any]]) -> None:
+            if self._history_of == patient_id:
+                self.patients.show_history(rows, STATE_LABELS)
+
+        self.operations.run(ops.patient_history(patient_id), show)
 
     # Consultation ------------------------------------------------------------------------------------------------
     def reset_consultation(self) -> None:
-        self.patient = None
-        self.encounter_id = None
-        self.encounter_closed = False
         self.consultation.clear()
+        self.session.clear()
         self.consultation.patient_label.setText(tr("consult.no_patient"))
         self.action_pdf.setEnabled(False)
         self.last_pdf = None
 
     def start_consultation(self, patient: dict[str, Any]) -> None:
         self.reset_consultation()
-        self.patient = patient
         age = age_in_years(patient["birth_date"])  # None when unknown: the doctor enters it; 0 is a newborn
-        self.consultation.set_patient(f"{patient['given_names']} {patient['family_names']}", age, patient["sex"])
+        self.consultation.start(patient, f"{patient['given_names']} {patient['family_names']}", age, patient["sex"])
         self.tabs.setCurrentWidget(self.consultation)
         self.consultation.search.setFocus()
 
@@ -306,76 +292,85 @@ class MainWindow(QMainWindow):
         if patient is None or not encounter.get("request"):
             return
         self.start_consultation(patient)
-        self.consultation.load_request(encounter["request"])
-        self.encounter_id = encounter["id"]
-        self.encounter_closed = encounter["status"] == "closed"
-        if encounter.get("response"):
-            self.consultation.show_saved(encounter["request"], encounter["response"], encounter.get("final_code"),
-                                         encounter.get("notes") or "", closed=self.encounter_closed)
-        self.consultation.confirm_box.setEnabled(not self.encounter_closed and bool(encounter.get("response")))
-        self.action_pdf.setEnabled(self.encounter_closed)
+        self.consultation.open_record(encounter)
+        self.action_pdf.setEnabled(self.session.closed)
 
     def save_diagnosis(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        if self.patient is None:
+        """The answer is stored with its findings (a closed visit diagnosed again starts a new encounter)."""
+        if self.session.patient is None:
             return  # a quick consultation without a patient is not stored
-        patient_id = self.patient["id"]
-        if self.encounter_id is None or self.encounter_closed:
-            self.encounter_closed = False
-            self.db(lambda s: s.encounters.start(patient_id, request=request, response=response).id,
-                    self._encounter_started)
-        else:
-            encounter_id = self.encounter_id
-            self.db(lambda s: s.encounters.update(encounter_id, request=request, response=response).id)
-
-    def _encounter_started(self, encounter_id: str) -> None:
-        self.encounter_id = encounter_id
+        self.operations.run(ops.save_consultation(self.session.patient["id"], self.session.encounter_id, request,
+                                                  response), self.session.encounter_saved)
 
     def save_draft(self, on_done: Callable[[Any], None] | None = None) -> None:
         """Keep unsaved findings before a lock: the encounter becomes (or stays) a draft with the request."""
-        request = self.consultation.request()
-        entered = request["symptoms"] or request.get("signs") or request.get("hpo_terms")
-        if self.patient is None or self.encounter_closed or not entered:
+        self.consultation.request()  # the fields' last values into the session
+        request = self.session.draft()  # None: no patient, a closed visit or nothing clinical entered
+        if request is None or self.session.patient is None:
             if on_done:
                 on_done(None)
             return
-        patient_id, encounter_id = self.patient["id"], self.encounter_id
-
-        def save(s: ClinicStore) -> str:
-            if encounter_id is None:
-                return s.encounters.start(patient_id, request=request).id
-            return s.encounters.update(encounter_id, request=request).id
 
         def saved(new_id: str) -> None:
-            self.encounter_id = new_id
+            self.session.encounter_saved(new_id)
             if on_done:
                 on_done(new_id)
 
-        self.db(save, saved, lambda e: (show_error(self, e), on_done and on_done(None)))
+        def refused(error: BaseException) -> None:
+            show_error(self, error)
+            if on_done:
+                on_done(None)  # the lock or the quit goes on: the error was shown
+
+        op = ops.save_consultation(self.session.patient["id"], self.session.encounter_id, request)
+        if not self.operations.run(op, saved, refused) and on_done:
+            on_done(None)
 
     def close_encounter(self, code: str, notes: str) -> None:
-        if self.patient is None:
-            QMessageBox.information(self, tr("app.title"), tr("main.need_patient"))
+        problem = self.session.record_problem()  # a registered patient and a stored, diagnosed encounter
+        if problem is not None or self.session.encounter_id is None:
+            QMessageBox.information(self, tr("app.title"), tr(problem or "main.diagnose_first"))
             return
-        if self.encounter_id is None:
-            QMessageBox.information(self, tr("app.title"), tr("main.diagnose_first"))
-            return
-        encounter_id = self.encounter_id
-        self.db(lambda s: s.encounters.close(encounter_id, code, notes=notes or None).id,
-                lambda _id: self._closed(code, notes))
+        self.operations.run(ops.close_consultation(self.session.encounter_id, code, notes),
+                            lambda encounter_id: self._closed(encounter_id, code))
 
-    def _closed(self, code: str, notes: str) -> None:
-        self.encounter_closed = True
-        self.consultation.confirm_box.setEnabled(False)
+    def _closed(self, _encounter_id: str, code: str = "") -> None:
+        from app.interop.notifiable import closing_notice
+
+        self.session.encounter_closed()
+        self.consultation.show_closable()
         self.action_pdf.setEnabled(True)
-        self.statusBar().showMessage(tr("main.closed"), 8000)
-        if self.patient:
-            self.load_history(self.patient["id"])
-        self.refresh_status()
+        # A disease under surveillance is said at once; the weekly report (`vereda export notifications`) lists it.
+        notice = closing_notice(code, self.data_dir, translator().lang) if code else None
+        self.statusBar().showMessage(f"{tr('main.closed')} {notice}" if notice else tr("main.closed"),
+                                     60_000 if notice else 8000)
+        if self.session.patient:
+            self._history_of = self.session.patient["id"]  # the history shown follows (operations.changed)
+
+    def _follow_letter_action(self) -> None:
+        self.action_fhir.setEnabled(self.action_pdf.isEnabled())
+
+    def export_fhir(self) -> None:
+        """File → Export (FHIR): the closed consultation on screen, as a FHIR R4 Bundle file."""
+        from app.interop.fhir import write_encounter_bundle
+
+        encounter_id = self.session.encounter_id
+        if encounter_id is None or not self.session.closed:
+            return
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        name = f"fhir-{dt.date.today():%Y%m%d}.json"
+        path, _ = QFileDialog.getSaveFileName(self, tr("main.export_fhir"), str(Path(folder) / name),
+                                              tr("main.fhir_filter"))
+        if not path:
+            return
+        vocabulary, lang = self.engine.vocabulary, translator().lang
+        self.operations.run(
+            ops.QueryOp("export_fhir", lambda s: write_encounter_bundle(s, encounter_id, vocabulary, path, lang)),
+            lambda written: self.statusBar().showMessage(tr("main.fhir_written", path=written), 8000))
 
     # Referral letter ---------------------------------------------------------------------------------------------
     def choose_pdf_path(self) -> None:
         """The letter's receiving facility and registration number, then print or save (File → Referral letter)."""
-        self.db(lambda s: s.settings.get(REGISTRATION_NUMBER) or "", self._ask_referral)
+        self.operations.run(ops.read_registration(), self._ask_referral)
 
     def _ask_referral(self, registration: str) -> None:
         dialog = ReferralDialog(self, self.preferences.referral_facilities, registration)
@@ -402,7 +397,7 @@ class MainWindow(QMainWindow):
         self.preferences.remember_facility(facility)
         self.preferences.save()
         if registration:
-            self.db(lambda s: s.settings.set(REGISTRATION_NUMBER, registration))
+            self.operations.run(ops.remember_registration(registration))
 
     def export_referral(self, target: Path | None, on_done: Callable[[Path], None] | None = None, *,
                         facility: str = "", registration: str | None = None) -> None:
@@ -412,71 +407,47 @@ class MainWindow(QMainWindow):
         that one encounter, never from what an earlier consultation left in the window: a letter once carried
         another patient's notes that way.
         """
-        if self.patient is None or self.encounter_id is None:
+        patient, encounter_id = self.session.patient, self.session.encounter_id
+        if patient is None or encounter_id is None:
             return
-        patient, encounter_id = self.patient, self.encounter_id
+        self.operations.run(ops.read_letter(encounter_id, registration),
+                            lambda got: self._write_referral(patient, got, target, on_done, facility))
 
-        def read(s: ClinicStore) -> tuple[dict[str, Any], tuple[str, str], str]:
-            number = registration if registration is not None else s.settings.get(REGISTRATION_NUMBER) or ""
-            return encounter_row(s.encounters.get(encounter_id)), clinic_identity(s), str(number)
-
-        self.db(read, lambda got: self._write_referral(patient, *got, target, on_done, facility))
-
-    def _write_referral(self, p: dict[str, Any], encounter: dict[str, Any], clinic: tuple[str, str],
-                        registration: str, target: Path | None, on_done: Callable[[Path], None] | None,
-                        facility: str) -> None:
-        request, response = encounter["request"], encounter["response"]
-        if not request or not response:
+    def _write_referral(self, patient: dict[str, Any], read: tuple[dict[str, Any], tuple[str, str], str],
+                        target: Path | None, on_done: Callable[[Path], None] | None, facility: str) -> None:
+        encounter, clinic, registration = read
+        letter = referral_letter(self.engine.vocabulary, patient, encounter, clinic, doctor=self.user_name,
+                                 facility=facility, registration=registration, term_label=self.consultation.term_label)
+        if letter is None:
             return
-        vocabulary = self.engine.vocabulary
-        code = encounter["final_code"] or ""
-        label = next((f"{d['name']} ({code})" for d in response.get("rare_diseases", [])
-                      if d["orpha_code"] == code), code)
-        if code in {c.code for c in vocabulary.conditions}:
-            label = f"{vocabulary.condition(code).name[translator().lang]} ({code})"
-        letter = ReferralLetter(
-            clinic=clinic[0], clinic_place=clinic[1], patient_name=f"{p['given_names']} {p['family_names']}",
-            patient_document=f"{p['document_type']} {p['document_number']}".strip(),
-            patient_age=request.get("age") if request.get("age") is not None else age_in_years(p["birth_date"]),
-            patient_sex=p["sex"], doctor=self.user_name, when=encounter["started_at"].astimezone(),
-            request=request, response=response,
-            final_diagnosis=label, notes=encounter["notes"],
-            symptom_labels={s.key: s.label for s in vocabulary.symptoms},
-            vitals=vital_fields(vocabulary),
-            patient_birth=p["birth_date"], patient_village=p.get("village") or "",
-            receiving_facility=facility, registration=registration,
-            term_labels={h: self.consultation.term_label(h) for h in request.get("hpo_terms") or []},
-        )
         lang = translator().lang
+        record = (patient["id"], encounter["id"])
         if target is None:  # on paper, through the system's print dialog (GUI thread: it is a dialog)
             printer = QPrinter(QPrinter.PrinterMode.HighResolution)
             dialog = QPrintDialog(printer, self)
             if dialog.exec():
                 print_letter(letter, printer, lang)
-                self.db(lambda s: s.audit.record_export("referral_print", {"patient": p["id"],
-                                                                      "encounter": encounter["id"]}))
+                self.operations.run(ops.record_export("referral_print", *record))
             return
-        patient_id, encounter_id = p["id"], encounter["id"]
 
         def written(path: Path) -> None:
             self.last_pdf = path
             self.statusBar().showMessage(tr("main.pdf_written", path=str(path)), 8000)
-            self.db(lambda s: s.audit.record_export("referral_pdf", {"patient": patient_id, "encounter": encounter_id}))
+            self.operations.run(ops.record_export("referral_pdf", *record))
             if on_done:
                 on_done(path)
 
-        self.tasks.run(lambda: write_pdf(letter, target, lang), written, lambda e: show_error(self, e))
+        self.operations.run(ops.write_referral_pdf(letter, target, lang), written)
 
     # Accounts ----------------------------------------------------------------------------------------------------
     def open_accounts(self) -> None:
         """The administrator's accounts screen (Tools → Accounts)."""
-        self.accounts_dialog = AccountsDialog(self, self.db)
+        self.accounts_dialog = AccountsDialog(self, self.operations)
         self.accounts_dialog.open()
 
     # Settings and sync -------------------------------------------------------------------------------------------
     def open_settings(self) -> None:
-        self.db(lambda s: ({v: s.settings.get(v) for v in PREFERENCES},
-                           {v: s.settings.may_change(v) for v in PREFERENCES}), self._show_settings)
+        self.operations.run(ops.read_settings(PREFERENCES), self._show_settings)
 
     def _show_settings(self, read: tuple[dict[ConfigVar, Any], dict[ConfigVar, bool]]) -> None:
         dialog = SettingsDialog(self, read[0], read[1], self.data_dir)
@@ -486,27 +457,24 @@ class MainWindow(QMainWindow):
     def save_settings(self, changes: dict[ConfigVar, Any]) -> None:
         """Save what the person changed in Preferences (each setting checked by the store against its declaration
         and the person's role), then apply the language and auto-lock that now hold for them."""
-        def save(s: ClinicStore) -> dict[ConfigVar, Any]:
-            for var, value in changes.items():
-                s.settings.set(var, value)
-            return {LANGUAGE: s.settings.get(LANGUAGE), AUTO_LOCK: s.settings.get(AUTO_LOCK)}
-
-        self.db(save, self._settings_saved)
+        self.operations.run(ops.save_settings(changes), self._settings_saved)
 
     def _settings_saved(self, values: dict[ConfigVar, Any]) -> None:
         if values[LANGUAGE]:
             translator().set_language(values[LANGUAGE])
-        self.settings_changed.emit(values)
-        self.update_predictor()
-        self.refresh_status()
+        self.settings_changed.emit(values)  # the predictor and the status bar follow operations.changed
+
+    def sync_in_background(self) -> None:
+        self.sync_now(quiet=True)
+
+    def sync_by_hand(self) -> None:
+        self.sync_now(quiet=False)
 
     def sync_now(self, quiet: bool = False) -> None:
         """Send confirmed outcomes and look for a model update, on the pool; store calls hop to the database worker.
 
         `quiet`: a background run says nothing unless something needs the doctor (a new model, refused records).
         """
-        from app.sync.run import run_sync
-
         store = self.store
         if store is None or self._syncing:
             return
@@ -514,13 +482,13 @@ class MainWindow(QMainWindow):
         self.action_sync.setEnabled(False)
         if not quiet:
             self.statusBar().showMessage(tr("main.syncing"))
-        tasks, data_dir = self.tasks, self.data_dir
+        tasks = self.tasks
 
         def call_store(fn: Callable[[ClinicStore], Any]) -> Any:
             return tasks.run_database(lambda: fn(store), on_error=lambda _e: None).result()
 
-        self.tasks.run(lambda: run_sync(call_store, data_dir), lambda r: self._synced(r, quiet),
-                       lambda e: self._sync_failed(e, quiet))
+        self.operations.run(ops.sync_now(call_store, self.data_dir), lambda r: self._synced(r, quiet),
+                            lambda e: self._sync_failed(e, quiet))
 
     def _synced(self, result: Any, quiet: bool) -> None:
         self._syncing = False
@@ -533,7 +501,6 @@ class MainWindow(QMainWindow):
             "main.synced", sent=summary["acknowledged"], pending=summary["pending"])
         if not quiet or "warning" in summary:
             self.statusBar().showMessage(summary.get("warning") or message, 10_000)
-        self.refresh_status()
 
     def _sync_failed(self, error: BaseException, quiet: bool) -> None:
         from app.sync.messages import SyncError

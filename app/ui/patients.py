@@ -12,12 +12,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from app.core.age import age_in_years, format_age
-from app.ui.document_types import document_types
+from app.ui.document_types import DEFAULT_COUNTRY, document_types, label_key
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
-    QAbstractItemView,
     QAbstractTableModel,
     QComboBox,
+    QDate,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
@@ -35,12 +35,12 @@ from app.ui.qt import (
     QSortFilterProxyModel,
     QSplitter,
     Qt,
-    QTableView,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
+from app.ui.widgets import row_table
 
 if TYPE_CHECKING:
     from app.store.records import EncounterRecord, PatientRecord
@@ -49,6 +49,10 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 SEARCH_DELAY_MS = 250
 COLUMNS = ("name", "document", "age", "sex", "village")
 UNKNOWN_BIRTH = dt.date(1900, 1, 1)  # the date field's minimum, shown as "unknown"
+
+
+def _qdate(day: dt.date) -> QDate:
+    return QDate(day.year, day.month, day.day)
 
 
 def patient_row(p: PatientRecord) -> dict[str, Any]:
@@ -121,10 +125,13 @@ class PatientTableModel(QAbstractTableModel):
 
 
 class PatientDialog(QDialog):
-    """Create or edit a patient. Required: names, sex; the rest as the clinic knows it."""
+    """Create or edit a patient. Required: names, sex; the rest as the clinic knows it. The document types offered
+    are those of the clinic's `country` (its COUNTRY setting) that a person of the birth date's age can hold."""
 
-    def __init__(self, parent: QWidget | None, patient: dict[str, Any] | None = None) -> None:
+    def __init__(self, parent: QWidget | None, patient: dict[str, Any] | None = None,
+                 country: str = DEFAULT_COUNTRY) -> None:
         super().__init__(parent)
+        self.country = country
         self.setWindowTitle(tr("patients.edit_title") if patient else tr("patients.new_title"))
         self.given = QLineEdit()
         self.family = QLineEdit()
@@ -135,8 +142,8 @@ class PatientDialog(QDialog):
         self.birth.setCalendarPopup(True)
         self.birth.setDisplayFormat("yyyy-MM-dd")
         # The minimum date stands for "unknown" (shown as such): a patient is never silently given a birth date.
-        self.birth.setMinimumDate(UNKNOWN_BIRTH)
-        self.birth.setMaximumDate(dt.date.today())
+        self.birth.setMinimumDate(_qdate(UNKNOWN_BIRTH))
+        self.birth.setMaximumDate(_qdate(dt.date.today()))
         self.birth.setSpecialValueText(tr("patients.birth_unknown"))
         self._fill_document_types()
         self.birth.dateChanged.connect(lambda _d: self._fill_document_types())
@@ -176,17 +183,17 @@ class PatientDialog(QDialog):
             self.phone.setText(patient["phone"])
             self.notes.setPlainText(patient["notes"])
         else:
-            self.birth.setDate(UNKNOWN_BIRTH)
+            self.birth.setDate(_qdate(UNKNOWN_BIRTH))
 
     def _fill_document_types(self) -> None:
         born = self.birth_date()
         current = self.document_type.currentData()
-        codes = document_types(age_in_years(born) if born else None)
+        codes = document_types(age_in_years(born) if born else None, self.country)
         if self._stored_type and self._stored_type not in codes:
             codes.append(self._stored_type)  # a record is never changed behind the clerk's back
         self.document_type.clear()
         for code in codes:
-            self.document_type.addItem(tr(f"patients.doc_{code}"), code)
+            self.document_type.addItem(tr(label_key(code, self.country)), code)
         self.document_type.setCurrentIndex(max(0, self.document_type.findData(current)))
 
     def _accept(self) -> None:
@@ -196,7 +203,8 @@ class PatientDialog(QDialog):
         self.accept()
 
     def birth_date(self) -> dt.date | None:
-        born = self.birth.date().toPython()
+        shown = self.birth.date()
+        born = dt.date(shown.year(), shown.month(), shown.day())
         return None if born <= UNKNOWN_BIRTH else born
 
     def values(self) -> dict[str, Any]:
@@ -234,13 +242,8 @@ class PatientsWidget(QWidget):
         self._debounce.timeout.connect(lambda: self.search_requested.emit(self.search.text().strip()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.search.returnPressed.connect(self._consult_current)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table = row_table(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -249,7 +252,7 @@ class PatientsWidget(QWidget):
         self.count = QLabel()
         self.new_button, self.edit_button, self.consult_button = QPushButton(), QPushButton(), QPushButton()
         self.new_button.clicked.connect(self.new_requested)
-        self.edit_button.clicked.connect(lambda: (p := self.current()) and self.edit_requested.emit(p))
+        self.edit_button.clicked.connect(self._edit_current)
         self.consult_button.clicked.connect(self._consult_current)
         self.history_title = QLabel()
         self.history = QListWidget()
@@ -321,6 +324,11 @@ class PatientsWidget(QWidget):
             self.history.addItem(item)
         if not encounters:
             self.history.addItem(tr("patients.no_history"))
+
+    def _edit_current(self) -> None:
+        patient = self.current()
+        if patient is not None:
+            self.edit_requested.emit(patient)
 
     def current(self) -> dict[str, Any] | None:
         index = self.table.currentIndex()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.contract import POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
+from app.core.contract import POSTPARTUM_DAYS, PREGNANCY_WEEKS
 from app.ui.clinical_text import pregnancy_status_text
 from app.ui.i18n import tr
 from app.ui.qt import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget, Signal
@@ -23,12 +23,6 @@ NUMBER_FOR: dict[str, tuple[str, tuple[float, float]]] = {
     "pregnant": ("weeks", PREGNANCY_WEEKS),
     "postpartum": ("days_since_delivery", POSTPARTUM_DAYS),
 }
-
-
-def pregnancy_applies(sex: str | None, age: float | None) -> bool:
-    """The contract's rule: a pregnancy status only for a woman aged 10 to 60."""
-    low, high = PREGNANCY_AGE
-    return sex == "F" and age is not None and low <= age <= high
 
 
 class PregnancyField(QWidget):

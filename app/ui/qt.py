@@ -10,6 +10,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QByteArray,
     QCoreApplication,
+    QDate,
     QEvent,
     QItemSelectionModel,
     QLibraryInfo,
@@ -21,6 +22,7 @@ from PySide6.QtCore import (
     QPointF,
     QRectF,
     QSize,
+    QSizeF,
     QSortFilterProxyModel,
     QStandardPaths,
     Qt,
@@ -42,6 +44,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
+    QPagedPaintDevice,
     QPageLayout,
     QPageSize,
     QPainter,
@@ -54,6 +57,8 @@ from PySide6.QtGui import (
     QShortcut,
     QStandardItem,
     QStandardItemModel,
+    QTextBlockFormat,
+    QTextCursor,
     QTextDocument,
 )
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter

@@ -8,6 +8,12 @@ written to a temporary file beside the target and moved into place, so a half-wr
 referral hospital. A hospital accepts a letter that says who sends whom, from where, to where, and who signs: the
 clinic's name and place, the visit's date and time, the patient's identifiers, the receiving facility, the doctor's
 name and professional registration number, and a line to sign on.
+
+Pagination is the letter's own, not Qt's default (which adds 2 cm inside the printer's margins and pushed the
+signature of an ordinary visit onto page 2): the document is laid out on the printer's or PDF's printable area, and
+the signature block (doctor, registration number, the line to sign on, the footer) is kept on one page: when it
+would straddle a page end it starts the next page, after however many lines of notes came before it. A letter of
+more than one page numbers its pages ("1/2") in a strip below the text.
 """
 
 from __future__ import annotations
@@ -22,8 +28,30 @@ from typing import Any
 from app.core.age import format_age
 from app.ui.clinical_text import avpu_text, pregnancy_text, sign_text, vital_text
 from app.ui.i18n import tr, translator
-from app.ui.qt import QMarginsF, QPageLayout, QPageSize, QPdfWriter, QPrinter, QTextDocument
+from app.ui.qt import (
+    QFont,
+    QMarginsF,
+    QPagedPaintDevice,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPrinter,
+    QRectF,
+    QSizeF,
+    Qt,
+    QTextBlockFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from app.ui.vital_fields import VitalField
+
+FONT_POINTS = 10
+PAGE_NUMBER_STRIP_MM = 6
+SIGNATURE_LINE = "_" * 38
+# Qt's default paragraph spacing (a blank line's worth above and below) spends a third of a page on a letter of
+# short sections: half a line between sections keeps them apart and an ordinary visit on one page.
+STYLE = "p, ul { margin-top: 0px; margin-bottom: 10px; } h2 { margin-top: 0px; margin-bottom: 10px; }"
 
 
 @dataclass
@@ -117,8 +145,10 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
     if request.get("signs"):
         examination += (f"<p><b>{t('signs')}</b>: "
                         f"{e(', '.join(sign_text(code, lang) for code in request['signs']))}</p>")
-    conditions = "".join(f"<li>{e(c['name'][lang])} ({e(c['code'])}): {100 * c['probability']:.0f} %</li>"
-                         for c in r["top_conditions"])
+    # One line, not a list: the differential is context for the receiving doctor, and five list lines are what
+    # pushed an ordinary visit's signature off page 1.
+    conditions = "; ".join(f"{e(c['name'][lang])} ({e(c['code'])}) {100 * c['probability']:.0f} %"
+                           for c in r["top_conditions"])
     sex = {"F": "F", "M": "M"}.get(letter.patient_sex, "")
     duration = request.get("duration_days")
     duration_text = f"<p><b>{t('duration')}</b>: {t('days', count=f'{duration:g}')}</p>" if duration is not None else ""
@@ -136,6 +166,7 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
 <tr><td><b>{t('age_sex')}</b></td><td>{format_age(letter.patient_age, lang) or not_given} / {sex}</td></tr>
 <tr><td><b>{t('village')}</b></td><td>{e(letter.patient_village) or not_given}</td></tr>
 </table>
+<p style="font-size: 4pt;">&#160;</p>
 {_triage(r, lang)}
 {duration_text}
 <p><b>{t('findings')}</b>: {findings or not_given}</p>
@@ -144,25 +175,86 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
 {examination}
 <p><b>{t('state')}</b>: {e(r['severity_label'][lang])}</p>
 {_attention(r, lang)}
-<p><b>{t('conditions')}</b></p><ul>{conditions}</ul>
+<p><b>{t('conditions')}</b>: {conditions}</p>
 <p><b>{t('final')}</b>: {e(letter.final_diagnosis)}</p>
-<p><b>{t('notes')}</b>: {e(letter.notes) or not_given}</p>
-<p><b>{t('doctor')}</b>: {e(letter.doctor)}</p>
-<p><b>{t('registration')}</b>: {e(letter.registration) or not_given}</p>
-<p><br/><br/>______________________________________<br/>{t('signature')}</p>
+<p><b>{t('notes')}</b>: {e(letter.notes).replace(chr(10), "<br/>") or not_given}</p>
+<p><b>{t('doctor')}</b>: {e(letter.doctor)}<br/>
+<b>{t('registration')}</b>: {e(letter.registration) or not_given}<br/><br/><br/>
+{SIGNATURE_LINE}<br/>{t('signature')}</p>
 <hr/><p><small>{t('footer', version=e(r['model']['version']))}</small></p>
 """
 
 
 def letter_document(letter: ReferralLetter, lang: str) -> QTextDocument:
     document = QTextDocument()
+    font = QFont(document.defaultFont())
+    font.setPointSizeF(FONT_POINTS)
+    document.setDefaultFont(font)
+    document.setDefaultStyleSheet(STYLE)
     document.setHtml(render_html(letter, lang))
     return document
 
 
+def _signature_block(document: QTextDocument) -> Any:
+    """The block of the doctor's name, registration number and signature line: the last one holding the line
+    (the notes, typed by the doctor, come before it and may hold underscores too)."""
+    block, found = document.firstBlock(), None
+    while block.isValid():
+        if SIGNATURE_LINE in block.text():
+            found = block
+        block = block.next()
+    if found is None:
+        raise ValueError("the letter has no signature line")
+    return found
+
+
+def paginate(document: QTextDocument, device: QPagedPaintDevice) -> float:
+    """Lay the letter out on the pages of `device`, the signature block whole on one page; returns the height of
+    the strip left below the text for the page number (device units)."""
+    document.documentLayout().setPaintDevice(device)
+    strip = device.logicalDpiY() * PAGE_NUMBER_STRIP_MM / 25.4
+    document.setPageSize(QSizeF(device.width(), device.height() - strip))
+    page = document.pageSize().height()
+    layout = document.documentLayout()
+    signature = _signature_block(document)
+    top = layout.blockBoundingRect(signature).top()
+    bottom = layout.blockBoundingRect(document.lastBlock()).bottom()
+    if int(top // page) != int(bottom // page):
+        keep = QTextBlockFormat(signature.blockFormat())
+        keep.setPageBreakPolicy(QTextBlockFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+        QTextCursor(signature).setBlockFormat(keep)
+    return strip
+
+
+def paint_letter(document: QTextDocument, device: QPagedPaintDevice) -> int:
+    """Print a paginated letter onto `device` page by page; returns the number of pages."""
+    strip = paginate(document, device)
+    width, page = document.pageSize().width(), document.pageSize().height()
+    pages = document.pageCount()
+    painter = QPainter()
+    if not painter.begin(device):
+        raise OSError("the printer or the PDF file could not be opened")
+    try:
+        for index in range(pages):
+            if index:
+                device.newPage()
+            painter.save()
+            painter.translate(0, -index * page)
+            document.drawContents(painter, QRectF(0, index * page, width, page))
+            painter.restore()
+            if pages > 1:
+                painter.setFont(document.defaultFont())
+                painter.drawText(QRectF(0, page, width, strip),
+                                 int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom),
+                                 f"{index + 1}/{pages}")
+    finally:
+        painter.end()
+    return pages
+
+
 def print_letter(letter: ReferralLetter, printer: QPrinter, lang: str | None = None) -> None:
     """Send the letter to a printer the doctor chose in the system's print dialog (GUI thread)."""
-    letter_document(letter, lang or translator().lang).print_(printer)
+    paint_letter(letter_document(letter, lang or translator().lang), printer)
 
 
 def write_pdf(letter: ReferralLetter, target: Path, lang: str | None = None) -> Path:
@@ -175,7 +267,7 @@ def write_pdf(letter: ReferralLetter, target: Path, lang: str | None = None) -> 
     writer.setPageMargins(QMarginsF(18, 18, 18, 18), QPageLayout.Unit.Millimeter)
     writer.setTitle(tr("referral.title", lang=lang))
     writer.setCreator("Vereda")
-    letter_document(letter, lang).print_(writer)
+    paint_letter(letter_document(letter, lang), writer)
     del writer  # flushes and closes the file
     os.replace(partial, target)
     return target

@@ -32,7 +32,9 @@ class ReferralDialog(QDialog):
         self.facility.setEditable(True)
         self.facility.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.facility.addItems(facilities)
-        self.facility.lineEdit().setPlaceholderText(tr("referral_dialog.facility_hint"))
+        editor = self.facility.lineEdit()  # present: the box was made editable just above
+        if editor is not None:
+            editor.setPlaceholderText(tr("referral_dialog.facility_hint"))
         self.registration = QLineEdit(registration)
         self.error = QLabel()
         self.error.setStyleSheet("color: #b71c1c;")

@@ -152,7 +152,8 @@ class DiagnosisView(QWidget):
         for w in (self.triage_banner, self.triage_reasons):
             w.setVisible(triage is not None)
         # From contract v2 the flag is true exactly at EMERGENCIA; an older answer only has the flag.
-        emergency = bool(r) and (triage["level"] == "EMERGENCIA" if triage else bool(r["requires_immediate_attention"]))
+        emergency = r is not None and bool(r) and (
+            triage["level"] == "EMERGENCIA" if triage else bool(r["requires_immediate_attention"]))
         self.attention.setVisible(emergency)
         self.scores.setVisible(False)
         if r is None:
@@ -182,8 +183,9 @@ class DiagnosisView(QWidget):
         self.conditions_title.setText(tr("result.conditions"))
         while self.conditions.count():
             item = self.conditions.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for row, c in enumerate(r["top_conditions"]):
             name = QLabel(f"{pick(c['name'])} ({c['code']})")
             name.setWordWrap(True)
@@ -203,7 +205,9 @@ class DiagnosisView(QWidget):
             items = []
             for d in r["rare_diseases"][:5]:
                 matched = ", ".join(self.term_label(t) for t in d.get("matched_terms", []))
-                items.append(f"<li>{d['name']} ({d['orpha_code']}, {100 * d['score']:.0f} %) — "
+                # Orphanet's names reach the app in English only (no Spanish list ships offline): say so.
+                disease = d["name"] if translator().lang == "en" else tr("consult.name_in_english", name=d["name"])
+                items.append(f"<li>{disease} ({d['orpha_code']}, {100 * d['score']:.0f} %) — "
                              f"{tr('result.rare_matched', terms=matched)}</li>")
             self.rare.setText(f"<b>{tr('result.rare_alert')}</b><ul>" + "".join(items) + "</ul>")
         else:

@@ -13,12 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.store.config_vars import AUTO_LOCK_LIMIT, CENTRAL_URL, CLINIC_LANGUAGE, ENROLLMENT_CODE, LANGUAGE
+from app.store.config_vars import AUTO_LOCK_LIMIT, CENTRAL_URL, CLINIC_LANGUAGE, COUNTRY, ENROLLMENT_CODE, LANGUAGE
 from app.store.store import ClinicStore
+from app.ui import operations as ops
+from app.ui.document_types import COUNTRY_NAMES
 from app.ui.errors import friendly_message
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QCheckBox,
+    QComboBox,
     QFont,
     QFormLayout,
     QLabel,
@@ -40,11 +43,16 @@ class _LanguagePage(QWizardPage):
         self.spanish = QRadioButton("Español")
         self.english = QRadioButton("English")
         (self.spanish if translator().lang == "es" else self.english).setChecked(True)
-        self.spanish.toggled.connect(lambda on: on and translator().set_language("es"))
-        self.english.toggled.connect(lambda on: on and translator().set_language("en"))
+        self.spanish.toggled.connect(lambda on: self._choose("es", on))
+        self.english.toggled.connect(lambda on: self._choose("en", on))
         layout = QVBoxLayout(self)
         layout.addWidget(self.spanish)
         layout.addWidget(self.english)
+
+    @staticmethod
+    def _choose(lang: str, on: bool) -> None:
+        if on:  # the button turned on (its partner's "off" signal changes nothing)
+            translator().set_language(lang)
 
     def retranslate(self) -> None:
         self.setTitle(tr("setup.language_title"))
@@ -55,10 +63,15 @@ class _ClinicPage(QWizardPage):
         super().__init__()
         self.name = QLineEdit()
         self.municipality = QLineEdit()
+        # Which identity documents the patient form offers (the COUNTRY setting; Preferences can change it later).
+        self.country = QComboBox()
+        for code in COUNTRY.choices:
+            self.country.addItem(COUNTRY_NAMES[code], code)
         self.form = QFormLayout(self)
-        self.name_label, self.municipality_label = QLabel(), QLabel()
+        self.name_label, self.municipality_label, self.country_label = QLabel(), QLabel(), QLabel()
         self.form.addRow(self.name_label, self.name)
         self.form.addRow(self.municipality_label, self.municipality)
+        self.form.addRow(self.country_label, self.country)
         self.name.textChanged.connect(self.completeChanged)
         self.municipality.textChanged.connect(self.completeChanged)
 
@@ -66,6 +79,7 @@ class _ClinicPage(QWizardPage):
         self.setTitle(tr("setup.clinic_title"))
         self.name_label.setText(tr("setup.clinic_name"))
         self.municipality_label.setText(tr("setup.municipality"))
+        self.country_label.setText(tr("setup.country"))
 
     def isComplete(self) -> bool:
         return bool(self.name.text().strip() and self.municipality.text().strip())
@@ -242,6 +256,7 @@ class SetupWizard(QWizard):
         super().__init__(parent)
         self.data_dir = data_dir
         self.tasks = tasks
+        self.operations = ops.Operations(tasks, parent=self)
         self.store: ClinicStore | None = None
         self.language_page = _LanguagePage()
         self.clinic_page = _ClinicPage()
@@ -285,7 +300,7 @@ class SetupWizard(QWizard):
             "admin_name": self.admin_page.display_name.text().strip(),
             "admin_passphrase": self.admin_page.passphrase.text(),
         }
-        self.tasks.run_database(lambda: ClinicStore.create(self.data_dir, **values), self._created, self._failed)
+        self.operations.run(ops.create_clinic(self.data_dir, values), self._created, self._failed)
 
     def _created(self, result: tuple[ClinicStore, str]) -> None:
         self.store, recovery_key = result
@@ -313,6 +328,7 @@ class SetupWizard(QWizard):
         code = self.service_page.code.text().strip()
         minutes = int(self.service_page.auto_lock.value() or 10)
         language = translator().lang
+        country = self.clinic_page.country.currentData()
         doctor = self.doctor_page
         new_doctor = (doctor.login.text().strip(), doctor.display_name.text().strip(), doctor.passphrase.text()) \
             if doctor.wanted() else None
@@ -321,6 +337,7 @@ class SetupWizard(QWizard):
             # The clinic's: the longest auto-lock and the language each user starts with; the administrator's own.
             store.settings.set(AUTO_LOCK_LIMIT, minutes)
             store.settings.set(CLINIC_LANGUAGE, language)
+            store.settings.set(COUNTRY, country)
             store.settings.set(LANGUAGE, language)
             if url:
                 store.settings.set(CENTRAL_URL, url)

@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 
 from app.ui.i18n import tr
 from app.ui.qt import (
+    QAbstractItemModel,
+    QAbstractItemView,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
@@ -30,6 +32,7 @@ from app.ui.qt import (
     QSize,
     QSizePolicy,
     Qt,
+    QTableView,
     QVBoxLayout,
     QWidget,
     Signal,
@@ -191,3 +194,15 @@ class ElidedLabel(QLabel):
         width = max(20, self.width())
         shown = QFontMetrics(self.font()).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
         super().setText(shown)
+
+
+def row_table(model: QAbstractItemModel) -> QTableView:
+    """A read-only list in rows (patients, accounts, symptoms): one whole row selected at a time, no row numbers;
+    keys act on the current row (the screens add their own), a double click or Return never edits a cell."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    return table

@@ -26,7 +26,8 @@ from app.ui.app import VeredaApp
 from app.ui.i18n import tr, translator
 from app.ui.qt import QWizard
 from tests.server.conftest import start_server  # noqa: F401 - fixture
-from tests.ui.test_first_day import lock, log_in, wheel
+from tests.ui.conftest import log_in
+from tests.ui.test_first_day import lock, wheel
 from tests.ui.test_patient_safety import _register
 
 ADMIN = ("admin", "cuatro palabras muy largas")

@@ -18,21 +18,13 @@ from app.core.signs import signs
 from app.ui.consultation import TAB_SIGNS, ConsultationWidget
 from app.ui.i18n import translator
 from app.ui.qt import QComboBox, Qt, QWidget
-from app.ui.tasks import TaskManager
 
 WAIT = 20_000
 
 
 @pytest.fixture
-def consultation(qtbot, engine):
-    translator().set_language("es")
-    tasks = TaskManager()
-    widget = ConsultationWidget(engine, tasks)
-    qtbot.addWidget(widget)
-    widget.resize(1366, 668)
-    widget.show()
-    yield widget
-    tasks.shutdown()
+def consultation(consultation_screen):
+    return consultation_screen
 
 
 def type_value(qtbot, box: QWidget, text: str) -> None:
@@ -257,3 +249,17 @@ def test_new_inputs_speak_the_doctors_language(qtbot, consultation):
         t.set_language("es")
     muac = consultation.vital_labels["muac_mm"].text()  # the bundle's own label once its models read MUAC
     assert muac.startswith("Perímetro braquial") and muac.endswith("(mm)")
+
+
+@pytest.mark.parametrize("enter", [Qt.Key.Key_Return, Qt.Key.Key_Enter], ids=["return", "keypad_enter"])
+def test_ctrl_enter_diagnoses_from_the_symptom_table(qtbot, consultation, enter):
+    """The focus is in the symptom list after the last intensity: Ctrl with either Enter key diagnoses from there
+    (the keypad's Enter did nothing in a real window)."""
+    consultation.age.set_years(40)
+    for query, level in (("fiebre", "8"), ("tos", "7"), ("disnea", "6")):
+        type_symptom(qtbot, consultation, query, level)
+    assert consultation.table.hasFocus()
+    with qtbot.waitSignal(consultation.diagnosed, timeout=WAIT) as blocker:
+        qtbot.keyClick(consultation.table, enter, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0]["symptoms"] == {"fiebre": 8, "tos": 7, "dificultad_respirar": 6}
+    assert consultation.symptom_model.intensities() == {"fiebre": 8, "tos": 7, "dificultad_respirar": 6}

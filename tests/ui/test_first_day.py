@@ -20,7 +20,6 @@ from PySide6.QtGui import QWheelEvent
 
 from app.store.config_vars import AUTO_LOCK, AUTO_LOCK_LIMIT
 from app.store.keys import KdfParams
-from app.store.store import ClinicStore
 from app.ui.accounts import AccountsDialog
 from app.ui.app import VeredaApp
 from app.ui.consultation import ConsultationWidget
@@ -32,8 +31,8 @@ from app.ui.referral import ReferralLetter, print_letter
 from app.ui.setup_wizard import SetupWizard
 from app.ui.tasks import TaskManager
 from app.ui.vital_fields import vital_fields
+from tests.ui.conftest import ANA, DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, create_clinic, log_in
 from tests.ui.test_consultation_v2 import type_value
-from tests.ui.test_flow import DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, vereda  # noqa: F401 - fixture
 from tests.ui.test_patient_safety import _register
 
 CHEAP = KdfParams(n=2**14, r=8, p=1)
@@ -42,16 +41,9 @@ FINDINGS = {"fiebre": 8, "tos": 7, "dificultad_respirar": 6}
 
 
 @pytest.fixture
-def screen(qtbot, engine):
-    translator().set_language("es")
-    tasks = TaskManager()
-    widget = ConsultationWidget(engine, tasks)
-    qtbot.addWidget(widget)
-    widget.resize(1366, 668)
-    widget.show()
-    widget.age.set_years(40)
-    yield widget
-    tasks.shutdown()
+def screen(consultation_screen):
+    consultation_screen.age.set_years(40)
+    return consultation_screen
 
 
 @pytest.fixture
@@ -81,24 +73,17 @@ def wheel(widget: QWidget, clicks: int) -> None:
 
 
 def clinic_with_two_doctors(tmp_path: Path) -> None:
-    store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto de Salud La Vereda",
-                                     municipality="San Andrés", admin_login="admin", admin_name="Admin",
-                                     admin_passphrase=PASSPHRASE, kdf=CHEAP)
-    store.users.add("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
-    store.users.add("luis", "Dr. Luis Mora", "doctor", SECOND_PASSPHRASE, must_change_passphrase=False, kdf=CHEAP)
-    store.lock()
+    create_clinic(tmp_path / "clinic", users=(ANA, ("luis", "Dr. Luis Mora", SECOND_PASSPHRASE)))
 
 
-def log_in(qtbot, vereda: VeredaApp, login: str, passphrase: str):  # noqa: F811
-    vereda.login.login.setText(login)
-    vereda.login.passphrase.setText(passphrase)
-    vereda.login.button.click()
-    qtbot.waitUntil(lambda: vereda.main is not None and vereda.main.isVisible() and vereda.store is not None
-                    and vereda.store.principal.login == login, timeout=WAIT)
-    return vereda.main
+def ana_logged_in(qtbot, vereda: VeredaApp, tmp_path: Path):
+    """Dra. Ana Pérez logged in at a clinic with a second doctor."""
+    clinic_with_two_doctors(tmp_path)
+    vereda.start()
+    return log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
 
 
-def lock(qtbot, vereda: VeredaApp) -> None:  # noqa: F811
+def lock(qtbot, vereda: VeredaApp) -> None:
     vereda.lock()
     qtbot.waitUntil(lambda: vereda.login.isVisible() and vereda.store is None, timeout=WAIT)
 
@@ -138,11 +123,9 @@ def fill_a_visit(qtbot, main) -> None:
 
 
 # Point 3 -------------------------------------------------------------------------------------------------------------
-def test_patient_consultation_and_user_changes_clear_everything_shown(qtbot, vereda: VeredaApp,  # noqa: F811
+def test_patient_consultation_and_user_changes_clear_everything_shown(qtbot, vereda: VeredaApp,
                                                                        tmp_path: Path) -> None:
-    clinic_with_two_doctors(tmp_path)
-    vereda.start()
-    main = log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
+    main = ana_logged_in(qtbot, vereda, tmp_path)
     first = _register(qtbot, main, "Rosa", "Villca Choque", dt.date(1995, 3, 2))
     _register(qtbot, main, "Marta", "Quispe", dt.date(1990, 1, 1))
 
@@ -274,11 +257,9 @@ def test_findings_changed_after_diagnosing_need_a_new_diagnosis_before_closing(q
 
 
 # Point 7 -------------------------------------------------------------------------------------------------------------
-def test_a_reopened_closed_visit_shows_its_notes_and_extra_findings(qtbot, vereda: VeredaApp,  # noqa: F811
+def test_a_reopened_closed_visit_shows_its_notes_and_extra_findings(qtbot, vereda: VeredaApp,
                                                                     tmp_path: Path) -> None:
-    clinic_with_two_doctors(tmp_path)
-    vereda.start()
-    main = log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
+    main = ana_logged_in(qtbot, vereda, tmp_path)
     patient = _register(qtbot, main, "Rosa", "Villca Choque", dt.date(1995, 3, 2))
     main.start_consultation(patient)
     fill_a_visit(qtbot, main)
@@ -321,7 +302,7 @@ def test_the_letter_prints_through_a_printer(engine, tmp_path: Path) -> None:
 
 # Point 8 -------------------------------------------------------------------------------------------------------------
 def test_the_administrator_manages_accounts_and_a_new_doctor_chooses_a_passphrase(
-        qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+        qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     clinic_with_two_doctors(tmp_path)
     vereda.start()
     main = log_in(qtbot, vereda, "admin", PASSPHRASE)
@@ -402,10 +383,8 @@ def test_skipping_the_doctor_page_says_nobody_can_close_consultations(qtbot, tmp
 
 
 # Point 9 -------------------------------------------------------------------------------------------------------------
-def test_a_very_long_name_never_widens_the_window(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
-    clinic_with_two_doctors(tmp_path)
-    vereda.start()
-    main = log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
+def test_a_very_long_name_never_widens_the_window(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
+    main = ana_logged_in(qtbot, vereda, tmp_path)
     main.resize(1366, 740)
     width = main.width()
     long_name = "María de los Ángeles " * 30
@@ -483,7 +462,7 @@ def test_document_types_follow_the_age(qtbot) -> None:
     assert "PA" in offered() and "CE" in offered()
 
 
-def test_a_wrong_passphrase_is_one_warning_line_not_an_error(qtbot, vereda: VeredaApp, tmp_path: Path,  # noqa: F811
+def test_a_wrong_passphrase_is_one_warning_line_not_an_error(qtbot, vereda: VeredaApp, tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     clinic_with_two_doctors(tmp_path)
     vereda.start()

@@ -14,30 +14,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.preferences import Preferences
 from app.ui.app import VeredaApp
-from app.ui.i18n import translator
 from app.ui.patients import PatientDialog
 from app.ui.qt import QApplication, QDialogButtonBox, QTimer, QWizard
-
-PASSPHRASE = "cuatro palabras muy largas"
-DOCTOR_PASSPHRASE = "la doctora de la vereda"
-WAIT = 30_000
-
-
-@pytest.fixture
-def vereda(qtbot, engine, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("VEREDA_CONFIG_DIR", str(tmp_path / "config"))
-    translator().set_language("es")
-    app = VeredaApp(tmp_path / "clinic", engine, Preferences())
-    yield app
-    if app.store is not None:
-        app.tasks.run_database(lambda: app.store.lock("test")).result(timeout=30)  # type: ignore[union-attr]
-    app.tasks.shutdown()
-    for w in (app.main, app.login, app.wizard):
-        if w is not None:
-            w.hide()
-            w.deleteLater()
+from tests.ui.conftest import DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, create_clinic, log_in
 
 
 def fill_patient_dialog() -> None:
@@ -179,21 +159,12 @@ def test_gui_thread_keeps_ticking_during_slow_database_work(qtbot, vereda: Vered
 
 
 def test_idle_lock_keeps_unsaved_findings_as_a_draft(qtbot, vereda: VeredaApp, tmp_path: Path):
-    from app.store.keys import KdfParams
     from app.store.store import ClinicStore
 
-    cheap = KdfParams(n=2**14, r=8, p=1)
-    store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto", municipality="Pueblo",
-                                     admin_login="admin", admin_name="Admin", admin_passphrase=PASSPHRASE, kdf=cheap)
-    store.users.add("ana", "Dra. Ana", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
-    store.lock()
+    create_clinic(tmp_path / "clinic", users=(("ana", "Dra. Ana", DOCTOR_PASSPHRASE),), clinic_name="Puesto",
+                  municipality="Pueblo")
     vereda.start()
-    vereda.login.login.setText("ana")
-    vereda.login.passphrase.setText(DOCTOR_PASSPHRASE)
-    vereda.login.button.click()
-    main = vereda.main
-    assert main is not None
-    qtbot.waitUntil(main.isVisible, timeout=WAIT)
+    main = log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
     QTimer.singleShot(200, fill_patient_dialog)
     main.new_patient()
     qtbot.waitUntil(lambda: main.patients.current() is not None, timeout=WAIT)

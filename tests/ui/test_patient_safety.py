@@ -14,26 +14,14 @@ pytest.importorskip("pytestqt")
 from app.ui.app import VeredaApp
 from app.ui.patients import PatientDialog
 from app.ui.qt import QApplication, QDialogButtonBox, QTimer
-from tests.ui.test_flow import DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, vereda  # noqa: F401 - fixture
+from tests.ui.conftest import DOCTOR_PASSPHRASE, WAIT, create_clinic, log_in
 
 
-def _logged_in_doctor(qtbot, vereda: VeredaApp, tmp_path: Path):  # noqa: F811
-    from app.store.keys import KdfParams
-    from app.store.store import ClinicStore
-
-    cheap = KdfParams(n=2**14, r=8, p=1)
-    store, _key = ClinicStore.create(tmp_path / "clinic", clinic_name="Puesto de Salud La Vereda",
-                                     municipality="San Andrés", admin_login="admin", admin_name="Admin",
-                                     admin_passphrase=PASSPHRASE, kdf=cheap)
-    store.users.add("ana", "Dra. Ana Pérez", "doctor", DOCTOR_PASSPHRASE, must_change_passphrase=False, kdf=cheap)
-    store.lock()
+def _logged_in_doctor(qtbot, vereda: VeredaApp, tmp_path: Path):
+    """Dra. Ana Pérez of the Puesto de Salud La Vereda, logged in."""
+    create_clinic(tmp_path / "clinic")
     vereda.start()
-    vereda.login.login.setText("ana")
-    vereda.login.passphrase.setText(DOCTOR_PASSPHRASE)
-    vereda.login.button.click()
-    main = vereda.main
-    qtbot.waitUntil(main.isVisible, timeout=WAIT)
-    return main
+    return log_in(qtbot, vereda, "ana", DOCTOR_PASSPHRASE)
 
 
 def _register(qtbot, main, given: str, family: str, birth: dt.date | None) -> dict:
@@ -69,7 +57,7 @@ def _close(qtbot, main, code: str, notes: str) -> None:
     qtbot.waitUntil(lambda: main.encounter_closed, timeout=WAIT)
 
 
-def test_a_five_day_old_is_diagnosed_as_a_newborn(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+def test_a_five_day_old_is_diagnosed_as_a_newborn(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     _register(qtbot, main, "Bebé", "Quispe Mamani", dt.date.today() - dt.timedelta(days=5))
     main.patients.consult_button.click()
@@ -83,7 +71,7 @@ def test_a_five_day_old_is_diagnosed_as_a_newborn(qtbot, vereda: VeredaApp, tmp_
     assert any("3 meses" in flag["message"]["es"] for flag in response["red_flags"]), response["red_flags"]
 
 
-def test_an_unknown_birth_date_is_asked_for_never_guessed(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+def test_an_unknown_birth_date_is_asked_for_never_guessed(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     patient = _register(qtbot, main, "Juan", "Sin Fecha", None)
     assert patient["birth_date"] is None  # stored as unknown, not as "30 years ago"
@@ -100,7 +88,7 @@ def test_an_unknown_birth_date_is_asked_for_never_guessed(qtbot, vereda: VeredaA
     assert consultation.request()["age"] == 52
 
 
-def test_a_referral_letter_carries_only_its_own_visit(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+def test_a_referral_letter_carries_only_its_own_visit(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     adult = _register(qtbot, main, "Rosa", "Villca Choque", dt.date(1980, 3, 2))
     main.patients.consult_button.click()
@@ -133,7 +121,7 @@ def test_a_referral_letter_carries_only_its_own_visit(qtbot, vereda: VeredaApp, 
     assert "J18.9" in text
 
 
-def test_the_status_bar_follows_a_language_change(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+def test_the_status_bar_follows_a_language_change(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     from app.ui.i18n import tr, translator
 
     main = _logged_in_doctor(qtbot, vereda, tmp_path)

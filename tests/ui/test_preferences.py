@@ -16,11 +16,11 @@ from app.ui import main_window
 from app.ui.app import VeredaApp
 from app.ui.dialogs import SettingsDialog
 from app.ui.i18n import translator
-from tests.ui.test_flow import PASSPHRASE, WAIT, vereda  # noqa: F401 - fixture
+from tests.ui.conftest import PASSPHRASE, WAIT
 from tests.ui.test_patient_safety import _logged_in_doctor
 
 
-def test_a_doctor_saves_her_own_language_and_auto_lock(qtbot, vereda: VeredaApp, tmp_path: Path,  # noqa: F811
+def test_a_doctor_saves_her_own_language_and_auto_lock(qtbot, vereda: VeredaApp, tmp_path: Path,
                                                        monkeypatch) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     # The switch itself is covered by test_consultation; switching the one translator here would also reach the

@@ -17,7 +17,7 @@ from app.ui.explanation_chart import finding_label
 from app.ui.i18n import translator
 from app.ui.referral import ReferralLetter, render_html
 from app.ui.vital_fields import vital_fields
-from tests.ui.test_flow import WAIT, vereda  # noqa: F401 - fixture
+from tests.ui.conftest import WAIT
 from tests.ui.test_patient_safety import _close, _logged_in_doctor, _register
 
 
@@ -26,7 +26,7 @@ def _pdf_text(path: Path) -> str:
     return text.replace(" :", ":")  # the extractor puts a space between a bold label and its colon
 
 
-def test_letter_of_a_pregnant_woman_in_emergency(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:  # noqa: F811
+def test_letter_of_a_pregnant_woman_in_emergency(qtbot, vereda: VeredaApp, tmp_path: Path) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     _register(qtbot, main, "Lucía", "Mamani Quispe", dt.date(1996, 4, 9))
     main.patients.consult_button.click()
@@ -95,7 +95,7 @@ def test_explanation_names_the_new_findings_in_words(engine) -> None:
     assert labels["pregnancy_weeks"] == "Semanas de gestación (no aplica)"
 
 
-def test_a_draft_with_only_examination_signs_is_kept_and_reopened(qtbot, vereda: VeredaApp,  # noqa: F811
+def test_a_draft_with_only_examination_signs_is_kept_and_reopened(qtbot, vereda: VeredaApp,
                                                                    tmp_path: Path) -> None:
     main = _logged_in_doctor(qtbot, vereda, tmp_path)
     child = _register(qtbot, main, "Mateo", "Ríos Cárdenas", dt.date.today() - dt.timedelta(days=400))

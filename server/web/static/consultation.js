@@ -50,6 +50,14 @@
     return value == null ? "" : String(value);
   }
 
+  // Orphanet's names reach us in English only (a plain string; no Spanish list ships offline): on a page in
+  // another language the name says so. A name given per language ({es, en}) is picked like any other text.
+  function rareName(name) {
+    if (name && typeof name === "object" && name[lang]) return name[lang];
+    const english = name && typeof name === "object" ? name.en || "" : name == null ? "" : String(name);
+    return lang === "en" ? english : t("result.name_in_english", { name: english });
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -584,7 +592,7 @@
     if (rareItems.length) {
       const list = el("ul", "rare-list");
       rareItems.forEach((d) => {
-        const li = el("li", null, `${pick(d.name)} (${d.orpha_code}) `);
+        const li = el("li", null, `${rareName(d.name)} (${d.orpha_code}) `);
         const matched = (d.matched_labels || d.matched_terms || []).map(pick).join(", ");
         li.append(el("span", "rare-terms", `— ${t("result.rare_matched", { terms: matched })}`));
         list.append(li);
