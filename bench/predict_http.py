@@ -1,7 +1,7 @@
 """Benchmark: Vereda's /v1/predict side by side with the origin document's rule service and the HTTP floor.
 
-    python bench/predict_http.py [--duration 20] [--threads 2] [--connections 16] [--workers 2] [--only vereda,rules,floor]
-                         [--before DIR] [--python-load]
+    python bench/predict_http.py [--duration 20] [--threads 2] [--connections 16] [--workers 2]
+                                 [--only vereda,rules,floor] [--before DIR] [--python-load]
 
 Starts on loopback, one after the other, each with `--workers` worker processes:
 

@@ -57,6 +57,7 @@ from fhirclient.models import (
     servicerequest,
 )
 
+from app.core.files import write_atomic
 from app.core.vocabulary import STATE_LABELS, STATES, Vocabulary
 from app.store.records import ClinicRecord, EncounterRecord, PatientRecord
 
@@ -610,6 +611,7 @@ def write_encounter_bundle(store: Any, encounter_id: str, vocabulary: Vocabulary
     export = FhirExport(vocabulary, store.clinic, lang=lang)
     export.add(store.patients.get(record.patient_id), record)
     data = export.to_json()
-    Path(target).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    # Owner-only and atomic: the file names the patient, and a full disk must not leave half a Bundle behind.
+    write_atomic(Path(target), json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
     store.audit.record_export("fhir", {"encounters": 1, "encounter": encounter_id})
     return str(target)

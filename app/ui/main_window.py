@@ -351,8 +351,6 @@ class MainWindow(QMainWindow):
 
     def export_fhir(self) -> None:
         """File → Export (FHIR): the closed consultation on screen, as a FHIR R4 Bundle file."""
-        from app.interop.fhir import write_encounter_bundle
-
         encounter_id = self.session.encounter_id
         if encounter_id is None or not self.session.closed:
             return
@@ -362,10 +360,8 @@ class MainWindow(QMainWindow):
                                               tr("main.fhir_filter"))
         if not path:
             return
-        vocabulary, lang = self.engine.vocabulary, translator().lang
-        self.operations.run(
-            ops.QueryOp("export_fhir", lambda s: write_encounter_bundle(s, encounter_id, vocabulary, path, lang)),
-            lambda written: self.statusBar().showMessage(tr("main.fhir_written", path=written), 8000))
+        self.operations.run(ops.export_fhir(encounter_id, self.engine.vocabulary, path, translator().lang),
+                            lambda written: self.statusBar().showMessage(tr("main.fhir_written", path=written), 8000))
 
     # Referral letter ---------------------------------------------------------------------------------------------
     def choose_pdf_path(self) -> None:

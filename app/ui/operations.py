@@ -283,6 +283,14 @@ def write_referral_pdf(letter: Any, target: Path, lang: str) -> WorkOp[Path]:
     return WorkOp("export_referral", lambda: write_pdf(letter, target, lang))
 
 
+def export_fhir(encounter_id: str, vocabulary: Any, target: str, lang: str) -> ChangeOp[str]:
+    """File → Export (FHIR): one closed encounter written as an R4 Bundle, logged as an export."""
+    from app.interop.fhir import write_encounter_bundle
+
+    return ChangeOp("export_fhir", lambda s: write_encounter_bundle(s, encounter_id, vocabulary, target, lang),
+                    OpChanges(audit=True))
+
+
 def record_export(kind: str, patient_id: str, encounter_id: str) -> ChangeOp[None]:
     return ChangeOp("record_export", lambda s: s.audit.record_export(kind, {"patient": patient_id,
                                                                           "encounter": encounter_id}),

@@ -1,4 +1,5 @@
-"""The origin document's rule service, for bench/predict_http.py: a Flask app answering POST /predict with hand-written rules.
+"""The origin document's rule service, for bench/predict_http.py: a Flask app answering POST /predict with
+hand-written rules.
 
 The origin document (Taller #3) serves its diagnosis from `src/app.py` (Flask) calling a rule function in
 `src/model.py`: at least three symptoms with intensities 0-10 in, one of five states and an immediate-attention

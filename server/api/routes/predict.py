@@ -58,9 +58,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorPublic},
 }
 # The answer is declared as DiagnoseResponse (the schema a client reads in /openapi.json) and written with orjson,
-# not validated and dumped by pydantic on the way out: under load (bench/predict_http.py) that step cost more than the whole
-# vectorised diagnosis of the request. The engine builds the answer from fixed code (plain str, int, float, bool,
-# list and dict only), and tests/server/test_predict_v2.py holds real answers to the schema.
+# not validated and dumped by pydantic on the way out: under load (bench/predict_http.py) that step cost more than
+# the whole vectorised diagnosis of the request. The engine builds the answer from fixed code (plain str, int,
+# float, bool, list and dict only), and tests/server/test_predict_v2.py holds real answers to the schema.
 # Shared by POST /v1/predict and the origin document's POST /predict (server/api/router.py).
 ROUTE: dict[str, Any] = {"response_model": DiagnoseResponse, "openapi_extra": REQUEST_DOC, "responses": RESPONSES}
 
