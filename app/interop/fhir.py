@@ -26,7 +26,6 @@ import gc
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from fhirclient.models import (
@@ -34,16 +33,11 @@ from fhirclient.models import (
     annotation,
     attachment,
     bundle,
-    codeableconcept,
-    coding,
     condition,
     device,
     documentreference,
     encounter,
     fhirdate,
-    fhirdatetime,
-    fhirinstant,
-    fhirreference,
     humanname,
     identifier,
     meta,
@@ -52,144 +46,50 @@ from fhirclient.models import (
     patient,
     period,
     provenance,
-    quantity,
     riskassessment,
     servicerequest,
 )
 
 from app.core.files import write_atomic
 from app.core.vocabulary import STATE_LABELS, STATES, Vocabulary
-from app.store.records import ClinicRecord, EncounterRecord, PatientRecord
-
-FHIR_VERSION = "4.0.1"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-SNOMED = "http://snomed.info/sct"
-HPO = "http://human-phenotype-ontology.org"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ORPHA = "http://www.orpha.net"
-OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-PROVENANCE_AGENT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
-PROFILE = "http://hl7.org/fhir/StructureDefinition/"
-# Vereda's own code systems (symptom keys, signs, states, vitals without a LOINC code here, model digests). URNs, not
-# web addresses: nothing resolves them, and a ministry that registers its own can rewrite them on import.
-VEREDA = "urn:vereda:"
-SYMPTOM_SYSTEM = VEREDA + "symptom"
-SIGN_SYSTEM = VEREDA + "sign"
-STATE_SYSTEM = VEREDA + "state"
-VITAL_SYSTEM = VEREDA + "vital"
-DOCUMENT_SYSTEM = VEREDA + "document:"  # + document type (CC, TI, RC ...)
-MODEL_SHA256_SYSTEM = VEREDA + "model-sha256"
-ENCOUNTER_SYSTEM = VEREDA + "encounter"
-PHENOPACKET_FORMAT = VEREDA + "format:ga4gh-phenopacket"
-NAMESPACE = uuid.UUID("6b1d1c3e-7a5e-4f0e-9d8a-2f3c4b5a6d7e")  # fixed: the same record always gets the same id
-
-
-@dataclass(frozen=True, slots=True)
-class VitalCode:
-    """How one contract vital is written: LOINC (or Vereda's code), display, UCUM unit, R4 profile, category."""
-
-    key: str
-    system: str
-    code: str
-    display: str
-    unit: str  # UCUM
-    profile: str | None
-    category: str = "vital-signs"
-
-
-VITALS: tuple[VitalCode, ...] = (
-    VitalCode("temperature_c", LOINC, "8310-5", "Body temperature", "Cel", "bodytemp"),
-    VitalCode("heart_rate", LOINC, "8867-4", "Heart rate", "/min", "heartrate"),
-    VitalCode("respiratory_rate", LOINC, "9279-1", "Respiratory rate", "/min", "resprate"),
-    VitalCode("spo2", LOINC, "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", "oxygensat"),
-    VitalCode("glucose_mg_dl", LOINC, "2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", None, "laboratory"),
-    VitalCode("weight_kg", LOINC, "29463-7", "Body weight", "kg", "bodyweight"),
-    VitalCode("height_cm", LOINC, "8302-2", "Body height", "cm", "bodyheight"),
-    # No LOINC code is claimed for these two: Vereda's own code, still in the vital-signs category.
-    VitalCode("muac_mm", VITAL_SYSTEM, "muac_mm", "Mid-upper arm circumference", "mm", None),
-    VitalCode("capillary_refill_s", VITAL_SYSTEM, "capillary_refill_s", "Capillary refill time", "s", None),
+from app.interop.fhir_terms import (
+    ACT_CODE,
+    BP_PANEL,
+    BP_PARTS,
+    CONDITION_CATEGORY,
+    CONDITION_CLINICAL,
+    CONDITION_VERIFICATION,
+    DOCUMENT_SYSTEM,
+    ENCOUNTER_SYSTEM,
+    FHIR_VERSION,
+    HPO,
+    ICD10,
+    LOINC,
+    MODEL_SHA256_SYSTEM,
+    ORPHA,
+    OXYGEN_SATURATION,
+    PHENOPACKET_FORMAT,
+    PROVENANCE_AGENT,
+    REFERRAL_CODE,
+    REFERRAL_NOTE,
+    SIGN_SYSTEM,
+    STATE_SYSTEM,
+    SYMPTOM_SYSTEM,
+    VEREDA,
+    VITALS_BY_KEY,
+    FhirExportError,
+    Referral,
+    category,
+    concept,
+    fhir_datetime,
+    fhir_id,
+    fhir_instant,
+    make_coding,
+    make_meta,
+    make_quantity,
+    reference,
 )
-VITALS_BY_KEY = {v.key: v for v in VITALS}
-BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
-BP_PARTS = (("systolic_bp", "8480-6", "Systolic blood pressure"),
-            ("diastolic_bp", "8462-4", "Diastolic blood pressure"))
-OXYGEN_SATURATION = ("2708-6", "Oxygen saturation in Arterial blood")  # the R4 oxygensat profile requires it too
-REFERRAL_CODE = (SNOMED, "3457005", "Patient referral")
-REFERRAL_NOTE = (LOINC, "57133-1", "Referral note")
-
-
-@dataclass(frozen=True, slots=True)
-class Referral:
-    """A referral made at this encounter: the letter's PDF and where the patient is sent."""
-
-    pdf: bytes
-    receiving_facility: str = ""
-    title: str = "Carta de remisión"
-    # The GA4GH Phenopacket v2 (JSON) of the findings when the rare-disease alert fired (app/interop/phenopacket.py),
-    # for the genetics centre: a second DocumentReference beside the letter.
-    phenopacket: bytes | None = None
-
-
-class FhirExportError(ValueError):
-    """An encounter that cannot be exported (not closed, or its patient missing)."""
-
-
-def _id(*parts: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands datetimes back naive; the store writes them in UTC.
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _datetime(value: dt.datetime) -> fhirdatetime.FHIRDateTime:
-    return fhirdatetime.FHIRDateTime(_utc(value).isoformat(timespec="seconds").replace("+00:00", "Z"))
-
-
-def _instant(value: dt.datetime) -> fhirinstant.FHIRInstant:
-    return fhirinstant.FHIRInstant(_utc(value).isoformat(timespec="seconds").replace("+00:00", "Z"))
-
-
-def _coding(system: str, code: str, display: str | None = None) -> coding.Coding:
-    c = coding.Coding()
-    c.system, c.code, c.display = system, code, display
-    return c
-
-
-def _concept(*codings: coding.Coding, text: str | None = None) -> codeableconcept.CodeableConcept:
-    c = codeableconcept.CodeableConcept()
-    c.coding = list(codings) or None
-    c.text = text
-    return c
-
-
-def _ref(resource: Any, display: str | None = None) -> fhirreference.FHIRReference:
-    r = fhirreference.FHIRReference()
-    r.reference = f"urn:uuid:{resource.id}"
-    r.display = display
-    return r
-
-
-def _quantity(value: float, unit: str) -> quantity.Quantity:
-    q = quantity.Quantity()
-    q.value, q.unit, q.system, q.code = value, unit, UCUM, unit
-    return q
-
-
-def _category(code: str, display: str) -> list[codeableconcept.CodeableConcept]:
-    return [_concept(_coding(OBSERVATION_CATEGORY, code, display))]
-
-
-def _meta(*profiles: str) -> meta.Meta:
-    m = meta.Meta()
-    m.profile = [PROFILE + p for p in profiles]
-    return m
+from app.store.records import ClinicRecord, EncounterRecord, PatientRecord
 
 
 class FhirExport:
@@ -230,9 +130,9 @@ class FhirExport:
         b = bundle.Bundle()
         b.id = str(uuid.uuid4())
         b.type = self.bundle_type
-        b.timestamp = _instant(now or dt.datetime.now(dt.UTC))
+        b.timestamp = fhir_instant(now or dt.datetime.now(dt.UTC))
         b.meta = meta.Meta()
-        b.meta.tag = [_coding(VEREDA + "fhir-version", FHIR_VERSION)]
+        b.meta.tag = [make_coding(VEREDA + "fhir-version", FHIR_VERSION)]
         b.entry = list(self._entries)
         return b
 
@@ -257,7 +157,7 @@ class FhirExport:
     # ------------------------------------------------------------------------------------------------ resources
     def _organization(self, clinic: ClinicRecord) -> organization.Organization:
         o = organization.Organization()
-        o.id = _id("clinic", clinic.id)
+        o.id = fhir_id("clinic", clinic.id)
         o.active = True
         o.name = clinic.name
         o.identifier = [self._identifier(VEREDA + "clinic", clinic.id)]
@@ -274,7 +174,7 @@ class FhirExport:
 
     def _patient(self, person: PatientRecord) -> patient.Patient:
         p = patient.Patient()
-        p.id = _id("patient", person.id)
+        p.id = fhir_id("patient", person.id)
         if p.id in self._seen:
             return p
         if self.organization.id not in self._seen:
@@ -282,7 +182,7 @@ class FhirExport:
         ids = [self._identifier(VEREDA + "patient", person.id)]
         if person.document_number:
             doc = self._identifier(DOCUMENT_SYSTEM + person.document_type, person.document_number)
-            doc.type = _concept(text=person.document_type)
+            doc.type = concept(text=person.document_type)
             ids.append(doc)
         p.identifier = ids
         name = humanname.HumanName()
@@ -298,31 +198,31 @@ class FhirExport:
             home = address.Address()
             home.text = person.village
             p.address = [home]
-        p.managingOrganization = _ref(self.organization, self.organization.name)
+        p.managingOrganization = reference(self.organization, self.organization.name)
         return self._add(p)
 
     def _encounter(self, record: EncounterRecord, who: patient.Patient) -> encounter.Encounter:
         e = encounter.Encounter()
-        e.id = _id("encounter", record.id)
+        e.id = fhir_id("encounter", record.id)
         e.identifier = [self._identifier(ENCOUNTER_SYSTEM, record.id)]
         e.status = "finished"
-        e.class_fhir = _coding(ACT_CODE, "AMB", "ambulatory")
-        e.subject = _ref(who)
-        e.serviceProvider = _ref(self.organization, self.organization.name)
+        e.class_fhir = make_coding(ACT_CODE, "AMB", "ambulatory")
+        e.subject = reference(who)
+        e.serviceProvider = reference(self.organization, self.organization.name)
         when = period.Period()
-        when.start = _datetime(record.started_at)
-        when.end = _datetime(record.closed_at or record.started_at)
+        when.start = fhir_datetime(record.started_at)
+        when.end = fhir_datetime(record.closed_at or record.started_at)
         e.period = when
         return self._add(e)
 
     def _observation(self, record: EncounterRecord, key: str, who: patient.Patient,
                      visit: encounter.Encounter) -> observation.Observation:
         o = observation.Observation()
-        o.id = _id("observation", record.id, key)
+        o.id = fhir_id("observation", record.id, key)
         o.status = "final"
-        o.subject = _ref(who)
-        o.encounter = _ref(visit)
-        o.effectiveDateTime = _datetime(record.started_at)
+        o.subject = reference(who)
+        o.encounter = reference(visit)
+        o.effectiveDateTime = fhir_datetime(record.started_at)
         return o
 
     def _vitals(self, request: dict[str, Any], record: EncounterRecord, who: patient.Patient,
@@ -334,26 +234,26 @@ class FhirExport:
             if code is None:
                 continue  # blood pressure below; an unknown vital cannot come out of a validated request
             o = self._observation(record, f"vital/{key}", who, visit)
-            o.category = _category(code.category, "Vital Signs" if code.category == "vital-signs" else "Laboratory")
-            codings = [_coding(code.system, code.code, code.display)]
+            o.category = category(code.category, "Vital Signs" if code.category == "vital-signs" else "Laboratory")
+            codings = [make_coding(code.system, code.code, code.display)]
             if key == "spo2":
-                codings.append(_coding(LOINC, *OXYGEN_SATURATION))
-            o.code = _concept(*codings, text=code.display)
-            o.valueQuantity = _quantity(float(value), code.unit)
+                codings.append(make_coding(LOINC, *OXYGEN_SATURATION))
+            o.code = concept(*codings, text=code.display)
+            o.valueQuantity = make_quantity(float(value), code.unit)
             if code.profile:
-                o.meta = _meta("vitalsigns", code.profile)
+                o.meta = make_meta("vitalsigns", code.profile)
             out.append(self._add(o))
         parts = [(key, loinc, display) for key, loinc, display in BP_PARTS if key in vitals]
         if parts:
             o = self._observation(record, "vital/blood_pressure", who, visit)
-            o.meta = _meta("vitalsigns", "bp")
-            o.category = _category("vital-signs", "Vital Signs")
-            o.code = _concept(_coding(LOINC, *BP_PANEL), text="Blood pressure")
+            o.meta = make_meta("vitalsigns", "bp")
+            o.category = category("vital-signs", "Vital Signs")
+            o.code = concept(make_coding(LOINC, *BP_PANEL), text="Blood pressure")
             components = []
             for key, loinc, display in parts:
                 c = observation.ObservationComponent()
-                c.code = _concept(_coding(LOINC, loinc, display))
-                c.valueQuantity = _quantity(float(vitals[key]), "mm[Hg]")
+                c.code = concept(make_coding(LOINC, loinc, display))
+                c.valueQuantity = make_quantity(float(vitals[key]), "mm[Hg]")
                 components.append(c)
             o.component = components
             out.append(self._add(o))
@@ -367,9 +267,9 @@ class FhirExport:
                 continue  # 0 means "not present" on the screen: the contract counts only >= 1 as a finding
             symptom = self.vocabulary.symptom(key.lower())
             o = self._observation(record, f"symptom/{symptom.key}", who, visit)
-            o.category = _category("survey", "Survey")
-            o.code = _concept(_coding(HPO, symptom.hpo, symptom.hpo_label),
-                              _coding(SYMPTOM_SYSTEM, symptom.key, symptom.label[self.lang]),
+            o.category = category("survey", "Survey")
+            o.code = concept(make_coding(HPO, symptom.hpo, symptom.hpo_label),
+                              make_coding(SYMPTOM_SYSTEM, symptom.key, symptom.label[self.lang]),
                               text=symptom.label[self.lang])
             o.valueInteger = int(intensity)
             note = annotation.Annotation()
@@ -379,8 +279,8 @@ class FhirExport:
             out.append(self._add(o))
         for term in request.get("hpo_terms") or []:
             o = self._observation(record, f"hpo/{term}", who, visit)
-            o.category = _category("exam", "Exam")
-            o.code = _concept(_coding(HPO, term))
+            o.category = category("exam", "Exam")
+            o.code = concept(make_coding(HPO, term))
             o.valueBoolean = True
             out.append(self._add(o))
         if request.get("signs"):
@@ -389,9 +289,9 @@ class FhirExport:
             known = signs()
             for code in request["signs"]:
                 o = self._observation(record, f"sign/{code}", who, visit)
-                o.category = _category("exam", "Exam")
+                o.category = category("exam", "Exam")
                 label = known.sign(code).label[self.lang] if code in known.codes else code
-                o.code = _concept(_coding(SIGN_SYSTEM, code, label), text=label)
+                o.code = concept(make_coding(SIGN_SYSTEM, code, label), text=label)
                 o.valueBoolean = True
                 out.append(self._add(o))
         return out
@@ -411,16 +311,16 @@ class FhirExport:
                    visit: encounter.Encounter) -> condition.Condition:
         code = str(record.final_code)
         c = condition.Condition()
-        c.id = _id("condition", record.id)
+        c.id = fhir_id("condition", record.id)
         display = self._condition_display(code, record.final_code_system, response)
         system = ORPHA if record.final_code_system == "ORPHA" else ICD10
-        c.code = _concept(_coding(system, code, display), text=display or code)
-        c.clinicalStatus = _concept(_coding(CONDITION_CLINICAL, "active", "Active"))
-        c.verificationStatus = _concept(_coding(CONDITION_VERIFICATION, "confirmed", "Confirmed"))
-        c.category = [_concept(_coding(CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis"))]
-        c.subject = _ref(who)
-        c.encounter = _ref(visit)
-        c.recordedDate = _datetime(record.closed_at or record.started_at)
+        c.code = concept(make_coding(system, code, display), text=display or code)
+        c.clinicalStatus = concept(make_coding(CONDITION_CLINICAL, "active", "Active"))
+        c.verificationStatus = concept(make_coding(CONDITION_VERIFICATION, "confirmed", "Confirmed"))
+        c.category = [concept(make_coding(CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis"))]
+        c.subject = reference(who)
+        c.encounter = reference(visit)
+        c.recordedDate = fhir_datetime(record.closed_at or record.started_at)
         if record.notes:
             note = annotation.Annotation()
             note.text = record.notes
@@ -429,7 +329,7 @@ class FhirExport:
 
     def _model_device(self, version: str, sha256: str) -> device.Device:
         d = device.Device()
-        d.id = _id("model", version, sha256)
+        d.id = fhir_id("model", version, sha256)
         if d.id in self._seen:
             return d
         d.identifier = [self._identifier(MODEL_SHA256_SYSTEM, sha256)]
@@ -439,40 +339,40 @@ class FhirExport:
         v = device.DeviceVersion()
         v.value = version
         d.version = [v]
-        d.type = _concept(text="Clinical decision support model (Vereda model bundle)")
+        d.type = concept(text="Clinical decision support model (Vereda model bundle)")
         d.status = "active"
         return self._add(d)
 
     def _risk_assessment(self, record: EncounterRecord, response: dict[str, Any], who: patient.Patient,
                          visit: encounter.Encounter, findings: list[observation.Observation]) -> None:
         r = riskassessment.RiskAssessment()
-        r.id = _id("risk", record.id)
+        r.id = fhir_id("risk", record.id)
         r.status = "final"
-        r.subject = _ref(who)
-        r.encounter = _ref(visit)
-        r.occurrenceDateTime = _datetime(record.started_at)
+        r.subject = reference(who)
+        r.encounter = reference(visit)
+        r.occurrenceDateTime = fhir_datetime(record.started_at)
         model = response.get("model") or {}
         version = str(model.get("version") or record.model_version or "unknown")
         sha256 = str(model.get("sha256") or record.model_sha256 or "")
-        r.method = _concept(text=f"Vereda {version} ({response.get('engine', 'local')})")
-        r.basis = [_ref(o) for o in findings] or None
+        r.method = concept(text=f"Vereda {version} ({response.get('engine', 'local')})")
+        r.basis = [reference(o) for o in findings] or None
         predictions = []
         probabilities = response.get("severity_probabilities") or {}
         for state in STATES:
             if state in probabilities:
                 p = riskassessment.RiskAssessmentPrediction()
-                p.outcome = _concept(_coding(STATE_SYSTEM, state, STATE_LABELS[state][self.lang]))
+                p.outcome = concept(make_coding(STATE_SYSTEM, state, STATE_LABELS[state][self.lang]))
                 p.probabilityDecimal = float(probabilities[state])
                 predictions.append(p)
         for top in response.get("top_conditions") or []:
             p = riskassessment.RiskAssessmentPrediction()
             name = (top.get("name") or {}).get(self.lang)
-            p.outcome = _concept(_coding(ICD10, top["code"], name), text=name)
+            p.outcome = concept(make_coding(ICD10, top["code"], name), text=name)
             p.probabilityDecimal = float(top["probability"])
             predictions.append(p)
         for rare in response.get("rare_diseases") or []:
             p = riskassessment.RiskAssessmentPrediction()
-            p.outcome = _concept(_coding(ORPHA, rare["orpha_code"], rare.get("name")), text=rare.get("name"))
+            p.outcome = concept(make_coding(ORPHA, rare["orpha_code"], rare.get("name")), text=rare.get("name"))
             p.probabilityDecimal = float(rare["score"])
             p.rationale = "Rare-disease ranking score (HPO/Orphanet), not a calibrated probability"
             predictions.append(p)
@@ -491,30 +391,30 @@ class FhirExport:
             r.note = [note]
         self._add(r)
         model_device = self._model_device(version, sha256)
-        r.performer = _ref(model_device, f"Vereda model {version}")
+        r.performer = reference(model_device, f"Vereda model {version}")
         prov = provenance.Provenance()
-        prov.id = _id("provenance", record.id)
-        prov.target = [_ref(r)]
-        prov.recorded = _instant(record.started_at)
+        prov.id = fhir_id("provenance", record.id)
+        prov.target = [reference(r)]
+        prov.recorded = fhir_instant(record.started_at)
         agent = provenance.ProvenanceAgent()
-        agent.type = _concept(_coding(PROVENANCE_AGENT, "assembler", "Assembler"))
-        agent.who = _ref(model_device, f"Vereda model {version} sha256:{sha256}")
+        agent.type = concept(make_coding(PROVENANCE_AGENT, "assembler", "Assembler"))
+        agent.who = reference(model_device, f"Vereda model {version} sha256:{sha256}")
         prov.agent = [agent]
         entity = provenance.ProvenanceEntity()
         entity.role = "source"
-        entity.what = _ref(model_device, f"model bundle manifest sha256:{sha256}")
+        entity.what = reference(model_device, f"model bundle manifest sha256:{sha256}")
         prov.entity = [entity]
         self._add(prov)
 
     def _referral(self, record: EncounterRecord, referral: Referral, who: patient.Patient,
                   visit: encounter.Encounter, diagnosis: condition.Condition) -> None:
         doc = documentreference.DocumentReference()
-        doc.id = _id("referral-letter", record.id)
+        doc.id = fhir_id("referral-letter", record.id)
         doc.status = "current"
-        doc.type = _concept(_coding(*REFERRAL_NOTE))
-        doc.subject = _ref(who)
-        doc.date = _instant(record.closed_at or record.started_at)
-        doc.custodian = _ref(self.organization, self.organization.name)
+        doc.type = concept(make_coding(*REFERRAL_NOTE))
+        doc.subject = reference(who)
+        doc.date = fhir_instant(record.closed_at or record.started_at)
+        doc.custodian = reference(self.organization, self.organization.name)
         pdf = attachment.Attachment()
         pdf.contentType = "application/pdf"
         pdf.data = base64.b64encode(referral.pdf).decode("ascii")
@@ -525,16 +425,16 @@ class FhirExport:
         content.attachment = pdf
         doc.content = [content]
         context = documentreference.DocumentReferenceContext()
-        context.encounter = [_ref(visit)]
+        context.encounter = [reference(visit)]
         doc.context = context
         self._add(doc)
-        supporting = [_ref(doc)]
+        supporting = [reference(doc)]
         if referral.phenopacket is not None:
             packet = documentreference.DocumentReference()
-            packet.id = _id("referral-phenopacket", record.id)
+            packet.id = fhir_id("referral-phenopacket", record.id)
             packet.status = "current"
-            packet.type = _concept(text="GA4GH Phenopacket v2")
-            packet.subject = _ref(who)
+            packet.type = concept(text="GA4GH Phenopacket v2")
+            packet.subject = reference(who)
             packet.date = doc.date
             body = attachment.Attachment()
             body.contentType = "application/json"
@@ -544,23 +444,23 @@ class FhirExport:
             body.title = "phenopacket.json"
             packet_content = documentreference.DocumentReferenceContent()
             packet_content.attachment = body
-            packet_content.format = _coding(PHENOPACKET_FORMAT, "2.0", "GA4GH Phenopacket schema v2.0")
+            packet_content.format = make_coding(PHENOPACKET_FORMAT, "2.0", "GA4GH Phenopacket schema v2.0")
             packet.content = [packet_content]
             packet_context = documentreference.DocumentReferenceContext()
-            packet_context.encounter = [_ref(visit)]
+            packet_context.encounter = [reference(visit)]
             packet.context = packet_context
             self._add(packet)
-            supporting.append(_ref(packet))
+            supporting.append(reference(packet))
         order = servicerequest.ServiceRequest()
-        order.id = _id("referral", record.id)
+        order.id = fhir_id("referral", record.id)
         order.status = "active"
         order.intent = "order"
-        order.code = _concept(_coding(*REFERRAL_CODE))
-        order.subject = _ref(who)
-        order.encounter = _ref(visit)
-        order.authoredOn = _datetime(record.closed_at or record.started_at)
-        order.requester = _ref(self.organization, self.organization.name)
-        order.reasonReference = [_ref(diagnosis)]
+        order.code = concept(make_coding(*REFERRAL_CODE))
+        order.subject = reference(who)
+        order.encounter = reference(visit)
+        order.authoredOn = fhir_datetime(record.closed_at or record.started_at)
+        order.requester = reference(self.organization, self.organization.name)
+        order.reasonReference = [reference(diagnosis)]
         order.supportingInfo = supporting
         if referral.receiving_facility:
             note = annotation.Annotation()

@@ -14,7 +14,8 @@ import pytest
 from fhirclient.models import observation
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 
-from app.interop.fhir import HPO, ICD10, LOINC, UCUM, parse_bundle
+from app.interop.fhir import parse_bundle
+from app.interop.fhir_terms import HPO, ICD10, LOINC, UCUM
 from app.interop.pdf import Line, write_pdf
 from tests.interop.conftest import ROOT, DemoClinic, vereda
 from tests.store.conftest import DOCTOR_PASS, make_clinic
