@@ -38,9 +38,9 @@ Few-shot evidence. A bundle may carry the HPO terms of confirmed cases (`rare_ev
 frequency (prior from the annotation, updated by the cases that showed it or excluded it) in place of the
 annotation's frequency; a disease without evidence keeps exactly the annotation's ratios.
 
-Batches. `rank_batch` scores many patients at once: each distinct finding's ratios are computed once, and the
-per-patient sums are segment sums over a CSR-like (patient -> findings) layout; `rank` is a batch of one, so the two
-give identical results.
+Batches. `rank_batch` scores many patients at once: each distinct finding's rows of ratios are computed once per
+ranker (cached, `TERM_CACHE`), and the sums, the posterior, the top diseases and their matched terms are array
+operations over the batch (app/core/rare_batch.py); `rank` is a batch of one, and the two give identical results.
 
 Thread safety: after `load`, everything is read-only; `rank` may run on several threads at once.
 """
@@ -57,6 +57,9 @@ import numpy as np
 
 from app.core.bundle import BundleError
 from app.core.contract import DiagnoseRequest
+from app.core.rare_batch import Finding as Finding
+from app.core.rare_batch import RankedDiseases as RankedDiseases
+from app.core.rare_batch import Scored, TermRows, entries, most_findings_first, score
 from app.core.rare_evidence import (
     EVIDENCE_FILE,
     PRIOR_CASES,
@@ -98,8 +101,10 @@ ALERT_MESSAGE: dict[str, str] = {
 }
 
 
-# Patients scored together by rank_batch: their (distinct findings x diseases) block stays near 10 MB.
+# Patients scored together by rank_batch: a chunk's (patients x diseases) arrays (2 MB) stay in the CPU's cache.
 BATCH_CHUNK = 64
+# Distinct findings whose rows (~40 KB each, ~40 MB at most) a ranker keeps: the vocabulary and the usual HPO terms.
+TERM_CACHE = 1024
 
 
 class RareIndexError(BundleError):
@@ -116,15 +121,6 @@ def intensity_weight(intensity: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One finding of the patient: the index's term number, its HPO id and how much it counts (0..1)."""
-
-    term: int
-    hpo: str
-    weight: float
-
-
-@dataclass(frozen=True, slots=True)
 class Evidence:
     """Per-disease results for one patient (arrays over all diseases of the index)."""
 
@@ -134,15 +130,6 @@ class Evidence:
     log_ratio: np.ndarray  # (findings, diseases): log likelihood ratio of each finding
     explained: np.ndarray  # (findings, diseases): the disease's annotations account for the finding
     rare_posterior: float  # P(one of the rare diseases | findings)
-
-
-class RankedDiseases(list[dict[str, Any]]):
-    """The contract's `rare_diseases` entries, best first; also carries P(some rare disease | findings) for `alert`.
-
-    It is a plain list to JSON and to the response; the extra attribute never reaches the contract.
-    """
-
-    rare_probability: float = 0.0
 
 
 class RareDiseaseRanker:
@@ -205,6 +192,9 @@ class RareDiseaseRanker:
         self._log_prior_common = np.log((1.0 - RARE_PRIOR) * prevalence / prevalence.sum())
         self._log_prior_rare = np.log(RARE_PRIOR / self.n_diseases)
         self._known: frozenset[str] | None = None
+        self._rows: dict[int, TermRows] = {}  # filled by _term_rows; read-only data, whoever computes it first
+        self._hpo: dict[int, str] = {}
+        self._orpha_labels = [f"ORPHA:{int(c)}" for c in self.disease_codes]
         self.par_indptr, self.par_indices = self._direct_parents()
 
     @classmethod
@@ -353,7 +343,9 @@ class RareDiseaseRanker:
             term = self._term_index.get(number)
             if term is not None:
                 weights[term] = 1.0
-        return tuple(Finding(t, hpo_id(self.term_ids[t]), w) for t, w in weights.items())
+        hpo = self._hpo
+        return tuple(Finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
+                     for t, w in weights.items())
 
     def _finding_ratio(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """Likelihood ratio of one finding for every disease, and whether the disease's annotations explain it."""
@@ -437,84 +429,50 @@ class RareDiseaseRanker:
         return self.evidence_batch([findings])[0]
 
     def evidence_batch(self, patients: Sequence[Sequence[Finding]]) -> list[Evidence]:
-        """Score every disease for several patients at once.
-
-        Each distinct finding's row of ratios is computed once for the batch (the costly part: a patient's
-        findings are mostly shared with others); the patients' findings are a flat (patient -> rows) layout
-        (CSR-like), and a patient's log-likelihood is the weighted sum of its rows, so its figures do not depend
-        on which others share the batch. The posterior and the alert are computed for the whole batch at once.
-        """
-        unique = sorted({f.term for p in patients for f in p})
-        row = {t: i for i, t in enumerate(unique)}
-        n_rows, n_clinic = len(unique), len(self.clinic_codes)
-        log_lr = np.empty((n_rows, self.n_diseases))
-        explained = np.empty((n_rows, self.n_diseases), dtype=bool)
-        log_common_rows = np.empty((n_rows, n_clinic))
-        for i, t in enumerate(unique):
-            lr, ex = self._finding_ratio(t)
-            log_lr[i], explained[i] = np.log(lr), ex
-            log_common_rows[i] = np.log(self._common_probability(t))
-        counts = np.array([len(p) for p in patients], dtype=np.int64)
-        flat = np.fromiter((row[f.term] for p in patients for f in p), dtype=np.int64, count=int(counts.sum()))
-        weights = np.fromiter((f.weight for p in patients for f in p), dtype=np.float64, count=len(flat))
-        n = len(patients)
-        log_likelihood = np.zeros((n, self.n_diseases))
-        log_common = np.tile(self._log_prior_common, (n, 1))
-        has = counts > 0
-        log_background_rows = np.log(self.background[np.array(unique, dtype=np.int64)]) if unique else np.zeros(0)
-        ends = np.cumsum(counts)
-        for i in np.flatnonzero(has).tolist():
-            # One small product per patient over its own rows: the same arithmetic whatever the batch holds.
-            take, w = flat[ends[i] - counts[i]:ends[i]], weights[ends[i] - counts[i]:ends[i]]
-            log_likelihood[i] = w @ log_lr[take] + w @ log_background_rows[take]
-            log_common[i] += w @ log_common_rows[take]
-        joint_rare = self._log_prior_rare + log_likelihood
-        top = np.maximum(joint_rare.max(axis=1), log_common.max(axis=1))
-        rare_mass = np.exp(joint_rare - top[:, None])
-        total = rare_mass.sum(axis=1) + np.exp(log_common - top[:, None]).sum(axis=1)
-        posterior = rare_mass / total[:, None]
-        rare_posterior = np.where(has, posterior.sum(axis=1), 0.0)
+        """Score every disease for several patients at once (bench/rare.py, the tests); `rank_batch` shares the
+        arithmetic (`_score`), so a patient's figures are the same whichever path and whichever batch."""
         out = []
-        for i, p in enumerate(patients):
-            take = flat[ends[i] - counts[i]:ends[i]]
-            out.append(Evidence(tuple(p), log_likelihood[i], posterior[i], log_lr[take], explained[take],
-                                float(rare_posterior[i])))
+        for start in range(0, len(patients), BATCH_CHUNK):
+            part = patients[start:start + BATCH_CHUNK]
+            s = self._score(part)
+            for i, p in enumerate(part):
+                take = s.rows[i, :len(p)]
+                out.append(Evidence(tuple(p), s.log_likelihood[i], s.rare_mass[i] / s.total[i], s.log_lr[take],
+                                    s.explained[take], float(s.rare_posterior[i])))
         return out
+
+    def _term_rows(self, term: int) -> TermRows:
+        """One finding's rows for every disease and clinic condition, cached: the same few hundred findings come back
+        in every batch, and each costs ~50 small array operations."""
+        rows = self._rows.get(term)
+        if rows is None:
+            lr, explained = self._finding_ratio(term)
+            rows = TermRows(np.log(lr), explained, np.log(self._common_probability(term)),
+                             float(np.log(self.background[term])))
+            if len(self._rows) >= TERM_CACHE:
+                self._rows.clear()  # a rare flood of distinct findings: start again rather than grow without end
+            self._rows[term] = rows
+        return rows
 
     def rank(self, request: DiagnoseRequest, top: int = 10) -> RankedDiseases:
         """The `top` best-fitting diseases as the contract's `rare_diseases` entries (empty without findings)."""
         return self.rank_batch([request], top)[0]
 
     def rank_batch(self, requests: Sequence[DiagnoseRequest], top: int = 10) -> list[RankedDiseases]:
-        """`rank` for each request, scored together (see `evidence_batch`); identical to calling `rank` one by one."""
-        out: list[RankedDiseases] = []
+        """`rank` for each request, scored together (app/core/rare_batch.py); identical to `rank` one by one."""
+        findings = [self.findings(r) for r in requests]
+        by_size = most_findings_first(findings)
+        out: list[RankedDiseases] = [RankedDiseases() for _ in requests]
         for start in range(0, len(requests), BATCH_CHUNK):
-            part = [self.findings(r) for r in requests[start:start + BATCH_CHUNK]]
-            out.extend(self.entries(e, top) for e in self.evidence_batch(part))
+            chunk = by_size[start:start + BATCH_CHUNK]
+            part = [findings[i] for i in chunk]
+            for i, ranked in zip(chunk, entries(part, self._score(part), top, self._orpha_labels, self.disease_names),
+                                 strict=True):
+                out[i] = ranked
         return out
 
-    def entries(self, evidence: Evidence, top: int = 10) -> RankedDiseases:
-        out = RankedDiseases()
-        out.rare_probability = evidence.rare_posterior
-        if not evidence.findings:
-            return out
-        scores = evidence.log_likelihood
-        k = min(top, self.n_diseases)
-        candidates = np.argpartition(-scores, k - 1)[:k] if k < self.n_diseases else np.arange(self.n_diseases)
-        # Ties keep index order (ORPHA code order) so that the same request always gives the same list.
-        order = candidates[np.lexsort((candidates, -scores[candidates]))]
-        for d in order:
-            matched = [f.hpo for i, f in enumerate(evidence.findings)
-                       if evidence.explained[i, d] and evidence.log_ratio[i, d] > 0]
-            matched_set = set(matched)
-            out.append({
-                "orpha_code": f"ORPHA:{int(self.disease_codes[d])}",
-                "name": self.disease_names[d],
-                "score": round(float(evidence.posterior[d]), 6),
-                "matched_terms": matched,
-                "unexplained_terms": [f.hpo for f in evidence.findings if f.hpo not in matched_set],
-            })
-        return out
+    def _score(self, patients: Sequence[Sequence[Finding]]) -> Scored:
+        return score(patients, self._term_rows, self.n_diseases, self._log_prior_common, self._log_prior_rare)
 
     @staticmethod
     def alert(ranked: Sequence[Mapping[str, Any]]) -> bool:
