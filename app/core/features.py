@@ -85,6 +85,8 @@ class FeatureSpec:
 
 # Up to this many requests, reading each request's own fields costs less than ~110 column assignments.
 ROWS_UP_TO = 64
+# Up to this many rows, `expand` bands every input in one (rows x inputs x cuts) comparison instead of a loop.
+SMALL_BATCH = 8
 # Parsed reference tables, shared by equal specs (the diagnose path reads them for every request).
 _REFERENCE_CACHE: dict[tuple[tuple[float, float, float], ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 # Raw codes of the categorical contract v2 inputs. Pregnancy 0 = not recorded or not asked (men, children).
@@ -297,9 +299,12 @@ class FeatureSchema:
         out = np.zeros((n, self.n_expanded), dtype=np.float32)
         missing = np.isnan(raw)
         present = ~missing
-        band = np.zeros(raw.shape, dtype=np.int64)
-        for cut in range(layout.cuts.shape[1]):  # a few cuts per input: a loop of whole-batch comparisons
-            band += layout.cuts[:, cut] <= raw
+        if n <= SMALL_BATCH:  # one patient: one comparison against the whole table costs less than a loop of them
+            band = np.count_nonzero(layout.cuts <= raw[:, :, None], axis=2)
+        else:
+            band = np.zeros(raw.shape, dtype=np.int64)
+            for cut in range(layout.cuts.shape[1]):  # a few cuts per input: a loop of whole-batch comparisons
+                band += layout.cuts[:, cut] <= raw
         flat = out.reshape(-1)  # a view: flat indices are cheaper than (row, column) pairs
         column = np.arange(n)[:, None] * self.n_expanded + layout.first[None, :] + band
         flat[column[present]] = 1.0
