@@ -7,7 +7,6 @@ exactly as its one-request form on patients pushed onto the rules' thresholds, a
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,6 @@ from model_export.simulator import Simulator
 from tests.core.reference_engine import reference_diagnose_many
 
 TOLERANCE = 1e-6
-ROOT = Path(__file__).resolve().parents[2]
 
 # Values on and either side of the limits the rules and NEWS2 read (contract units).
 EDGES: dict[str, list[float]] = {
