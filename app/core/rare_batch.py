@@ -118,13 +118,19 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
 
 def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: Sequence[str],
             names: Sequence[str]) -> list[RankedDiseases]:
-    """The contract's entries for a scored batch: every patient's `top` diseases at once (argpartition; ties in
-    index order, i.e. ORPHA code order), with matched and unexplained terms for those only."""
+    """The contract's entries for a scored batch: every patient's `top` diseases at once (ties, including at the
+    cut-off, in index order, i.e. ORPHA code order), with matched and unexplained terms for those only."""
     n_diseases = s.log_likelihood.shape[1]
     k = min(top, n_diseases)
     scores = s.log_likelihood
     if k < n_diseases:
-        candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition alone picks arbitrarily among diseases tied at the k-th score; take those tied in ORPHA code
+        # (index) order, as the ranking promises, so a listed disease never depends on the partition's internals.
+        kth = np.take_along_axis(scores, np.argpartition(-scores, k - 1, axis=1)[:, k - 1:k], axis=1)
+        above = scores > kth
+        tied = scores == kth
+        chosen_mask = above | (tied & (np.cumsum(tied, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+        candidates = np.nonzero(chosen_mask)[1].reshape(len(scores), k)
     else:
         candidates = np.broadcast_to(np.arange(n_diseases), scores.shape)
     at = np.arange(len(scores))[:, None]

@@ -63,3 +63,21 @@ def test_a_full_finding_cache_starts_again_with_the_same_answers(ranker: RareDis
     small = ranker.with_evidence([])
     assert [small.rank(r) for r in requests] == expected
     assert len(small._rows) <= 8
+
+
+def test_diseases_tied_at_the_cut_off_are_listed_in_orpha_code_order() -> None:
+    """Ten places, fourteen diseases sharing the tenth score: the ones listed are the first in code order, never
+    whichever the partition happened to leave in front."""
+
+    from app.core.rare_batch import Finding, Scored, entries
+
+    n_diseases, k = 40, 10
+    scores = np.full((1, n_diseases), -5.0)
+    scores[0, [3, 30, 17]] = [-1.0, -2.0, -3.0]  # three clear leaders, in score order
+    scores[0, [33, 1, 38, 6, 25, 12, 9, 21, 35, 2, 28, 15, 37, 19]] = -4.0  # fourteen tied for the rest
+    scored = Scored(rows=np.zeros((1, 1), dtype=np.int64), log_lr=np.zeros((1, n_diseases)),
+                    explained=np.zeros((1, n_diseases), dtype=bool), log_likelihood=scores,
+                    rare_mass=np.full((1, n_diseases), 0.01), total=np.ones(1), rare_posterior=np.full(1, 0.4))
+    codes = [f"ORPHA:{i}" for i in range(n_diseases)]
+    (ranked,) = entries([[Finding(term=0, hpo="HP:0000001", weight=1.0)]], scored, k, codes, codes)
+    assert [e["orpha_code"] for e in ranked] == [f"ORPHA:{i}" for i in (3, 30, 17, 1, 2, 6, 9, 12, 15, 19)]
