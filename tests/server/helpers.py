@@ -76,16 +76,8 @@ class Server:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
+        if wait_healthy(self.url, self.process, timeout):
+            return
         self.stop()
         raise RuntimeError(f"vereda-server did not start:\n{self.log.read_text(errors='replace')[-4000:]}")
 
@@ -202,3 +194,14 @@ def create_pg_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once `url`/health answers 200; False when the process exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(url + "/health", timeout=2).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    return False

@@ -40,6 +40,7 @@ from tests.server.helpers import (
     run_cli,
     server_command,
     signed_bundle,
+    wait_healthy,
 )
 
 CLINICS = 20
@@ -79,14 +80,8 @@ class Replica:
             self.process = subprocess.Popen(
                 [*server_command(), "serve", "--database", self.database, "--host", "127.0.0.1", "--port",
                  str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
+        if wait_healthy(self.url, self.process, 90):
+            return
         raise RuntimeError(f"replica did not start:\n{log.read_text(errors='replace')[-3000:]}")
 
     def kill(self) -> None:

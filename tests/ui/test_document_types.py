@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.preferences import Preferences
 from app.store.config_vars import COUNTRIES, COUNTRY
 from app.store.models import DOCUMENT_TYPES
 from app.ui.app import VeredaApp
@@ -89,21 +88,6 @@ def test_an_unknown_birth_date_offers_every_document_and_a_stored_one_stays(qtbo
     edit = PatientDialog(None, old, country="PE")
     qtbot.addWidget(edit)
     assert edit.values()["document_type"] == "CC"
-
-
-@pytest.fixture
-def vereda(qtbot, engine, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("VEREDA_CONFIG_DIR", str(tmp_path / "config"))
-    translator().set_language("es")
-    app = VeredaApp(tmp_path / "clinic", engine, Preferences())
-    yield app
-    if app.store is not None:
-        app.tasks.run_database(lambda: app.store.lock("test")).result(timeout=30)  # type: ignore[union-attr]
-    app.tasks.shutdown()
-    for w in (app.main, app.login, app.wizard):
-        if w is not None:
-            w.hide()
-            w.deleteLater()
 
 
 def test_a_peruvian_clinic_registers_a_dni_patient_and_finds_her(qtbot, vereda: VeredaApp):
