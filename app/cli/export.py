@@ -111,14 +111,14 @@ def _vocabulary(args: argparse.Namespace) -> Vocabulary:
 
 
 def _write(target: Path, data: bytes | str) -> Path:
+    from app.core.files import write_atomic
     from app.interop.messages import InteropError
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            target.write_text(data, encoding="utf-8")
-        else:
-            target.write_bytes(data)
+        # Owner-only and atomic, like every file Vereda writes with patients in it: a half-written export after a
+        # full disk or a crash must not pass for a whole one.
+        write_atomic(target, data.encode("utf-8") if isinstance(data, str) else data)
     except OSError as exc:
         raise InteropError("unwritable_file", path=str(target), detail=exc.strerror or str(exc)) from exc
     return target

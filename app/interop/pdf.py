@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.files import write_atomic
+
 A4 = (595, 842)  # points
 MARGIN = 56
 LEADING = {"title": 20, "heading": 16, "text": 13}
@@ -97,5 +99,5 @@ def write_pdf(lines: Sequence[Line], target: Path, title: str = "") -> Path:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1, catalog, info, xref)
-    target.write_bytes(bytes(out))
+    write_atomic(target, bytes(out))  # owner-only, never half a file
     return target

@@ -16,12 +16,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
+from app.core.files import write_atomic
 from app.core.vocabulary import Vocabulary
 from app.store.records import EncounterRecord, PatientRecord
 
@@ -192,10 +194,11 @@ def _csv_cell(value: Value) -> str:
 
 def write_csv(table: Table, target: Path) -> Path:
     """UTF-8 with a byte-order mark (so a spreadsheet opens accents right), comma-separated, one header row."""
-    with target.open("w", encoding="utf-8-sig", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(column_names(table))
-        out.writerows([_csv_cell(v) for v in row] for row in table.rows)
+    text = io.StringIO(newline="")
+    out = csv.writer(text)
+    out.writerow(column_names(table))
+    out.writerows([_csv_cell(v) for v in row] for row in table.rows)
+    write_atomic(target, text.getvalue().encode("utf-8-sig"))  # owner-only, never half a file
     return target
 
 
@@ -233,7 +236,9 @@ def write_xlsx(tables: Sequence[Table], target: Path) -> Path:
                 else:
                     cells.append(value)
             sheet.append(cells)
-    book.save(target)
+    data = io.BytesIO()
+    book.save(data)
+    write_atomic(target, data.getvalue())  # owner-only, never half a file
     return target
 
 

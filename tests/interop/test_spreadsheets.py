@@ -104,3 +104,9 @@ def test_the_deidentified_variant_has_no_name_document_or_birth_date(exports: di
     # Pseudonyms link a patient's rows inside the file.
     patients = {r[0] for r in sheet_rows(exports["deid"], "pacientes")[1:]}
     assert {r[1] for r in deid[1:]} <= patients
+
+
+def test_exports_are_readable_by_their_owner_only(exports: dict[str, Path]):
+    """The register names patients: another account on a shared laptop must not read it (like backups, 0600)."""
+    for path in exports.values():
+        assert oct(path.stat().st_mode & 0o777) == oct(0o600), path.name
