@@ -142,15 +142,16 @@ def main() -> int:
         import datetime as dt
 
         today = dt.date.today()
-        for given, family, doc, born, sex, village in (
-            ("María José", "Gómez Ríos", "1023456789", dt.date(1985, 3, 2), "F", "La Esperanza"),
-            ("Mario", "Gómez Castaño", "79555123", dt.date(1958, 7, 19), "M", "El Recreo"),
-            ("Marisol", "Gómez", "1110222333", dt.date(2015, 11, 5), "F", "Alto Bonito"),
-            ("Lucía", "Mamani Quispe", "1098765432", dt.date(1997, 4, 9), "F", "La Esperanza"),
-            ("Mateo", "Ríos Cárdenas", "1234567", today - dt.timedelta(days=2 * 365 + 90), "M", "El Recreo"),
+        for given, family, doc_type, doc, born, sex, village in (
+            ("María José", "Gómez Ríos", "CC", "1023456789", dt.date(1985, 3, 2), "F", "La Esperanza"),
+            ("Mario", "Gómez Castaño", "CC", "79555123", dt.date(1958, 7, 19), "M", "El Recreo"),
+            ("Marisol", "Gómez", "TI", "1110222333", dt.date(2015, 11, 5), "F", "Alto Bonito"),
+            ("Lucía", "Mamani Quispe", "CC", "1098765432", dt.date(1997, 4, 9), "F", "La Esperanza"),
+            # A child holds the civil registry (RC), an 11-year-old the identity card (TI): what the form offers.
+            ("Mateo", "Ríos Cárdenas", "RC", "1234567", today - dt.timedelta(days=2 * 365 + 90), "M", "El Recreo"),
         ):
-            store.patients.add(given_names=given, family_names=family, document_number=doc, birth_date=born,
-                               sex=sex, village=village)
+            store.patients.add(given_names=given, family_names=family, document_type=doc_type, document_number=doc,
+                               birth_date=born, sex=sex, village=village)
         store.lock()
 
         # 2. Login.
