@@ -78,26 +78,25 @@ class Users:
             c.keyring.save(c.folder.keyring)
 
     def enable(self, user_id: str, temporary_passphrase: str) -> None:
-        c = self._context
-        c.require("manage_users")
-        check_passphrase_strength(temporary_passphrase)
-        with c.transaction() as s:
-            user = _user(s, user_id)
-            user.active = True
-            user.disabled_at = None
-            user.must_change_passphrase = True
-            c.audit(s, "user.enable", f"user:{user_id}")
-            self._put_wrap(user.id, user.login, temporary_passphrase, None)
+        """Give a disabled account back, with a temporary passphrase to change at the next login."""
+        self._give_temporary_passphrase(user_id, temporary_passphrase, "user.enable", enable=True)
 
     def reset_passphrase(self, user_id: str, temporary_passphrase: str) -> None:
         """An administrator sets a temporary passphrase; the user must choose a new one at the next login."""
+        self._give_temporary_passphrase(user_id, temporary_passphrase, "user.reset_passphrase", enable=False)
+
+    def _give_temporary_passphrase(self, user_id: str, temporary_passphrase: str, action: str, *,
+                                   enable: bool) -> None:
         c = self._context
         c.require("manage_users")
         check_passphrase_strength(temporary_passphrase)
         with c.transaction() as s:
             user = _user(s, user_id)
+            if enable:
+                user.active = True
+                user.disabled_at = None
             user.must_change_passphrase = True
-            c.audit(s, "user.reset_passphrase", f"user:{user_id}")
+            c.audit(s, action, f"user:{user_id}")
             self._put_wrap(user.id, user.login, temporary_passphrase, None)
 
     def set_role(self, user_id: str, role: str) -> None:
