@@ -36,7 +36,10 @@ calibration is in docs/rare_diseases.md.
 Few-shot evidence. A bundle may carry the HPO terms of confirmed cases (`rare_evidence.json`, see
 `app/core/rare_evidence.py`): a disease with evidence gets, for each manifestation, the Beta posterior of its
 frequency (prior from the annotation, updated by the cases that showed it or excluded it) in place of the
-annotation's frequency; a disease without evidence keeps exactly the annotation's ratios.
+annotation's frequency; a disease without evidence keeps exactly the annotation's ratios. Confirmed cases also say
+which diseases occur among the clinics' patients: a disease's prior is raised by the Jeffreys rule (one case
+triples it, two multiply it by five; `PREVALENCE_PSEUDO_CASES`), and diseases are ranked by log-likelihood plus that
+raise (`ranking_score`); without evidence the ranking is the likelihood's.
 
 Batches. `rank_batch` scores many patients at once: each distinct finding's rows of ratios are computed once per
 ranker (cached, `TERM_CACHE`), and the sums, the posterior, the top diseases and their matched terms are array
@@ -62,6 +65,7 @@ from app.core.rare_batch import RankedDiseases as RankedDiseases
 from app.core.rare_batch import Scored, TermRows, entries, most_findings_first, score
 from app.core.rare_evidence import (
     EVIDENCE_FILE,
+    PREVALENCE_PSEUDO_CASES,
     PRIOR_CASES,
     DiseaseEvidence,
     EvidenceError,
@@ -125,7 +129,8 @@ class Evidence:
     """Per-disease results for one patient (arrays over all diseases of the index)."""
 
     findings: tuple[Finding, ...]
-    log_likelihood: np.ndarray  # log P(findings | disease), the ranking score
+    log_likelihood: np.ndarray  # log P(findings | disease)
+    ranking_score: np.ndarray  # what diseases are ranked by: log_likelihood + the disease's prior offset (evidence)
     posterior: np.ndarray  # P(disease | findings) against the clinic's common conditions
     log_ratio: np.ndarray  # (findings, diseases): log likelihood ratio of each finding
     explained: np.ndarray  # (findings, diseases): the disease's annotations account for the finding
@@ -178,6 +183,7 @@ class RareDiseaseRanker:
         # Kept so that a ranker with other evidence can be made from the same index (bench, evidence build).
         self.arrays = arrays
         self.evidence_cases: dict[int, int] = {}  # disease position -> confirmed cases behind its profile
+        self.log_disease_prior: np.ndarray | None = None  # (diseases,) log prior raise from confirmed cases
         if evidence:
             self._apply_evidence(evidence, column, direct, mean_count, manifestations)
 
@@ -190,7 +196,12 @@ class RareDiseaseRanker:
         self.clinic_symptom_p = np.asarray(arrays["clinic_symptom_p"], dtype=np.float64)
         prevalence = np.asarray(arrays["clinic_prevalence"], dtype=np.float64)
         self._log_prior_common = np.log((1.0 - RARE_PRIOR) * prevalence / prevalence.sum())
-        self._log_prior_rare = np.log(RARE_PRIOR / self.n_diseases)
+        self._log_prior_rare = float(np.log(RARE_PRIOR / self.n_diseases))
+        if self.evidence_cases:
+            # P(D) = RARE_PRIOR * (a + n_D) / (K a + N): `log_disease_prior` holds log((a + n_D) / a), the rest is
+            # shared by every disease (it moves probability from the diseases without evidence to those with).
+            confirmed = sum(self.evidence_cases.values())
+            self._log_prior_rare -= float(np.log1p(confirmed / (PREVALENCE_PSEUDO_CASES * self.n_diseases)))
         self._known: frozenset[str] | None = None
         self._rows: dict[int, TermRows] = {}  # filled by _term_rows; read-only data, whoever computes it first
         self._hpo: dict[int, str] = {}
@@ -279,6 +290,9 @@ class RareDiseaseRanker:
             lifted = {h for t in present for h in (t, *self._ancestors(t).tolist())}
             drop_exclusion |= (self.ex_disease == d) & np.isin(ex_column, list(lifted))
             self.evidence_cases[d] = ev.cases
+        self.log_disease_prior = np.zeros(self.n_diseases)
+        for d, cases in self.evidence_cases.items():
+            self.log_disease_prior[d] = np.log1p(cases / PREVALENCE_PSEUDO_CASES)
 
         n_terms = len(self.term_ids)
         changed = np.array(sorted(self.evidence_cases), dtype=np.int64)
@@ -437,7 +451,8 @@ class RareDiseaseRanker:
             s = self._score(part)
             for i, p in enumerate(part):
                 take = s.rows[i, :len(p)]
-                out.append(Evidence(tuple(p), s.log_likelihood[i], s.rare_mass[i] / s.total[i], s.log_lr[take],
+                ranking = s.log_likelihood[i] if s.ranking is None else s.ranking[i]
+                out.append(Evidence(tuple(p), s.log_likelihood[i], ranking, s.rare_mass[i] / s.total[i], s.log_lr[take],
                                     s.explained[take], float(s.rare_posterior[i])))
         return out
 
@@ -472,7 +487,8 @@ class RareDiseaseRanker:
         return out
 
     def _score(self, patients: Sequence[Sequence[Finding]]) -> Scored:
-        return score(patients, self._term_rows, self.n_diseases, self._log_prior_common, self._log_prior_rare)
+        return score(patients, self._term_rows, self.n_diseases, self._log_prior_common, self._log_prior_rare,
+                     self.log_disease_prior)
 
     @staticmethod
     def alert(ranked: Sequence[Mapping[str, Any]]) -> bool:

@@ -42,6 +42,9 @@ class Scored(NamedTuple):
     rare_mass: np.ndarray  # (patients, diseases): P(disease | findings) times `total`
     total: np.ndarray  # (patients,)
     rare_posterior: np.ndarray  # (patients,)
+    # (patients, diseases): what the diseases are ranked by, log_likelihood plus each disease's prior offset from
+    # confirmed cases (app/core/rare_evidence.py); None when no disease has one (the ranking is the likelihood).
+    ranking: np.ndarray | None = None
 
 
 class RankedDiseases(list[dict[str, Any]]):
@@ -59,12 +62,14 @@ def most_findings_first(patients: Sequence[Sequence[Finding]]) -> list[int]:
 
 
 def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], TermRows], n_diseases: int,
-          log_prior_common: np.ndarray, log_prior_rare: float) -> Scored:
+          log_prior_common: np.ndarray, log_prior_rare: float,
+          log_disease_prior: np.ndarray | None = None) -> Scored:
     """Log-likelihood, posterior and P(some rare disease) of each patient, as (patients x diseases) arrays.
 
     The patients are taken most findings first, so the k-th findings of all who have one are a leading block: each
     step adds one weighted row per patient to that block (no padding work), and every patient's sum is added in its
-    own finding order whatever else the batch holds.
+    own finding order whatever else the batch holds. `log_disease_prior` (diseases,) is added to a disease's log
+    prior where confirmed cases raised it (0 elsewhere).
     """
     unique = sorted({f.term for p in patients for f in p})
     cached = [term_rows(t) for t in unique]
@@ -104,7 +109,8 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
         ll, common = ll[unsort], common[unsort]
     log_common = log_prior_common + common
     # In place on one reused (patients x diseases) array: each fresh array that size costs as much as the operation.
-    rare_mass = np.add(ll, log_prior_rare, out=buffer)
+    ranking = None if log_disease_prior is None else ll + log_disease_prior
+    rare_mass = np.add(ll if ranking is None else ranking, log_prior_rare, out=buffer)
     top = np.maximum(rare_mass.max(axis=1), log_common.max(axis=1))
     rare_mass -= top[:, None]
     np.exp(rare_mass, out=rare_mass)
@@ -113,7 +119,7 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
     # P(some rare disease) = sum of the diseases' posteriors, taken as one quotient (the same to ~1e-15) so that the
     # posterior itself is only divided out where it is read: the listed diseases (`entries`), `Evidence`.
     rare_posterior = np.where(counts > 0, rare_sum / total, 0.0)
-    return Scored(rows, log_lr, explained, ll, rare_mass, total, rare_posterior)
+    return Scored(rows, log_lr, explained, ll, rare_mass, total, rare_posterior, ranking)
 
 
 def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: Sequence[str],
@@ -122,7 +128,7 @@ def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: S
     cut-off, in index order, i.e. ORPHA code order), with matched and unexplained terms for those only."""
     n_diseases = s.log_likelihood.shape[1]
     k = min(top, n_diseases)
-    scores = s.log_likelihood
+    scores = s.log_likelihood if s.ranking is None else s.ranking
     if k < n_diseases:
         # argpartition alone picks arbitrarily among diseases tied at the k-th score; take those tied in ORPHA code
         # (index) order, as the ranking promises, so a listed disease never depends on the partition's internals.

@@ -14,8 +14,8 @@ import pytest
 
 from app.core.bundle import shipped_bundle_dir
 from app.core.contract import DiagnoseRequest
-from app.core.rare import RareDiseaseRanker, RareIndexError
-from app.core.rare_evidence import DiseaseEvidence
+from app.core.rare import RARE_PRIOR, RareDiseaseRanker, RareIndexError
+from app.core.rare_evidence import PREVALENCE_PSEUDO_CASES, DiseaseEvidence
 from model_export.rare_evidence import evidence_from_feedback
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +145,34 @@ def test_retrain_feeds_orpha_feedback_as_evidence(ranker: RareDiseaseRanker) -> 
     fatigue = f"HP:{int(ranker.term_ids[ranker.vocab['fatiga']]):07d}"
     assert diseases[0].present == {"HP:0001166": 2, fatigue: 1}  # "tos" at intensity 1 is no evidence
     assert len(skipped) == 1 and "ORPHA:99999999" in skipped[0]
+
+
+def test_confirmed_cases_raise_their_disease_prior_by_the_jeffreys_rule(ranker: RareDiseaseRanker) -> None:
+    """One confirmed case triples a disease's prior, two multiply it by five (Dirichlet(1/2) over the diseases); the
+    priors still add up to RARE_PRIOR, so P(some rare disease) is a proper posterior, and diseases without evidence
+    keep their order among themselves."""
+    other = int(ranker.disease_codes[100])
+    learnt = ranker.with_evidence([DiseaseEvidence(MARFAN, 1, {"HP:0001166": 1}, {}),
+                                   DiseaseEvidence(other, 2, {"HP:0000252": 2}, {})])
+    assert learnt.log_disease_prior is not None
+    m, o = ranker.disease_position[MARFAN], ranker.disease_position[other]
+    assert learnt.log_disease_prior[m] == pytest.approx(np.log(3.0))
+    assert learnt.log_disease_prior[o] == pytest.approx(np.log(5.0))
+    assert np.count_nonzero(learnt.log_disease_prior) == 2
+    k, a = ranker.n_diseases, PREVALENCE_PSEUDO_CASES
+    prior = np.exp(learnt._log_prior_rare + learnt.log_disease_prior)
+    assert prior.sum() == pytest.approx(RARE_PRIOR, rel=1e-9)
+    assert prior[m] == pytest.approx(RARE_PRIOR * (a + 1) / (k * a + 3), rel=1e-9)
+
+    request = DiagnoseRequest(20.0, "M", None, {}, {}, ("HP:0001250", "HP:0000252", "HP:0001263"))
+    plain, with_prior = ranker.evidence(request), learnt.evidence(request)
+    assert np.allclose(with_prior.ranking_score - with_prior.log_likelihood, learnt.log_disease_prior, atol=1e-9)
+    assert np.array_equal(plain.ranking_score, plain.log_likelihood)  # no evidence: ranked by the likelihood
+    others = np.ones(ranker.n_diseases, dtype=bool)
+    others[[m, o]] = False
+    assert np.array_equal(np.argsort(plain.ranking_score[others], kind="stable"),
+                          np.argsort(with_prior.ranking_score[others], kind="stable"))
+    # The listed diseases follow the ranking score, and their posteriors include the raised prior.
+    ranked = learnt.rank(request, top=4281)
+    position = [e["orpha_code"] for e in ranked].index(f"ORPHA:{other}")
+    assert position < [e["orpha_code"] for e in ranker.rank(request, top=4281)].index(f"ORPHA:{other}")
