@@ -12,15 +12,15 @@ MARFAN = 558
 
 
 def neighbour_of_annotation(ranker: RareDiseaseRanker, d: int) -> int:
-    """A term under a parent of one of the disease's manifestations that the disease's annotations do not reach."""
+    """A sibling of one of the disease's annotated manifestations that the disease's annotations do not reach."""
     cols = np.repeat(np.arange(len(ranker.term_ids)), np.diff(ranker.cl_indptr))
     reached = set(cols[ranker.cl_disease == d].tolist())
-    rows = np.repeat(np.arange(len(ranker.term_ids)), np.diff(ranker.anc_indptr))
-    for t in sorted(reached):
-        for parent in ranker._parents(t):
-            for h in rows[ranker.anc_indices == parent].tolist():
-                if h not in reached and parent in ranker._parents(h) and not ranker._has_direct[
-                        ranker._ancestors(h)].any():
+    direct = np.repeat(np.arange(len(ranker.term_ids)), np.diff(ranker.dr_indptr))[ranker.dr_disease == d]
+    own = set(direct.tolist())  # below one of these, h would be a more specific form of a manifestation
+    for t in sorted(own):
+        for parent in ranker._parents(t).tolist():
+            for h in ranker._ch_indices[ranker._ch_indptr[parent]:ranker._ch_indptr[parent + 1]].tolist():
+                if h not in reached and not own & set(ranker._ancestors(h).tolist()):
                     return int(h)
     raise AssertionError("no neighbouring term found")
 
@@ -32,7 +32,11 @@ def test_a_neighbouring_finding_earns_partial_credit(ranker: RareDiseaseRanker,
     lr, explained = ranker._finding_ratio(h)
     assert lr[d] > rare.NOISE + 0.01  # more than an unrelated finding
     assert not explained[d]  # but not listed as matched
-    monkeypatch.setattr(rare, "SIBLING_WEIGHT", 0.0)
+    # The credit is the share of the sibling's reports that land on h: twice the share, twice the ratio.
+    monkeypatch.setattr(rare, "SIBLING_SHARE", 2 * rare.SIBLING_SHARE)
+    lr_double, _ = ranker._finding_ratio(h)
+    assert lr_double[d] - rare.NOISE == pytest.approx(2 * (lr[d] - rare.NOISE))
+    monkeypatch.setattr(rare, "SIBLING_SHARE", 0.0)
     lr_without, _ = ranker._finding_ratio(h)
     assert lr_without[d] == pytest.approx(rare.NOISE)
 
