@@ -22,6 +22,7 @@ from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_request
 from app.core.explain import SPACE, AdditiveExplainer
+from app.core.next_findings import NextFindings
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
 from app.core.response import DiagnoseResponse
@@ -100,6 +101,8 @@ class DiagnosisEngine:
         self._condition_names = [self.vocabulary.condition(c).name for c in self.condition_model.classes]
         self._rules = [(rule.code, rule.level, rule.message, rank)
                        for rule, rank in zip(red_flags.RULES, red_flags.LEVEL_RANKS.tolist(), strict=True)]
+        # What to measure or ask next (issue 19): the bundle's findings distributions, or the generic stand-in.
+        self.next_findings = NextFindings(self)
 
     @classmethod
     def load(cls, path: Path | None = None) -> DiagnosisEngine:
@@ -108,15 +111,19 @@ class DiagnosisEngine:
     def validate(self, raw: Any) -> DiagnoseRequest:
         return validate_request(raw, self.vocabulary, self._known_terms)
 
-    def diagnose(self, raw: Any, engine: str = "local") -> DiagnoseResponse:
+    def diagnose(self, raw: Any, engine: str = "local", next_findings: bool = True) -> DiagnoseResponse:
         """Diagnose one request (a dict following the contract, or an already validated request)."""
         request = raw if isinstance(raw, DiagnoseRequest) else self.validate(raw)
-        return self.diagnose_many([request], engine)[0]
+        return self.diagnose_many([request], engine, next_findings)[0]
 
-    def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local") -> list[DiagnoseResponse]:
+    def diagnose_many(self, requests: Sequence[DiagnoseRequest], engine: str = "local",
+                      next_findings: bool = True) -> list[DiagnoseResponse]:
         """Diagnose validated requests together: one model call, and every rule, score, level and explanation
         computed for the whole batch with array operations (batch files, the central service). One case is a batch
-        of one; the answers are those of one request at a time (tests/core/test_engine_batch.py)."""
+        of one; the answers are those of one request at a time (tests/core/test_engine_batch.py).
+
+        `next_findings=False` leaves out what to measure or ask next (issue 19; each request then costs one batch
+        of its variants less): `next_findings` is then an empty list, for callers that only want the answer."""
         if not requests:
             return []
         n = len(requests)
@@ -167,6 +174,8 @@ class DiagnosisEngine:
             fired_rows[i].append(j)
         model_version = self.bundle.version
         model_sha = self.bundle.manifest_sha256
+        # A request alone is its own batch of one: next_findings reuses its model columns and probabilities.
+        alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX])) if n == 1 else None
         classes = self.condition_model.classes
         out: list[DiagnoseResponse] = []
         for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state) in enumerate(zip(
@@ -213,6 +222,7 @@ class DiagnosisEngine:
                 "model": {"version": model_version, "sha256": model_sha},
                 "engine": engine,
                 "contract": CONTRACT_VERSION,
+                "next_findings": self.next_findings.rank(requests[i], alert, alone) if next_findings else [],
             }
             out.append(cast(DiagnoseResponse, response))  # the shape tests/server/test_predict_v2.py checks
         return out

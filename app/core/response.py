@@ -111,6 +111,24 @@ class ModelInfo(TypedDict):
     sha256: str
 
 
+FindingKind = Literal["vital", "symptom", "sign", "pregnancy"]
+ChangeTarget = Literal["triage", "state", "top_condition"]
+
+
+class NextFinding(TypedDict):
+    """A finding the request does not give, worth measuring or asking next (issue 19; app/core/next_findings.py).
+
+    `finding` is a vital key ("spo2"), a vocabulary symptom key, a contract-v2 sign code, or "pregnant" (the
+    pregnancy question). `value_of_information` in [0, 1] weighs, lexicographically, the chance that knowing it makes
+    the answer EMERGENCIA, changes the triage level, the state, the most likely condition."""
+
+    finding: str
+    kind: FindingKind
+    why: LocalisedText
+    could_change: list[ChangeTarget]
+    value_of_information: float
+
+
 class DiagnoseResponse(TypedDict):
     """The whole answer of the diagnose contract v2 (docs/api.md, "POST /v1/predict")."""
 
@@ -131,3 +149,6 @@ class DiagnoseResponse(TypedDict):
     model: ModelInfo
     engine: Literal["local", "cloud"]
     contract: Literal[2]
+    # Best first, at most 5 (3 when already EMERGENCIA, then only what changes the management); [] when the caller
+    # asked for none (diagnose_many(next_findings=False)).
+    next_findings: list[NextFinding]

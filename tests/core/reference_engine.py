@@ -47,7 +47,7 @@ def expand_per_input(schema: FeatureSchema, raw: np.ndarray) -> np.ndarray:
 
 
 def reference_diagnose_many(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest],
-                            engine_name: str = "local") -> list[dict[str, Any]]:
+                            engine_name: str = "local", next_findings: bool = True) -> list[dict[str, Any]]:
     if not requests:
         return []
     raw = np.vstack([engine.features.raw_vector(r) for r in requests])
@@ -56,8 +56,13 @@ def reference_diagnose_many(engine: DiagnosisEngine, requests: Sequence[Diagnose
     cond_z = engine.condition_model.scores(expanded)
     state_p = softmax(state_z)
     cond_p = softmax(cond_z)
-    return [_response(engine, r, expanded[i], state_z[i], state_p[i], cond_z[i], cond_p[i], engine_name)
-            for i, r in enumerate(requests)]
+    answers = [_response(engine, r, expanded[i], state_z[i], state_p[i], cond_z[i], cond_p[i], engine_name)
+               for i, r in enumerate(requests)]
+    for request, answer in zip(requests, answers, strict=True):
+        # What to ask next (issue 19): the same ranking, called one request at a time.
+        answer["next_findings"] = (engine.next_findings.rank(request, answer["rare_disease_alert"])
+                                   if next_findings else [])
+    return answers
 
 
 def _model_level(engine: DiagnosisEngine, state_p: np.ndarray, cond_p: np.ndarray) -> str:

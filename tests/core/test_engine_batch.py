@@ -110,13 +110,23 @@ def test_batch_answers_as_one_request_at_a_time_on_10000_simulated_patients(engi
     assert sum(r.pregnancy is not None for r in simulated) > 100  # the v2 fields are really there
     assert sum(r.consciousness is not None for r in simulated) > 100
     assert sum(bool(r.signs) for r in simulated) > 100
-    batch = engine.diagnose_many(simulated)
-    reference = reference_diagnose_many(engine, simulated)
+    # next_findings (a batch of variants per request) has its own comparison below, on fewer patients.
+    batch = engine.diagnose_many(simulated, next_findings=False)
+    reference = reference_diagnose_many(engine, simulated, next_findings=False)
     worst = max(_worst(a, b, f"case {i}") for i, (a, b) in enumerate(zip(batch, reference, strict=True)))
     assert worst <= TOLERANCE
     # The batch really exercises the answers that matter: emergencies, rules, rare alerts.
     assert sum(a["requires_immediate_attention"] for a in batch) > 500
     assert sum(bool(a["rare_diseases"]) for a in batch) > 100
+
+
+def test_next_findings_of_a_batch_are_those_of_one_request_at_a_time(engine, simulated):
+    """Issue 19: the list of what to ask next is the same in a batch as one request at a time, to the digit."""
+    patients = simulated[:400]
+    batch = engine.diagnose_many(patients)
+    reference = reference_diagnose_many(engine, patients)
+    assert [a["next_findings"] for a in batch] == [b["next_findings"] for b in reference]
+    assert sum(bool(a["next_findings"]) for a in batch) > 200
 
 
 def test_one_case_is_a_batch_of_one(engine, simulated):
@@ -147,8 +157,8 @@ def test_scores_of_a_batch_are_the_published_scores(engine):
 
 def test_threshold_patients_answer_as_before(engine):
     patients = _threshold_patients(engine, 1_500, seed=9)
-    batch = engine.diagnose_many(patients)
-    reference = reference_diagnose_many(engine, patients)
+    batch = engine.diagnose_many(patients, next_findings=False)
+    reference = reference_diagnose_many(engine, patients, next_findings=False)
     assert max(_worst(a, b) for a, b in zip(batch, reference, strict=True)) <= TOLERANCE
 
 

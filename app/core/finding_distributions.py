@@ -1,0 +1,139 @@
+"""How each finding is distributed within each condition and age band: the knowledge base's conditional
+distributions, as the value-of-information ranking (`next_findings.py`) reads them.
+
+The bundle carries them in `findings.npz` (written at build time by `model_export/findings.py` from patients
+simulated on the knowledge base, so every profile, age band, acute-state shift and sign rule of the simulator is in
+them): per condition, state (acute or not) and age band, the share of patients with each symptom and its mean
+intensity when present, the share with each examination sign, twenty quantiles of each vital among the patients it
+was measured in, and the pregnancy status of women of 10-60 years. Loaded, the (condition, state) pairs are rows:
+first every condition not acute, then every condition acute (`states` = 2), so the ranking mixes them with weights
+P(c | case) (1 - P(acute | case)) and P(c | case) P(acute | case).
+
+A bundle built before the file existed still loads: `FindingDistributions.generic` then stands in, with the same
+small probability for every symptom (10%, intensity 5) and sign (2%), fixed clinically spread grids for the vitals
+(`GENERIC_VITAL_GRID`: normal, borderline and danger values for an adult) and a 5% chance of pregnancy. The ranking
+still works (a vital whose danger value would make it an emergency still comes first); only its probabilities are
+cruder. docs/api.md ("next_findings") says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FINDINGS_FILE = "findings.npz"
+FINDINGS_FORMAT = 1
+# Age bands of the knowledge base (model_export/knowledge.py AGE_BANDS) by their upper age in years.
+BAND_UPPER = (1.0, 5.0, 18.0, 65.0, float("inf"))
+# Pregnancy values asked about, in the order of `pregnancy_p`.
+PREGNANCY_VALUES = ("pregnant", "postpartum", "not_pregnant")
+# Quantile levels of the vitals stored per condition, state and band (each stands for a twentieth of the patients).
+VITAL_LEVELS = tuple((i + 0.5) / 20 for i in range(20))
+# No-file fallback: for each vital a few values, normal to dangerous, equally likely (adult references; NEWS2, ETAT).
+GENERIC_VITAL_GRID: dict[str, tuple[float, ...]] = {
+    "temperature_c": (35.5, 36.8, 37.8, 38.8, 40.0),
+    "heart_rate": (50.0, 75.0, 95.0, 115.0, 135.0),
+    "respiratory_rate": (10.0, 16.0, 20.0, 26.0, 32.0),
+    "spo2": (86.0, 91.0, 94.0, 96.0, 98.0),
+    "systolic_bp": (85.0, 105.0, 125.0, 150.0, 185.0),
+    "diastolic_bp": (55.0, 70.0, 80.0, 95.0, 115.0),
+    "glucose_mg_dl": (50.0, 90.0, 130.0, 220.0, 400.0),
+    "weight_kg": (50.0, 60.0, 70.0, 80.0, 90.0),
+    "height_cm": (150.0, 158.0, 165.0, 172.0, 180.0),
+    "muac_mm": (200.0, 240.0, 270.0, 300.0, 330.0),
+    "capillary_refill_s": (1.0, 1.5, 2.0, 2.5, 3.5),
+}
+GENERIC_SYMPTOM_P = 0.10
+GENERIC_SYMPTOM_INTENSITY = 5.0
+GENERIC_SIGN_P = 0.02
+GENERIC_PREGNANCY = (0.05, 0.02, 0.93)  # pregnant, postpartum, not pregnant
+GENERIC_WEEKS = 28.0
+GENERIC_DAYS = 7.0
+
+
+def age_band(age: float) -> int:
+    """Index of the knowledge base's age band for `age` (years)."""
+    for b, upper in enumerate(BAND_UPPER):
+        if age < upper:
+            return b
+    return len(BAND_UPPER) - 1
+
+
+@dataclass(frozen=True)
+class FindingDistributions:
+    """Per row and age band: how each finding is distributed. Rows are the condition model's classes in order, once
+    per state (`states` = 2: not acute, then acute; 1: any state)."""
+
+    symptoms: tuple[str, ...]
+    symptom_p: np.ndarray  # (conditions, bands, symptoms): share with the symptom (intensity >= 1)
+    symptom_intensity: np.ndarray  # (conditions, bands, symptoms): mean intensity when present
+    signs: tuple[str, ...]
+    sign_p: np.ndarray  # (conditions, bands, signs)
+    vitals: tuple[str, ...]
+    vital_q: np.ndarray  # (conditions, bands, vitals, quantiles); NaN where never measured
+    pregnancy_p: np.ndarray  # (conditions, bands, PREGNANCY_VALUES) among women 10-60 years
+    weeks: np.ndarray  # (conditions, bands): mean weeks of the pregnant
+    days: np.ndarray  # (conditions, bands): mean days since delivery of the postpartum
+    from_bundle: bool  # False: the generic fallback of a bundle without the file
+    states: int = 1
+
+    @classmethod
+    def load(cls, folder: Path, classes: tuple[str, ...] | list[str]) -> FindingDistributions | None:
+        """The bundle's file, rows put in the order of `classes`; None when the bundle has none."""
+        path = folder / FINDINGS_FILE
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != FINDINGS_FORMAT:
+                raise ValueError(f"{FINDINGS_FILE}: format {int(data['format'])}, this app reads {FINDINGS_FORMAT}")
+            codes = [str(c) for c in data["conditions"]]
+            position = {c: i for i, c in enumerate(codes)}
+            missing = [c for c in classes if c not in position]
+            if missing:
+                raise ValueError(f"{FINDINGS_FILE}: no distributions for {', '.join(missing)}")
+            rows = np.array([position[c] for c in classes], dtype=np.int64)
+
+            def by_row(name: str) -> np.ndarray:
+                # (conditions, states, bands, ...) -> (states x conditions, bands, ...), not-acute rows first
+                a = np.asarray(data[name], np.float64)[rows]
+                return np.ascontiguousarray(np.swapaxes(a, 0, 1).reshape(-1, *a.shape[2:]))
+
+            return cls(
+                symptoms=tuple(str(s) for s in data["symptoms"]),
+                symptom_p=by_row("symptom_p"),
+                symptom_intensity=by_row("symptom_intensity"),
+                signs=tuple(str(s) for s in data["signs"]),
+                sign_p=by_row("sign_p"),
+                vitals=tuple(str(v) for v in data["vitals"]),
+                vital_q=by_row("vital_q"),
+                pregnancy_p=by_row("pregnancy_p"),
+                weeks=by_row("weeks"),
+                days=by_row("days"),
+                from_bundle=True,
+                states=int(np.asarray(data["symptom_p"]).shape[1]),
+            )
+
+    @classmethod
+    def generic(cls, n_conditions: int, symptoms: tuple[str, ...], signs: tuple[str, ...],
+                vitals: tuple[str, ...]) -> FindingDistributions:
+        """The documented stand-in for a bundle without `findings.npz` (see the module's docstring)."""
+        shape = (n_conditions, len(BAND_UPPER))
+        grid_vitals = tuple(v for v in vitals if v in GENERIC_VITAL_GRID)
+        grid = np.array([np.interp(np.linspace(0, 1, len(VITAL_LEVELS)),
+                                   np.linspace(0, 1, len(GENERIC_VITAL_GRID[v])), GENERIC_VITAL_GRID[v])
+                         for v in grid_vitals]).reshape(len(grid_vitals), len(VITAL_LEVELS))
+        return cls(
+            symptoms=symptoms,
+            symptom_p=np.full((*shape, len(symptoms)), GENERIC_SYMPTOM_P),
+            symptom_intensity=np.full((*shape, len(symptoms)), GENERIC_SYMPTOM_INTENSITY),
+            signs=signs,
+            sign_p=np.full((*shape, len(signs)), GENERIC_SIGN_P),
+            vitals=grid_vitals,
+            vital_q=np.broadcast_to(grid, (*shape, *grid.shape)).copy(),
+            pregnancy_p=np.broadcast_to(np.array(GENERIC_PREGNANCY), (*shape, 3)).copy(),
+            weeks=np.full(shape, GENERIC_WEEKS),
+            days=np.full(shape, GENERIC_DAYS),
+            from_bundle=False,
+        )
