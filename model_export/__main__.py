@@ -6,6 +6,7 @@
     python -m model_export sign BUNDLE --key PRIVATE.pem   # Ed25519 signature (manifest.sig); see model_export/sign.py
     python -m model_export retrain --feedback EXPORT.jsonl --out BUNDLE   # candidate from confirmed feedback (issue 8)
     python -m model_export rare-evidence --confirmed CASES.jsonl --bundle BASE --out BUNDLE   # few-shot (issue 18)
+    python -m model_export findings --bundle BUNDLE   # next_findings' distributions, re-signed, no retraining
     python -m model_export gate-evaluate CANDIDATE [--production BUNDLE] [--feedback F] --json-out FILE
     python -m model_export drift-reference BUNDLE [--n N] --json-out FILE
         # the figures `vereda-server promote` and `drift` read (the server runs these, it never imports us)
@@ -26,10 +27,11 @@ from app.core.bundle import ModelBundle
 from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATES
 from model_export import evaluate as ev
-from model_export import knowledge
+from model_export import findings, knowledge
 from model_export.build import SEEDS, SIZES, THRESHOLD_KEYS, UNREACHABLE, tune_bundle_thresholds
 from model_export.build import progress as _progress
 from model_export.export import write_bundle, write_manifest
+from model_export.findings import write_findings
 from model_export.model_card import update_model_card
 from model_export.simulator import Simulator, case_mix
 from model_export.train import compare, default_schema, make_dataset, train_chosen
@@ -132,7 +134,7 @@ def _build(args: argparse.Namespace) -> int:
         thresholds=dict.fromkeys(THRESHOLD_KEYS, UNREACHABLE),
         info=info,
         created=dt.date.fromisoformat(args.created) if args.created else None,
-        extras=lambda folder: {"rare": build_rare(folder, kb)},
+        extras=lambda folder: {"rare": build_rare(folder, kb), "findings": write_findings(folder, kb)},
     )
     _progress("choosing the triage thresholds on validation patients, danger-sign rules included")
     tuning = tune_bundle_thresholds(args.out, kb, state_model, cond_model, val)
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     from model_export import rare_evidence  # issue 18: few-shot evidence for the rare-disease ranking
 
     rare_evidence.add_parser(sub)
+    findings.add_parser(sub)  # issue 19: the findings' distributions for next_findings, without retraining
     gate = sub.add_parser("gate-evaluate", help="the promotion gate's figures for a candidate (vereda-server promote)")
     gate.add_argument("candidate", type=Path)
     gate.add_argument("--production", type=Path, default=None)
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     return {"build": cmd_build, "evaluate": cmd_evaluate, "check": cmd_check,
             "retrain": retrain.cmd_retrain, "gate-evaluate": cmd_gate_evaluate,
             "drift-reference": cmd_drift_reference,
-            "rare-evidence": rare_evidence.cmd_rare_evidence}[args.command](args)
+            "rare-evidence": rare_evidence.cmd_rare_evidence, "findings": findings.cmd_findings}[args.command](args)
 
 
 if __name__ == "__main__":

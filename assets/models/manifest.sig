@@ -1,1 +1,1 @@
-6ZVJaliYGrOuJENEh2qkV2+2k0MkrmKqX0+uqeTjtMHkKFX9iirUE4CqFzYBr3vwei1vxX/wf9jWcxGKR6HhDg==
+/sU6ylD4RWfcpPjhC/+xBz/FjLy2qZTAFCDdn5rfrCdMtWSmkUEZ9tnTCR0abCrDheD/tUhNuIzP2HiEYsoODg==
