@@ -37,7 +37,7 @@ def base_levels(bundle_dir: Path, requests: list[Any]) -> np.ndarray:
     engine = DiagnosisEngine.load(bundle_dir)
     if engine.acute_threshold <= 1.0 or engine.critical_threshold <= 1.0:
         raise ValueError("base levels need a bundle whose model-risk thresholds are still unreachable")
-    return np.array([LEVEL_RANK[ev.triage_level(r)] for r in engine.diagnose_many(requests)])
+    return np.array([LEVEL_RANK[ev.triage_level(r)] for r in engine.diagnose_many(requests, next_findings=False)])
 
 
 def tune_bundle_thresholds(bundle_dir: Path, kb: knowledge.KnowledgeBase, state_model: Any, cond_model: Any,

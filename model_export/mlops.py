@@ -108,7 +108,8 @@ def evaluation_set(feedback: list[dict[str, Any]] | None = None, n_simulated: in
 
 
 def _part_metrics(engine: DiagnosisEngine, data: Dataset) -> dict[str, Any]:
-    return ev._metrics(engine.diagnose_many(data.requests), data, np.ones(len(data.requests), bool))
+    answers = engine.diagnose_many(data.requests, next_findings=False)  # the gate reads the answers, not the list
+    return ev._metrics(answers, data, np.ones(len(data.requests), bool))
 
 
 def evaluate_engine(engine: DiagnosisEngine, eval_set: EvaluationSet, bundle_dir: Path) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def drift_reference(bundle_dir: Path, n: int | None = None) -> dict[str, Any]:
     seed = int(data.get("simulator_seeds", {}).get("validation", 2))
     n = n or min(int(data.get("sizes", {}).get("validation", REFERENCE_MAX)), REFERENCE_MAX)
     sim = Simulator(kb).sample(n, seed)
-    answers = engine.diagnose_many([engine.validate(r) for r in sim.requests])
+    answers = engine.diagnose_many([engine.validate(r) for r in sim.requests], next_findings=False)
     return {"model_version": manifest.get("version"), "seed": seed,
             "knowledge_matches_bundle": data.get("knowledge_sha256") == kb.sha256,
             "symptom_keys": [s["key"] for s in kb.symptoms], "vital_keys": [v.key for v in kb.vitals],
