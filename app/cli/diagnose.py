@@ -28,6 +28,8 @@ def register(sub: Subparsers) -> None:
                         help="model bundle folder (default: the one the desktop app uses for --data-dir)")
     add_data_dir(parser)
     parser.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    parser.add_argument("--no-next-findings", dest="next_findings", action="store_false",
+                        help="leave out what to measure or ask next (faster for large batches; the list is empty)")
     parser.set_defaults(handler=run)
 
 
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.input:
         try:
-            result = engine.diagnose(parse_request(data))
+            result = engine.diagnose(parse_request(data), next_findings=args.next_findings)
         except ContractError as exc:
             print(dump(exc.to_json(lang)), file=sys.stderr)
             return EXIT_INVALID
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             outputs.append(error)
             invalid += 1
             print(dump({"line": number, **error}), file=sys.stderr)
-    for i, result in zip(positions, engine.diagnose_many(valid), strict=True):
+    for i, result in zip(positions, engine.diagnose_many(valid, next_findings=args.next_findings), strict=True):
         outputs[i] = result
     out = sys.stdout
     for item in outputs:
