@@ -1,0 +1,216 @@
+"""Benchmark (issue 19): does asking what Vereda proposes next find the emergencies sooner?
+
+    python bench/next_findings.py [--patients 1500] [--seed 1990]
+
+Held-out simulated patients (model_export.simulator, a seed used for nothing else: training 1, validation 2, test 3,
+the findings file 1919). Each starts from the patient's three strongest complaints (highest intensities; age, sex and
+duration kept; no vitals, no signs, no pregnancy, no AVPU; an infant with fewer than three complaints starts with
+its examination signs to reach the contract's three findings). Then findings are added one at a time, taking the
+patient's true value (a vital the simulation did not measure is entered at the healthy value for the age; a symptom
+the patient does not have as 0; a sign not present is "looked for and absent", which the contract cannot say, so it
+is only marked as asked; pregnancy as recorded, else "not_pregnant"), in three orders:
+
+- vereda: the first finding of `next_findings` not asked yet (the full ranking, `NextFindings.rank` with no floor
+  and no length limit, whose head is the list the doctor sees); when nothing is left with a positive value of
+  information, the checklist's next finding;
+- checklist: a fixed checklist, vitals first (in the vocabulary's order), then symptoms by prevalence (in 3,000
+  patients of the case mix, seed 5), then signs by prevalence;
+- random: a uniformly random order of the open findings (seeded).
+
+After 0, 1, 2 and 3 added findings it reports, by age band: the share of critical patients (EMERGENCIA when the
+engine sees the patient's full case) whose triage is EMERGENCIA, and the top-3 accuracy (the simulated condition
+among the three most likely). Prints the table and writes bench/results/next_findings.json. Target (issue 19): after
+2 findings the vereda order reaches at least 10 points more critical patients at EMERGENCIA than the checklist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.core.contract import PREGNANCY_AGE  # noqa: E402
+from app.core.engine import DiagnosisEngine  # noqa: E402
+from app.core.signs import signs  # noqa: E402
+from model_export import knowledge  # noqa: E402
+from model_export.simulator import Simulator  # noqa: E402
+
+STEPS = 3
+STRATEGIES = ("vereda", "checklist", "random")
+TARGET_POINTS = 10.0
+RESULTS = ROOT / "bench" / "results" / "next_findings.json"
+Finding = tuple[str, str]  # (kind, finding)
+
+
+def start_request(patient: dict[str, Any]) -> dict[str, Any] | None:
+    """The three strongest complaints (ties: the simulator's order), or None when the contract would refuse it."""
+    symptoms = {k: v for k, v in patient.get("symptoms", {}).items() if v >= 1}
+    strongest = dict(sorted(symptoms.items(), key=lambda kv: -kv[1])[:3])
+    out: dict[str, Any] = {"age": patient["age"], "sex": patient["sex"], "symptoms": strongest}
+    if patient.get("duration_days") is not None:
+        out["duration_days"] = patient["duration_days"]
+    missing = 3 - len(strongest)
+    if missing > 0:
+        found = sorted(patient.get("signs", []))[:missing]
+        if len(found) < missing:
+            return None
+        out["signs"] = found
+    return out
+
+
+def open_findings(engine: DiagnosisEngine, request: dict[str, Any], asked: set[Finding]) -> list[Finding]:
+    """Every finding the request leaves open and nobody asked yet (vitals, symptoms, signs, pregnancy)."""
+    out: list[Finding] = [("vital", k) for k in engine.vocabulary.vital_keys if k not in request.get("vitals", {})]
+    out += [("symptom", k) for k in engine.vocabulary.symptom_keys if k not in request["symptoms"]]
+    out += [("sign", c) for c in sorted(signs().codes) if c not in request.get("signs", [])]
+    low, high = PREGNANCY_AGE
+    if request["sex"] == "F" and low <= request["age"] <= high and "pregnancy" not in request:
+        out.append(("pregnancy", "pregnant"))
+    return [f for f in out if f not in asked]
+
+
+def add_truth(request: dict[str, Any], finding: Finding, patient: dict[str, Any],
+              kb: knowledge.KnowledgeBase) -> dict[str, Any]:
+    """`request` with the patient's true value of `finding` (absent or normal when the patient does not have it)."""
+    kind, key = finding
+    out = json.loads(json.dumps(request))
+    if kind == "vital":
+        value = patient.get("vitals", {}).get(key)
+        if value is None:
+            mean, _ = kb.vital(key).norm(float(patient["age"]))
+            value = round(mean, kb.vital(key).decimals)
+        out.setdefault("vitals", {})[key] = value
+        if {"systolic_bp", "diastolic_bp"} <= set(out["vitals"]) and \
+                out["vitals"]["diastolic_bp"] >= out["vitals"]["systolic_bp"]:  # two "normal" values that clash
+            out["vitals"]["diastolic_bp"] = out["vitals"]["systolic_bp"] - 10
+    elif kind == "symptom":
+        out["symptoms"][key] = int(patient.get("symptoms", {}).get(key, 0))
+    elif kind == "sign":
+        if key in patient.get("signs", []):
+            out["signs"] = [*out.get("signs", []), key]
+    else:
+        out["pregnancy"] = patient.get("pregnancy") or {"status": "not_pregnant"}
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    kb = knowledge.load()
+    engine = DiagnosisEngine.load()
+    sim = Simulator(kb)
+    patients = sim.sample(args.patients, seed=args.seed)
+    prevalence_sample = sim.sample(3000, seed=5).requests
+    symptom_count = {k: sum(1 for p in prevalence_sample if p.get("symptoms", {}).get(k, 0) >= 1)
+                     for k in engine.vocabulary.symptom_keys}
+    sign_count = {c: sum(1 for p in prevalence_sample if c in p.get("signs", [])) for c in signs().codes}
+    checklist: list[Finding] = [("vital", k) for k in engine.vocabulary.vital_keys]
+    checklist += [("symptom", k) for k in sorted(symptom_count, key=lambda k: -symptom_count[k])]
+    checklist += [("pregnancy", "pregnant")]
+    checklist += [("sign", c) for c in sorted(sign_count, key=lambda c: -sign_count[c])]
+    rng = random.Random(args.seed)
+
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    started = time.perf_counter()
+    for patient, condition in zip(patients.requests, patients.condition.tolist(), strict=True):
+        first = start_request(patient)
+        if first is None:
+            skipped += 1
+            continue
+        full = engine.diagnose(patient, next_findings=False)
+        row: dict[str, Any] = {"band": knowledge.age_band(float(patient["age"])), "condition": condition,
+                               "critical": full["triage"]["level"] == "EMERGENCIA"}
+        for strategy in STRATEGIES:
+            request, asked = first, set[Finding]()
+            path = []
+            for step in range(STEPS + 1):
+                answer = engine.diagnose(request, next_findings=False)
+                path.append({"emergency": answer["triage"]["level"] == "EMERGENCIA",
+                             "top3": condition in [c["code"] for c in answer["top_conditions"][:3]]})
+                if step == STEPS:
+                    break
+                remaining = open_findings(engine, request, asked)
+                if not remaining:
+                    break
+                if strategy == "vereda":
+                    ranked = engine.next_findings.rank(engine.validate(request), answer["rare_disease_alert"],
+                                                       floor=0.0, limit=10_000)
+                    proposed = [(f["kind"], f["finding"]) for f in ranked]
+                    choice = next((f for f in proposed if f in remaining),
+                                  next((f for f in checklist if f in remaining), remaining[0]))
+                elif strategy == "checklist":
+                    choice = next((f for f in checklist if f in remaining), remaining[0])
+                else:
+                    choice = rng.choice(remaining)
+                asked.add(choice)
+                request = add_truth(request, choice, patient, kb)
+            while len(path) < STEPS + 1:  # nothing left to ask: the answer stays
+                path.append(path[-1])
+            row[strategy] = path
+        rows.append(row)
+    seconds = time.perf_counter() - started
+
+    table: dict[str, Any] = {}
+    for strategy in STRATEGIES:
+        table[strategy] = {}
+        for band in ("all", *knowledge.AGE_BANDS):
+            members = [r for r in rows if band == "all" or r["band"] == band]
+            critical = [r for r in members if r["critical"]]
+            table[strategy][band] = {
+                "patients": len(members), "critical": len(critical),
+                "critical_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in critical)
+                                                 / max(len(critical), 1), 1) for k in range(STEPS + 1)],
+                "top3_accuracy": [round(100 * sum(r[strategy][k]["top3"] for r in members) / max(len(members), 1), 1)
+                                  for k in range(STEPS + 1)],
+            }
+    after_2 = {s: table[s]["all"]["critical_at_emergencia"][2] for s in STRATEGIES}
+    gain = after_2["vereda"] - after_2["checklist"]
+    return {"patients": len(rows), "skipped_fewer_than_3_findings": skipped, "seed": args.seed,
+            "bundle": engine.bundle.version, "distributions_from_bundle": engine.next_findings.dist.from_bundle,
+            "seconds": round(seconds, 1), "steps": STEPS, "table": table,
+            "target": {"points_after_2_vs_checklist": TARGET_POINTS, "measured_points": round(gain, 1),
+                       "met": gain >= TARGET_POINTS}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--patients", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=1990)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    result = run(args)
+    skipped = result["skipped_fewer_than_3_findings"]
+    print(f"{result['patients']} held-out simulated patients (seed {result['seed']}; {skipped}"
+          f" skipped: fewer than 3 findings), bundle {result['bundle']}, {result['seconds']} s; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("critical patients at EMERGENCIA (%) / top-3 accuracy (%) after 0, 1, 2, 3 added findings")
+    header = f"{'age band':12}{'n':>6}{'crit':>6}  " + "  ".join(f"{s:>27}" for s in STRATEGIES)
+    print(header)
+    for band in ("all", *knowledge.AGE_BANDS):
+        cells = []
+        for s in STRATEGIES:
+            t = result["table"][s][band]
+            cells.append(" ".join(f"{v:5.1f}" for v in t["critical_at_emergencia"][1:]) + " |"
+                         + " ".join(f"{v:4.0f}" for v in t["top3_accuracy"][1:]))
+        t0 = result["table"]["vereda"][band]
+        print(f"{band:12}{t0['patients']:6d}{t0['critical']:6d}  " + "  ".join(f"{c:>27}" for c in cells))
+    start = result["table"]["vereda"]["all"]
+    print(f"before any added finding: {start['critical_at_emergencia'][0]:.1f}% of critical patients at EMERGENCIA, "
+          f"top-3 {start['top3_accuracy'][0]:.1f}%")
+    target = result["target"]
+    print(f"target: after 2 findings vereda - checklist >= {TARGET_POINTS:.0f} points -> "
+          f"{target['measured_points']:+.1f} points: {'MET' if target['met'] else 'NOT MET'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+
+
+if __name__ == "__main__":
+    main()
