@@ -24,6 +24,7 @@ from app.ui import operations as ops
 from app.ui.age_field import AgeField
 from app.ui.clinical_text import avpu_text
 from app.ui.i18n import tr, translator
+from app.ui.next_findings_panel import FindingFocus
 from app.ui.pregnancy_field import PregnancyField
 from app.ui.qt import (
     QComboBox,
@@ -225,6 +226,9 @@ class ConsultationWidget(QWidget):
                        self.age.changed, self.sex.currentIndexChanged, self.consciousness.currentIndexChanged,
                        self.pregnancy.changed, self.duration.changed, *(box.changed for box in self.vitals.values())):
             signal.connect(self._pull)
+        # "Si puede, mida / pregunte:" under the answer: an item takes the doctor to its field; its value re-diagnoses.
+        self.next_focus = FindingFocus(self, self.result.next_findings)
+        self.diagnosed.connect(self.next_focus.answered)
 
         # A bound method, not a lambda: Qt disconnects it when the screen is destroyed.
         translator().language_changed.connect(self._language_changed)

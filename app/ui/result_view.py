@@ -3,9 +3,10 @@
 Order: the triage level (WHO ETAT: EMERGENCIA, PRIORITARIO, NO URGENTE), big, in its colour and in words, never
 colour alone; the reasons that put the patient there; NEWS2 and qSOFA when the inputs allowed them; the state banner;
 the immediate-attention box, shown exactly when the level is EMERGENCIA, with any other warning sign; the likely
-conditions with probability bars, the rare diseases to consider, the recommendations, and the chart of why. An
-answer saved before contract v2 has no triage and is shown as it was then. Everything re-reads its text when the
-language changes.
+conditions with probability bars; "Si puede, mida / pregunte:" (app/ui/next_findings_panel.py), the findings that
+could most change the answer; the rare diseases to consider, the recommendations, and the chart of why. An answer
+saved before contract v2 has no triage and is shown as it was then. Everything re-reads its text when the language
+changes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from app.core.vocabulary import Vocabulary
 from app.ui.explanation_chart import ExplanationChart, finding_label
 from app.ui.i18n import tr, translator
+from app.ui.next_findings_panel import NextFindingsPanel
 from app.ui.qt import (
     QComboBox,
     QFrame,
@@ -84,6 +86,8 @@ class DiagnosisView(QWidget):
 
         self.conditions_title = _heading("")
         self.conditions = QGridLayout()
+        # Right under the likely conditions, small: what to measure or ask next never pushes the answer away.
+        self.next_findings = NextFindingsPanel(vocabulary)
         self.rare_title = _heading("")
         self.rare = QLabel()
         self.rare.setWordWrap(True)
@@ -107,6 +111,7 @@ class DiagnosisView(QWidget):
         conditions_box = QFrame()
         conditions_box.setLayout(self.conditions)
         layout.addWidget(conditions_box)
+        layout.addWidget(self.next_findings)
         layout.addWidget(self.rare_title)
         layout.addWidget(self.rare)
         layout.addWidget(self.recommendations_title)
@@ -156,6 +161,7 @@ class DiagnosisView(QWidget):
             triage["level"] == "EMERGENCIA" if triage else bool(r["requires_immediate_attention"]))
         self.attention.setVisible(emergency)
         self.scores.setVisible(False)
+        self.next_findings.show_findings((r or {}).get("next_findings") or [], emergency=emergency)
         if r is None:
             return
         pick = translator().pick
