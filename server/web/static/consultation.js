@@ -427,6 +427,7 @@
     lastRequest = null;
     lastResponse = null;
     lastAge = null;
+    awaited = null;
     updateAgeUnit();
     updatePregnancy();
     updateSignsCount();
@@ -587,6 +588,8 @@
       return item;
     }));
 
+    renderNextFindings(r);
+
     const rare = $("rare");
     const rareItems = (r.rare_diseases || []).slice(0, MAX_RARE);
     if (rareItems.length) {
@@ -616,6 +619,88 @@
     renderChart(request, r);
     $("model-line").textContent = t("result.model", { version: r.model.version, engine: r.engine });
   }
+
+  /* --- "Si puede, mida / pregunte:": what to measure or ask next (issue 19) --------------------------------------- */
+
+  // The input the doctor was sent to from the list: once it holds a value, the page asks again at once.
+  let awaited = null;
+
+  function nextInput(item) {
+    if (item.kind === "vital" && vitalsByKey[item.finding]) return $(`v-${item.finding}`);
+    if (item.kind === "symptom" && symptomsByKey[item.finding]) return $(`s-${item.finding}`);
+    if (item.kind === "sign" && signsByCode[item.finding]) return $(`sign-${item.finding}`);
+    if (item.kind === "pregnancy" && !pregnancyBox.hidden) return pregnancyStatus;
+    return null; // a finding this page has no field for is not offered
+  }
+
+  function nextName(item) {
+    if (item.kind === "vital") return pick(vitalsByKey[item.finding].label);
+    if (item.kind === "symptom") return pick(symptomsByKey[item.finding].label);
+    if (item.kind === "sign") return pick(signsByCode[item.finding].label);
+    return t("result.next_pregnancy");
+  }
+
+  function goTo(input) {
+    const row = input.closest(".symptom");
+    if (row && (row.hidden || row.closest(".system").hidden)) { // filtered out: show the whole list again
+      search.value = "";
+      onlyEntered.checked = false;
+      filterSymptoms();
+    }
+    awaited = input;
+    input.scrollIntoView({ block: "center" });
+    input.focus({ preventScroll: true });
+    if (input.type === "number") input.select();
+  }
+
+  function given(input) {
+    if (input.type === "checkbox") return input.checked;
+    if (input.validity && input.validity.badInput) return false;
+    return input.value.trim() !== "";
+  }
+
+  // At EMERGENCIA every "why" opens with the engine's "care first" sentence: said once, above the items.
+  function sharedEmergencySentence(whys) {
+    if (!whys.length) return null;
+    const first = `${whys[0].split(". ")[0]}.`;
+    if (!first.toLowerCase().includes("emergenc")) return null;
+    return whys.every((why) => why.startsWith(first) && why.slice(first.length).trim()) ? first : null;
+  }
+
+  function renderNextFindings(r) {
+    const items = (r.next_findings || []).map((item) => [item, nextInput(item)]).filter(([, input]) => input);
+    const emergency = Boolean(r.triage && r.triage.level === "EMERGENCIA");
+    let whys = items.map(([item]) => pick(item.why));
+    const careFirst = emergency ? sharedEmergencySentence(whys) : null;
+    if (careFirst) whys = whys.map((why) => why.slice(careFirst.length).trim());
+    $("next-findings").hidden = items.length === 0;
+    $("next-findings-note").hidden = !emergency;
+    $("next-findings-note").textContent = careFirst ? `${careFirst} ${t("result.next_emergency_only")}`
+      : t("result.next_emergency");
+    $("next-findings-list").replaceChildren(...items.map(([item, input], i) => {
+      const name = nextName(item);
+      const li = el("li", "next");
+      const button = el("button", "next-item", `${i + 1}. ${name}`);
+      button.type = "button";
+      button.dataset.finding = item.finding;
+      button.dataset.kind = item.kind;
+      button.setAttribute("aria-controls", input.id);
+      button.title = t("result.next_go", { name });
+      button.addEventListener("click", () => goTo(input));
+      li.append(button, el("span", "next-why", whys[i]));
+      return li;
+    }));
+  }
+
+  form.addEventListener("change", (event) => {
+    if (!awaited || event.target !== awaited || !given(awaited)) return;
+    if (awaited === pregnancyStatus && ["pregnant", "postpartum"].includes(pregnancyStatus.value)) {
+      goTo($(pregnancyStatus.value === "pregnant" ? "pregnancy-weeks" : "pregnancy-days")); // its number next
+      return;
+    }
+    awaited = null;
+    submit(); // as "Diagnosticar" does; the list follows the new answer
+  });
 
   $("why-target").addEventListener("change", () => {
     if (lastResponse) renderChart(lastRequest, lastResponse);
