@@ -9,7 +9,8 @@ the triage levels of contract v2: a pregnant woman in EMERGENCIA, an older man P
 URGENTE, and a child's examination signs. Each consultation is checked to fit the laptop screen (the window did not
 grow past 1366x740 and the Diagnose button is inside it); on a real display (Xvfb) `--screen-dir` also keeps what
 the screen itself shows. It also takes the answer marked out of date with a refused number, the referral
-letter's dialog and its page (through pdftoppm from poppler-utils), and the administrator's accounts screen.
+letter's dialog and its page (through pdftoppm from poppler-utils), the administrator's accounts screen, and
+"Si puede, mida / pregunte:" (issue 19): a cough without SpO2 proposing it first, then SpO2 86 % making it EMERGENCIA.
 """
 
 from __future__ import annotations
@@ -268,6 +269,31 @@ def main() -> int:
             print(f"wrote {stem}.png")
         else:
             print("pdftoppm (poppler-utils) not installed: no picture of the letter")
+
+        # "Si puede, mida / pregunte:" (issue 19): a cough with fever and fast breathing, only SpO2 not measured. The
+        # list under the answer proposes SpO2 first; the doctor picks it (Alt+1), types 86: the answer is EMERGENCIA.
+        cough = {"sex": "M", "duration_days": 3, "symptoms": {"tos": 7, "fiebre": 8, "dificultad_respirar": 6},
+                 "vitals": {"temperature_c": 38.9, "heart_rate": 100, "respiratory_rate": 24, "systolic_bp": 120,
+                            "diastolic_bp": 80, "glucose_mg_dl": 100, "capillary_refill_s": 1.5}}
+        answer = consult(app, main, patients["Gómez Castaño"], cough, args.out / "16-consulta-si-puede-medir.png",
+                         args.screen_dir)
+        print(f"  next findings {[item['finding'] for item in answer.get('next_findings', [])]}")
+        consultation = main.consultation
+        consultation.result.next_findings.choose(0)
+        consultation.vitals["spo2"].setText("86")
+        consultation.diagnose()
+        for _ in range(100):
+            settle(app, main.tasks)
+            if not consultation.answer_is_stale():
+                break
+        settle(app, main.tasks)
+        grab(main, args.out / "17-consulta-si-puede-emergencia.png")
+        if args.screen_dir is not None:
+            screen = QGuiApplication.primaryScreen().grabWindow(0)
+            screen.save(str(args.screen_dir / "17-consulta-si-puede-emergencia.png"))
+        answer = consultation.result.response or {}
+        print(f"  triage {answer.get('triage', {}).get('level')}, next findings "
+              f"{[item['finding'] for item in answer.get('next_findings', [])]}")
 
         # 5. Settings and About.
         # As the doctor sees it: her own language and auto-lock, the clinic's settings read-only.
