@@ -1,1 +1,1 @@
-/sU6ylD4RWfcpPjhC/+xBz/FjLy2qZTAFCDdn5rfrCdMtWSmkUEZ9tnTCR0abCrDheD/tUhNuIzP2HiEYsoODg==
+waLttOQn3wuDf9UEdh5LDk5B6uBYq3xX6s+9+1oB4KIsjZMVZBHq5mZrJengbb08o+Q9eIy9j3RNnXwq7f9jCw==
