@@ -11,6 +11,7 @@ page (/app), handing that CDN the staff's sessions. /openapi.json, which clients
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from server.api.errors import ApiError
 from server.api.limits import JsonLimits
 from server.api.middleware import CallerGate, RequestBodyGuard, RequestObserver
 from server.api.router import aliases, root, v1
+from server.api.routes.predict import PredictLane
 from server.cloud_engine import CloudEngine, PredictBatcher
 from server.core import logs
 from server.core.config import DOCS_FILES, Settings
@@ -85,6 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             public_key=settings.bundle_public_key)
         cloud.refresh()
         app.state.cloud_engine = cloud
+        # Everything loaded so far (the engine's tables and models, the app, the libraries) lives as long as the
+        # process: move it out of the cyclic collector's reach. Otherwise each full collection walks all of it —
+        # 100-200 ms stalls of every request in flight under load (bench/predict_http.py's p99). Reference counting
+        # still frees these objects; only their cycles are no longer looked for.
+        gc.collect()
+        gc.freeze()
         batcher = PredictBatcher(settings.predict_batch_max)
         batcher.start()
         app.state.predict_batcher = batcher
@@ -103,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The guard checks every body under /v1/ and /predict; a route that parses JSON from anywhere else calls
     # `server.api.limits.check_json(body, request.app.state.json_limits)` itself.
     app.state.json_limits = JsonLimits(settings.max_json_depth, settings.max_json_number_chars)
+    # Innermost: a predict request whose caller needs no further check is answered here, past the router and the
+    # dependency solver (server/api/routes/predict.py); it has passed the observer, the gate and the guard.
+    app.add_middleware(PredictLane, open_to_anonymous=settings.predict_auth == "open")
     app.add_middleware(RequestBodyGuard, max_body_bytes=settings.max_body_bytes, limits=app.state.json_limits)
     app.add_middleware(CallerGate, per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst,
                        session_idle_minutes=settings.session_idle_minutes)

@@ -7,6 +7,13 @@ engine; contract errors are 422 with the contract's own error object, in Spanish
 each gets its own contract error) and diagnosed together with whatever else is waiting (`PredictBatcher`), on the
 event loop, because the work is a millisecond or two of CPU and a thread hop would cost more than it frees. The
 answer is the typed contract v2 response (`app.core.response.DiagnoseResponse`), declared as `response_model`.
+
+`PredictLane` (innermost middleware, server/main.py) answers the requests that need no caller check — no session
+cookie, and either no Authorization header on an open service or a device the `CallerGate` has just verified — with
+the same `answer` as the route, past FastAPI's router and dependency solver: under load (bench/predict_http.py)
+those cost about a third of a request's CPU outside the engine. Everything else (the browser page's cookie and CSRF
+check, a service that requires a device, odd Authorization headers) takes the route. Either way the request has gone
+through the request id, metrics, logs, the caller's database-backed rate limit and the body checks first.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.contract import ContractError
 from app.core.response import DiagnoseResponse
 from server.api.deps import CloudEngineDep, PredictBatcherDep, PredictCallerDep
+from server.cloud_engine import CloudEngine, PredictBatcher
 from server.core import metrics
 from server.schemas import ErrorPublic
+from server.web.sessions import SESSION_COOKIE
 
 router = APIRouter(tags=["predict"])
 
@@ -74,6 +84,11 @@ def language(request: Request) -> str:
 async def predict(request: Request, cloud: CloudEngineDep, batcher: PredictBatcherDep,
                   caller: PredictCallerDep) -> Response:
     """Diagnose one request with the production model (or the shipped bundle when none is in production)."""
+    return await answer(request, cloud, batcher)
+
+
+async def answer(request: Request, cloud: CloudEngine, batcher: PredictBatcher) -> Response:
+    """The diagnosis of a request whose caller has been checked: by the route's dependencies, or by `PredictLane`."""
     if cloud.refresh_due:
         await run_in_threadpool(cloud.refresh)  # may unpack a new bundle: keep it off the event loop
     engine = cloud.current()
@@ -93,6 +108,52 @@ async def predict(request: Request, cloud: CloudEngineDep, batcher: PredictBatch
     result = await batcher.diagnose(engine, validated)
     metrics.PREDICTIONS.labels(result["model"]["version"], result["severity"]).inc()
     return Response(orjson.dumps(result), media_type="application/json")
+
+
+PREDICT_PATHS = frozenset({"/v1/predict", "/predict"})  # POST /v1/predict and its origin-document alias
+_SESSION_COOKIE = SESSION_COOKIE.encode() + b"="
+
+
+class PredictLane:
+    """POST /v1/predict and /predict straight to `answer` when `predict_caller` has nothing to check or look up.
+
+    That is when the request carries no session cookie (whose CSRF token and session the route checks), and either
+    sends no Authorization header to a service open to anonymous callers (`predict_auth = "open"`), or sends a
+    device token that `CallerGate` has just verified (it answers 401 itself for one that no live device holds). In
+    those cases the route's dependencies would decide exactly this and nothing else, so skipping FastAPI's router
+    and dependency solver changes no answer; every other request goes on to the route. Installed innermost, after
+    the observer, the gate (and its rate limit) and the body guard. An exception propagates as from the route, to
+    the 500 handler of server.api.errors.
+    """
+
+    def __init__(self, app: ASGIApp, open_to_anonymous: bool) -> None:
+        self.app = app
+        self.open_to_anonymous = open_to_anonymous
+        self._route = next(r for r in router.routes if getattr(r, "path", None) == "/predict")
+
+    def _needs_no_check(self, scope: Scope) -> bool:
+        authorization = cookie = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value
+            elif key == b"cookie":
+                cookie = value
+        if cookie is not None and _SESSION_COOKIE in cookie:
+            return False
+        if authorization is None:
+            return self.open_to_anonymous
+        return scope.get("state", {}).get("device") is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in PREDICT_PATHS or scope["method"] != "POST" \
+                or not self._needs_no_check(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self._route  # what the router would have set: the metrics' and logs' route label
+        request = Request(scope, receive)
+        state = scope["app"].state
+        response = await answer(request, state.cloud_engine, state.predict_batcher)
+        await response(scope, receive, send)
 
 
 def _parse(body: bytes) -> Any:
