@@ -32,6 +32,7 @@ from app.core.bundle import shipped_bundle_dir
 from app.core.contract import DiagnoseRequest
 from app.core.engine import DiagnosisEngine
 from app.core.response import DiagnoseResponse
+from server.core import metrics
 from server.db import crud
 from server.db.models import ModelVersion
 from server.registry import RegistryError, load_verified, unpack
@@ -140,6 +141,7 @@ class PredictBatcher:
 
     async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> DiagnoseResponse:
         if self.max_batch == 1 or self._task is None:
+            metrics.PREDICT_BATCH.observe(1)
             return engine.diagnose(request, engine="cloud")
         future: asyncio.Future[DiagnoseResponse] = asyncio.get_running_loop().create_future()
         self._queue.append((engine, request, future))
@@ -160,6 +162,7 @@ class PredictBatcher:
             live = [item for item in batch if not item[2].cancelled()]  # the client may have gone
             if not live:
                 continue
+            metrics.PREDICT_BATCH.observe(len(live))
             try:
                 results = engine.diagnose_many([item[1] for item in live], engine="cloud")
             except Exception as exc:  # answered as a 500 by each request; the batcher keeps running

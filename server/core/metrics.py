@@ -39,6 +39,12 @@ DOWNLOADS = Counter(
 PREDICTIONS = Counter(
     "vereda_predictions_total", "Cloud predictions by model version and state", ["version", "severity"]
 )
+# How many /v1/predict requests each engine call diagnosed together (server.cloud_engine.PredictBatcher): the
+# evidence for tuning VEREDA_SERVER_PREDICT_BATCH_MAX and the worker count (docs/deploy-central.md).
+PREDICT_BATCH = Histogram(
+    "vereda_predict_batch_size", "Requests diagnosed per engine call of the predict batcher",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 ENROLLMENTS = Counter("vereda_enrollments_total", "Devices enrolled, by clinic", ["clinic"])
 AUDIT_ALERTS = Counter(
     "vereda_audit_alerts_total", "Audit chain heads that went backwards (rewound) or changed (rewritten), by clinic",
