@@ -1,11 +1,13 @@
 """Benchmark: Vereda's /v1/predict side by side with the origin document's rule service and the HTTP floor.
 
     python bench/predict_http.py [--duration 20] [--threads 2] [--connections 16] [--workers 2]
-                                 [--only vereda,rules,floor] [--before DIR] [--python-load]
+                                 [--only vereda,rules,floor] [--before DIR] [--rate-limit N] [--rounds N]
+                                 [--python-load]
 
 Starts on loopback, one after the other, each with `--workers` worker processes:
 
-- vereda: `vereda-server serve` (SQLite in a temp folder, rate limit off), POST /v1/predict;
+- vereda: `vereda-server serve` of the checkout holding this script (SQLite in a temp folder, rate limit off unless
+  `--rate-limit`), POST /v1/predict;
 - rules: the origin document's Flask rule service under gunicorn (bench/anchors/anchor_rules.py), POST /predict;
 - floor: FastAPI under uvicorn parsing the same JSON and answering a constant (bench/anchors/anchor_floor.py).
 
@@ -16,7 +18,9 @@ generator, and says so (that one takes far more CPU from the servers, so its fig
 p50 and p99 of each in one table. Target (ARCHITECTURE.md): Vereda >= the rule service's req/s with p99 <= 20 ms.
 The load generator shares the 2-core machine with the servers: the figures are a floor for all three alike.
 `--before DIR` adds a row for Vereda served from an older checkout (`git archive <commit> | tar -x -C DIR`), so a
-change is measured before and after in one run.
+change is measured before and after in one run. `--rounds N` runs every service N times, interleaved, and prints the
+medians, for a machine shared with other work; `--rate-limit N` turns Vereda's shared rate limit on at N per second
+(with a burst of as many), to see what charging the caller's bucket in the database costs.
 """
 
 from __future__ import annotations
@@ -79,21 +83,23 @@ def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @contextmanager
-def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = None) -> Iterator[str]:
+def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = None,
+            rate_limit: float = 0.0) -> Iterator[str]:
     """Start one of the three services on a free loopback port; yield its predict URL; stop it."""
     port = free_port()
     env = {**os.environ}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bin_dir = Path(sys.executable).parent
     if name in ("vereda", "before"):
-        vereda_root = vereda_root if name == "before" else None
-        script = bin_dir / "vereda-server"
-        command = [str(script)] if script.exists() and vereda_root is None else [sys.executable, "-m", "server"]
-        if vereda_root is not None:  # another checkout of Vereda (e.g. `git archive` of an older commit)
-            env["PYTHONPATH"] = str(vereda_root)
+        # The checkout this script lives in, or (--before) another one, e.g. `git archive` of an older commit; never
+        # whichever copy the virtualenv has installed.
+        vereda_root = vereda_root if name == "before" and vereda_root is not None else ROOT
+        command = [sys.executable, "-m", "server"]
+        env["PYTHONPATH"] = str(vereda_root)
         command += ["serve", "--database", f"sqlite:///{workdir / 'vereda.db'}", "--host", "127.0.0.1",
                     "--port", str(port), "--workers", str(workers)]
-        env.update({"VEREDA_SERVER_DATA_DIR": str(workdir), "VEREDA_SERVER_RATE_LIMIT_PER_SECOND": "0",
+        env.update({"VEREDA_SERVER_DATA_DIR": str(workdir), "VEREDA_SERVER_RATE_LIMIT_PER_SECOND": f"{rate_limit:g}",
+                    "VEREDA_SERVER_RATE_LIMIT_BURST": str(max(100, int(rate_limit))),
                     "VEREDA_SERVER_LOG_LEVEL": "WARNING"})
         path = "/v1/predict"
     elif name == "rules":
@@ -106,7 +112,7 @@ def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = N
                    "--no-access-log"]
         path = "/v1/predict"
     log = workdir / f"{name}.log"
-    cwd = vereda_root if name == "before" and vereda_root is not None else workdir
+    cwd = vereda_root if name in ("vereda", "before") else workdir
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env, cwd=cwd,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}{path}"
@@ -226,6 +232,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", default="floor,rules,vereda")
+    parser.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
+                        help="Vereda's rate limit per caller (default 0: off, as the anchors have none); a limit the "
+                        "load never reaches, e.g. 10000, measures what charging the shared bucket costs per request")
+    parser.add_argument("--rounds", type=int, default=1, help="run every service this many times, interleaved, and "
+                        "print the medians (for a machine shared with other work)")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator even with wrk")
     parser.add_argument("--before", type=Path, help="also serve Vereda from this older checkout (`git archive <commit> "
                         "| tar -x -C DIR`, same virtualenv) as a fourth row, for before/after in one run")
@@ -238,22 +249,29 @@ def main() -> None:
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     if args.before is not None:
         names.append("before")
-    rows: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="vereda-bench-http-") as tmp:
-        for name in names:
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            with service(name, args.workers, workdir, args.before) as url:
-                if wrk is not None:
-                    rows[name] = run_wrk(wrk, url, args.threads, args.connections, args.duration, workdir)
-                else:
-                    rows[name] = run_python(url, args.connections, args.duration)
-            print(f"  {name}: {rows[name]['rps']:.0f} req/s", flush=True)
+        # Rounds interleave the services, so a neighbour's load on a shared machine falls on all of them alike.
+        for round_no in range(args.rounds):
+            for name in names:
+                workdir = Path(tmp) / f"{name}-{round_no}"
+                workdir.mkdir()
+                with service(name, args.workers, workdir, args.before, args.rate_limit) as url:
+                    if wrk is not None:
+                        runs[name].append(run_wrk(wrk, url, args.threads, args.connections, args.duration, workdir))
+                    else:
+                        runs[name].append(run_python(url, args.connections, args.duration))
+                print(f"  {name}: {runs[name][-1]['rps']:.0f} req/s", flush=True)
+    # Each figure is the median of the rounds; non-2xx answers are the sum.
+    rows = {name: {key: (float(sum(r[key] for r in results)) if key == "errors" else
+                         float(np.median([r[key] for r in results]))) for key in ("rps", "p50", "p99", "errors")}
+            for name, results in runs.items()}
 
     generator = f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s" if wrk else \
         f"Python load generator, {args.connections} connections, {args.duration:g} s"
-    print(f"\n{generator}, {args.workers} worker processes each, loopback, {os.cpu_count()} CPUs, body: case 4 "
-          "with two vitals")
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    print(f"\n{generator}{rounds}, {args.workers} worker processes each, loopback, {os.cpu_count()} CPUs, body: case 4 "
+          f"with two vitals, Vereda's rate limit {f'{args.rate_limit:g}/s per caller' if args.rate_limit else 'off'}")
     print(f"{'service':50}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
     for name in ("floor", "rules", "before", "vereda"):
         if name in rows:
