@@ -2,6 +2,7 @@
 
     python bench/rare.py [--seed 2026] [--per-disease 10] [--peer-cases 300] [--grid-peer-cases 15]
                          [--generator-peer-cases 150] [--few-shot-diseases 500] [--index DIR] [--no-grid]
+                         [--real-cases FILE] [--real-cases-only]
 
 Simulated patients follow Köhler et al. 2009 (Am J Hum Genet 85:457) and LIRICAL (Robinson et al. 2020): for a
 disease, n findings drawn without replacement from its Orphanet annotations with probability proportional to the
@@ -30,6 +31,10 @@ disease with fewer than n gives all it has.
   diseases without evidence are ranked by both rankers. Patients come from the annotation itself or, "drifted",
   from a per-disease presentation that differs from the annotation the same way for every patient (30% of the
   manifestations shown as a nearby term, two frequent findings the annotation lacks), as real patients do.
+- Real cases (issue 18): the published patients of `--real-cases` (bench/data/rare_real_cases.jsonl; sources and
+  mapping in docs/rare_diseases.md, "Real cases") ranked by Vereda and by the peer's best variant, all of them:
+  top-1, top-10, median rank with bootstrap intervals, paired differences, figures per source and each case's rank.
+  `--real-cases-only` stops after them (~1 min with `--index assets/models`).
 - Latency of `RareDiseaseRanker.rank` (all diseases scored, top 10 with matched terms) per patient; index size;
   false "rare disease" alerts on 2,000 simulated common-condition clinic patients (model_export.simulator), and the
   alert rate on the simulated rare-disease patients.
@@ -43,6 +48,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -414,6 +420,266 @@ def print_summary(label: str, s: dict[str, Any]) -> None:
           f"MRR {m['mrr'][0]:.3f}")
 
 
+# --- Real published cases (issue 18) ---
+# A check outside the model: patients from published datasets and case reports (bench/data/rare_real_cases.jsonl,
+# its sources and mapping in docs/rare_diseases.md, "Real cases"), ranked by Vereda and by the peer on the same terms.
+
+REAL_CASES_FILE = ROOT / "bench" / "data" / "rare_real_cases.jsonl"
+DEFAULT_OUT = ROOT / "bench" / "results" / "rare.json"
+_ORPHA = re.compile(r"ORPHA:[1-9][0-9]*")
+_HPO = re.compile(r"HP:[0-9]{7}")
+
+
+class RealCasesError(ValueError):
+    """The real-case file is malformed; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class RealCase:
+    id: str
+    orpha: int
+    disease_name: str
+    terms: tuple[str, ...]
+    excluded: tuple[str, ...]
+    source: dict[str, Any]
+    age_years: float | None = None
+    sex: str | None = None
+
+    @property
+    def source_ref(self) -> str:
+        """Where the case comes from, without the commit: the unit the sources table counts."""
+        return str(self.source["ref"]).split("@", 1)[0]
+
+    @property
+    def accepted(self) -> frozenset[int]:
+        """The case's disease and every other ORPHA code its source gives (subtypes of a generic entity): the
+        lenient figures count any of them as found."""
+        codes = self.source.get("diagnosis_codes", [])
+        return frozenset({self.orpha} | {int(c[6:]) for c in codes if isinstance(c, str) and _ORPHA.fullmatch(c)})
+
+
+def load_real_cases(path: Path = REAL_CASES_FILE) -> list[RealCase]:
+    """Reads and validates a real-case file: one JSON object a line with "id", "orpha_code" ("ORPHA:n"),
+    "disease_name", "hpo_terms" (at least one "HP:nnnnnnn"), optional "excluded_terms", "age_years", "sex" ("F"/"M"),
+    and "source" ({"kind": "repository"|"article", "ref": ..., optionally "diagnosis_codes" as the source gives
+    them, which the lenient figures use}). Other keys ("mapping", "age"...) are documentation. Raises RealCasesError
+    naming the line of the first problem, so that a hand-edited file fails loudly instead of being half read."""
+    cases: list[RealCase] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+
+        def fail(message: str, number: int = number) -> RealCasesError:
+            return RealCasesError(f"{path}, line {number}: {message}")
+
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise fail(f"not JSON ({exc.msg})") from exc
+        if not isinstance(raw, dict):
+            raise fail("not a JSON object")
+        case_id = raw.get("id")
+        if not isinstance(case_id, str) or not case_id:
+            raise fail('"id" must be a non-empty text')
+        if case_id in seen:
+            raise fail(f'duplicate id "{case_id}" (first on line {seen[case_id]})')
+        seen[case_id] = number
+        code = raw.get("orpha_code")
+        if not isinstance(code, str) or not _ORPHA.fullmatch(code):
+            raise fail(f'"orpha_code" must look like "ORPHA:558"; got {code!r}')
+        name = raw.get("disease_name")
+        if not isinstance(name, str) or not name:
+            raise fail('"disease_name" must be a non-empty text')
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("hpo_terms", "excluded_terms"):
+            value = raw.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(t, str) and _HPO.fullmatch(t) for t in value):
+                raise fail(f'"{key}" must be a list of HPO ids like "HP:0001166"')
+            if len(set(value)) != len(value):
+                raise fail(f'"{key}" repeats a term')
+            lists[key] = tuple(value)
+        if not lists["hpo_terms"]:
+            raise fail('"hpo_terms" is empty')
+        if set(lists["hpo_terms"]) & set(lists["excluded_terms"]):
+            raise fail("a term is both present and excluded")
+        source = raw.get("source")
+        if (not isinstance(source, dict) or source.get("kind") not in ("repository", "article")
+                or not isinstance(source.get("ref"), str) or not source["ref"].strip()):
+            raise fail('"source" must be {"kind": "repository" or "article", "ref": where the case was read}')
+        age = raw.get("age_years")
+        if age is not None and (not isinstance(age, int | float) or isinstance(age, bool) or not 0 <= age <= 120):
+            raise fail('"age_years" must be a number of years between 0 and 120')
+        sex = raw.get("sex")
+        if sex is not None and sex not in ("F", "M"):
+            raise fail('"sex" must be "F" or "M"')
+        cases.append(RealCase(case_id, int(code[6:]), name, lists["hpo_terms"], lists["excluded_terms"], source,
+                              None if age is None else float(age), sex))
+    if not cases:
+        raise RealCasesError(f"{path}: no cases")
+    return cases
+
+
+def real_case_problems(cases: list[RealCase], ranker: RareDiseaseRanker) -> list[str]:
+    """What in the cases the index cannot take: unknown diseases or terms, and the same patient twice."""
+    problems = []
+    known = ranker.known_terms()
+    patients: dict[tuple[int, frozenset[str]], str] = {}
+    for c in cases:
+        if c.orpha not in ranker.disease_position:
+            problems.append(f"{c.id}: ORPHA:{c.orpha} is not a disease of the index")
+        unknown = [t for t in (*c.terms, *c.excluded) if t not in known]
+        if unknown:
+            problems.append(f"{c.id}: terms the index does not know: {', '.join(unknown)}")
+        key = (c.orpha, frozenset(c.terms))
+        if key in patients:
+            problems.append(f"{c.id}: same disease and terms as {patients[key]}")
+        patients.setdefault(key, c.id)
+    return problems
+
+
+def real_case_request(case: RealCase) -> DiagnoseRequest:
+    """The case as a request; age and sex are the simulated patients' (30, F) where the source gives none."""
+    return DiagnoseRequest(age=30.0 if case.age_years is None else case.age_years, sex=case.sex or "F",
+                           duration_days=None, symptoms={}, vitals={}, hpo_terms=case.terms)
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, stat: Any, rng: np.random.Generator) -> list[float]:
+    """stat(a) - stat(b) on the same cases, with a bootstrap 95% interval (cases resampled together)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    point = float(stat(a) - stat(b))
+    boots = []
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(len(a), size=len(a))
+        boots.append(stat(a[i]) - stat(b[i]))
+    return [point, *np.percentile(boots, [2.5, 97.5]).tolist()]
+
+
+def real_cases(ranker: RareDiseaseRanker, peer: Peer | None, cases: list[RealCase],
+               rng: np.random.Generator) -> dict[str, Any]:
+    """Vereda and the peer's best variant on the real cases: top-1, top-10, median rank (bootstrap 95% intervals),
+    the paired differences, and the figures per source. Ties count pessimistically, as everywhere in this bench."""
+    problems = real_case_problems(cases, ranker)
+    if problems:
+        raise RealCasesError("the real cases do not fit the index: " + "; ".join(problems))
+    position = ranker.disease_position
+    diseases = np.array([position[c.orpha] for c in cases])
+    evidence = ranker.evidence_batch([ranker.findings(real_case_request(c)) for c in cases])
+    ranks = np.array([pessimistic_rank(e.ranking_score, int(d)) for e, d in zip(evidence, diseases, strict=True)])
+    lenient = np.array([min(pessimistic_rank(e.ranking_score, position[o]) for o in c.accepted if o in position)
+                        for e, c in zip(evidence, cases, strict=True)])
+    out: dict[str, Any] = {"cases": len(cases), "diseases": len(set(diseases.tolist())),
+                           "vereda": summary(ranks, diseases, rng), "ranks": {}}
+    print(f"\nReal published cases ({len(cases)} patients, {out['diseases']} diseases):")
+    print_summary("Vereda", out["vereda"])
+    peer_ranks: np.ndarray | None = None
+    if peer is not None:
+        variant = f"{PEER_VARIANT[0]}/{PEER_VARIANT[1]}"
+        # The peer knows the Orphanet diseases of hpo3's own files; a case whose disease it lacks is left out of the
+        # comparison (counted), never scored as a miss.
+        both = [i for i, d in enumerate(diseases) if int(d) in peer.true_index]
+        peer_ranks, peer_lenient = np.full(len(cases), -1), np.full(len(cases), -1)
+        for i in both:
+            # Peer.ranks' scoring, once per case, so that the strict and the lenient rank come from one call.
+            query = peer.HPOSet.from_queries(list(cases[i].terms))
+            scores = np.asarray(query.similarity_scores(peer.sets, kind="orpha", method=PEER_VARIANT[0],
+                                                        combine=PEER_VARIANT[1]))
+            peer_ranks[i] = pessimistic_rank(scores, peer.true_index[int(diseases[i])])
+            peer_lenient[i] = min(pessimistic_rank(scores, peer.true_index[position[o]]) for o in cases[i].accepted
+                                  if o in position and position[o] in peer.true_index)
+        p = peer_ranks[both]
+        v = ranks[both]
+        out["peer"] = {"variant": variant, "cases": len(both), "left_out": len(cases) - len(both),
+                       "summary": summary(p, diseases[both], rng),
+                       "vereda_same_cases": summary(v, diseases[both], rng),
+                       "top1_difference": paired_difference(v, p, rng),
+                       "top10_difference": paired_bootstrap(v, p, lambda r: np.mean(r <= 10), rng),
+                       "median_rank_difference": paired_bootstrap(v, p, np.median, rng)}
+        print_summary(f"peer {variant}", out["peer"]["summary"])
+        pr = out["peer"]
+        print(f"  on the {pr['cases']} cases both rank ({pr['left_out']} left out): Vereda minus peer top1 "
+              f"{fmt(pr['top1_difference'])} points, top10 {fmt(pr['top10_difference'])} points, median rank "
+              f"{fmt(pr['median_rank_difference'], pct=False)} (paired bootstrap)")
+    # Lenient: a case whose source also gives subtypes (or the generic entity) counts as found when any of them is.
+    alt = np.array([len(c.accepted & set(position)) > 1 for c in cases])
+    out["lenient"] = {"cases_with_alternatives": int(alt.sum()), "vereda_top1": float(np.mean(lenient <= 1)),
+                      "vereda_top10": float(np.mean(lenient <= 10))}
+    line = (f"  lenient (any ORPHA code the source gives; {int(alt.sum())} cases have more than one): Vereda top1 "
+            f"{100 * out['lenient']['vereda_top1']:.1f}% top10 {100 * out['lenient']['vereda_top10']:.1f}%")
+    if peer_ranks is not None:
+        q = peer_lenient[peer_ranks > 0]
+        out["lenient"].update({"peer_top1": float(np.mean(q <= 1)), "peer_top10": float(np.mean(q <= 10)),
+                               "top1_difference": paired_difference(lenient[peer_ranks > 0], q, rng)})
+        line += (f"; peer top1 {100 * out['lenient']['peer_top1']:.1f}% top10 {100 * out['lenient']['peer_top10']:.1f}%"
+                 f" (difference {fmt(out['lenient']['top1_difference'])})")
+    print(line)
+    out["by_source"] = {}
+    for ref in sorted({c.source_ref for c in cases}):
+        idx = np.array([i for i, c in enumerate(cases) if c.source_ref == ref])
+        row: dict[str, Any] = {"cases": len(idx), "vereda_top1": float(np.mean(ranks[idx] <= 1)),
+                               "vereda_top10": float(np.mean(ranks[idx] <= 10)),
+                               "vereda_median_rank": float(np.median(ranks[idx]))}
+        if peer_ranks is not None and (peer_ranks[idx] > 0).any():
+            q = peer_ranks[idx][peer_ranks[idx] > 0]
+            row.update({"peer_cases": len(q), "peer_top1": float(np.mean(q <= 1)),
+                        "peer_top10": float(np.mean(q <= 10)), "peer_median_rank": float(np.median(q))})
+        out["by_source"][ref] = row
+        line = (f"  {ref}: {len(idx)} cases, Vereda top1 {100 * row['vereda_top1']:.0f}% top10 "
+                f"{100 * row['vereda_top10']:.0f}% median {row['vereda_median_rank']:.0f}")
+        if "peer_top1" in row:
+            line += (f" | peer top1 {100 * row['peer_top1']:.0f}% top10 {100 * row['peer_top10']:.0f}% median "
+                     f"{row['peer_median_rank']:.0f}")
+        print(line)
+    for i, c in enumerate(cases):
+        out["ranks"][c.id] = {"vereda": int(ranks[i]), "vereda_lenient": int(lenient[i])}
+        if peer_ranks is not None and peer_ranks[i] > 0:
+            out["ranks"][c.id].update({"peer": int(peer_ranks[i]), "peer_lenient": int(peer_lenient[i])})
+    return out
+
+
+def real_few_shot(ranker: RareDiseaseRanker, cases: list[RealCase], rng: np.random.Generator) -> dict[str, Any]:
+    """Few-shot on real patients: for every disease with at least two cases, its first case (file order) becomes
+    confirmed evidence, all of them in one ranker, and its other cases are ranked with and without it; the cases of
+    diseases with one case (no evidence) are ranked by both rankers too. Also with the evidence's terms alone (the
+    prior raise switched off), to show which part of the evidence does the work."""
+    by_disease: dict[int, list[RealCase]] = {}
+    for c in cases:
+        by_disease.setdefault(c.orpha, []).append(c)
+    known = ranker.known_terms()
+    evidence = [DiseaseEvidence(orpha, 1, dict.fromkeys((t for t in cs[0].terms if t in known), 1),
+                                dict.fromkeys((t for t in cs[0].excluded if t in known), 1))
+                for orpha, cs in sorted(by_disease.items()) if len(cs) >= 2]
+    test = [c for cs in by_disease.values() if len(cs) >= 2 for c in cs[1:]]
+    control = [cs[0] for cs in by_disease.values() if len(cs) == 1]
+    learnt = ranker.with_evidence(evidence)
+    terms_only = ranker.with_evidence(evidence)
+    terms_only.log_disease_prior = None  # ranking and posterior from the updated terms alone
+
+    def ranks(r: RareDiseaseRanker, group: list[RealCase]) -> np.ndarray:
+        scored = r.evidence_batch([r.findings(real_case_request(c)) for c in group])
+        return np.array([pessimistic_rank(e.ranking_score, r.disease_position[c.orpha])
+                         for e, c in zip(scored, group, strict=True)])
+
+    before, after, alone = ranks(ranker, test), ranks(learnt, test), ranks(terms_only, test)
+    control_before, control_after = ranks(ranker, control), ranks(learnt, control)
+    out = {"diseases_with_evidence": len(evidence), "test_cases": len(test), "control_cases": len(control),
+           "top1_before": float(np.mean(before <= 1)), "top1_after": float(np.mean(after <= 1)),
+           "top1_terms_only": float(np.mean(alone <= 1)),
+           "top10_before": float(np.mean(before <= 10)), "top10_after": float(np.mean(after <= 10)),
+           "top1_lift": paired_difference(after, before, rng),
+           "control_top1_before": float(np.mean(control_before <= 1)),
+           "control_top1_after": float(np.mean(control_after <= 1)),
+           "control_top1_change": paired_difference(control_after, control_before, rng)}
+    print(f"\nFew-shot on the real cases: first case of each of the {len(evidence)} diseases with two or more as "
+          f"confirmed evidence; their other {len(test)} cases top1 {100 * out['top1_before']:.1f}% -> "
+          f"{100 * out['top1_after']:.1f}% (lift {fmt(out['top1_lift'])}; terms alone, no prior raise: "
+          f"{100 * out['top1_terms_only']:.1f}%), top10 {100 * out['top10_before']:.1f}% -> "
+          f"{100 * out['top10_after']:.1f}%; {len(control)} cases of diseases without evidence: top1 "
+          f"{100 * out['control_top1_before']:.1f}% -> {100 * out['control_top1_after']:.1f}% (change "
+          f"{fmt(out['control_top1_change'])})", flush=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=2026)
@@ -425,8 +691,12 @@ def main() -> int:
     parser.add_argument("--generator-peer-cases", type=int, default=150, help="peer cases per generator")
     parser.add_argument("--few-shot-diseases", type=int, default=500,
                         help="diseases given evidence in the few-shot experiment (as many again as controls)")
+    parser.add_argument("--real-cases", type=Path, default=REAL_CASES_FILE,
+                        help="published real cases to rank (JSON lines; see load_real_cases)")
+    parser.add_argument("--real-cases-only", action="store_true",
+                        help="rank the real cases only (Vereda and the peer), then stop")
     parser.add_argument("--index", type=Path, help="use this built index instead of building one")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "rare.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
@@ -462,6 +732,19 @@ def main() -> int:
     except ImportError as exc:
         peer = None
         print(f"peer skipped: hpo3 is not installed ({exc})")
+
+    # --- Real published cases (issue 18): before anything simulated, so that --real-cases-only is quick ---
+    # Its own random stream (bootstrap only), so that the simulated figures stay those of the same seed without it.
+    published = load_real_cases(args.real_cases)
+    results["real_cases"] = real_cases(ranker, peer, published, np.random.default_rng([args.seed, 18]))
+    results["real_cases"]["file"] = str(args.real_cases)
+    results["real_cases"]["few_shot"] = real_few_shot(ranker, published, np.random.default_rng([args.seed, 19]))
+    if args.real_cases_only:
+        out = args.out if args.out != DEFAULT_OUT else DEFAULT_OUT.with_name("rare_real_cases.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+        print(f"written to {out}")
+        return 0
 
     # --- Headline setting ---
     # n cycles over the whole run, so that every n gets a third of the cases whatever --per-disease is.
@@ -632,6 +915,9 @@ def main() -> int:
     for name, row in results["generators"].items():
         if "peer_subsample" in row:
             checks[f"{name}: top-1 >= peer + 15 points"] = row["peer_subsample"]["top1_difference"][0] >= 0.15
+    real = results["real_cases"]["few_shot"]
+    checks["few-shot real cases: top-1 lift >= 15 points"] = real["top1_lift"][0] >= 0.15
+    checks["few-shot real cases: diseases without evidence move < 1 point"] = abs(real["control_top1_change"][0]) < 0.01
     for name, row in results["few_shot"].items():
         one = row["1_case"]
         if "drifted" not in name:
