@@ -50,6 +50,7 @@ Thread safety: after `load`, everything is read-only; `rank` may run on several 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -123,6 +124,12 @@ def hpo_id(number: int) -> str:
 
 def intensity_weight(intensity: int) -> float:
     return float(min(1.0, max(0.0, (intensity - 1) / (FULL_WEIGHT_INTENSITY - 1))))
+
+
+# `intensity_weight` of the contract's intensities 0-10, looked up for every symptom of every patient.
+_WEIGHTS: dict[int, float] = {i: intensity_weight(i) for i in range(11)}
+# Findings are immutable and come back with every patient: one object per (term, HPO id, weight), made once.
+_finding = functools.lru_cache(maxsize=8192)(Finding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,18 +364,22 @@ class RareDiseaseRanker:
         skipped (validate with `known_terms()` to reject them instead).
         """
         weights: dict[int, float] = {}
+        vocab = self.vocab
         for key, intensity in request.symptoms.items():
-            term = self.vocab.get(key)
-            weight = intensity_weight(intensity)
-            if term is not None and weight > 0:
-                weights[term] = max(weights.get(term, 0.0), weight)
+            term = vocab.get(key)
+            if term is not None:
+                weight = _WEIGHTS.get(intensity)
+                if weight is None:
+                    weight = intensity_weight(intensity)
+                if weight > 0 and weight > weights.get(term, 0.0):
+                    weights[term] = weight
         for raw in request.hpo_terms:
             number = int(raw[3:]) if raw.startswith("HP:") and raw[3:].isdigit() else -1
             term = self._term_index.get(number)
             if term is not None:
                 weights[term] = 1.0
         hpo = self._hpo
-        return tuple(Finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
+        return tuple(_finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
                      for t, w in weights.items())
 
     def _finding_ratio(self, term: int) -> tuple[np.ndarray, np.ndarray]:
@@ -476,10 +487,12 @@ class RareDiseaseRanker:
             part = patients[start:start + BATCH_CHUNK]
             s = self._score(part)
             for i, p in enumerate(part):
-                take = s.rows[i, :len(p)]
+                rows = [self._term_rows(f.term) for f in p]  # the cached rows `_score` summed
+                log_ratio = np.array([r.log_lr for r in rows]).reshape(-1, self.n_diseases)
+                explained = np.array([r.explained for r in rows], dtype=bool).reshape(-1, self.n_diseases)
                 ranking = s.log_likelihood[i] if s.ranking is None else s.ranking[i]
-                out.append(Evidence(tuple(p), s.log_likelihood[i], ranking, s.rare_mass[i] / s.total[i], s.log_lr[take],
-                                    s.explained[take], float(s.rare_posterior[i])))
+                out.append(Evidence(tuple(p), s.log_likelihood[i], ranking, s.rare_mass[i] / s.total[i], log_ratio,
+                                    explained, float(s.rare_posterior[i])))
         return out
 
     def _term_rows(self, term: int) -> TermRows:
@@ -488,8 +501,8 @@ class RareDiseaseRanker:
         rows = self._rows.get(term)
         if rows is None:
             lr, explained = self._finding_ratio(term)
-            rows = TermRows(np.log(lr), explained, np.log(self._common_probability(term)),
-                             float(np.log(self.background[term])))
+            rows = TermRows.of(np.log(lr), explained, np.log(self._common_probability(term)),
+                               float(np.log(self.background[term])))
             if len(self._rows) >= TERM_CACHE:
                 self._rows.clear()  # a rare flood of distinct findings: start again rather than grow without end
             self._rows[term] = rows
