@@ -3,9 +3,10 @@
     python bench/diagnose.py [--cases 2000] [--repeats 5] [--reference-cases 500]
 
 Prints model load time, per-case latency p50/p95 in-process (validation + features + both models + red flags +
-scores + explanations + rare ranking + response), batch throughput, the same for bare onnxruntime (both models on
-prepared rows), the ratios, and the wall time of a `vereda diagnose` process on one case. In the same run it times
-the one-request-at-a-time path the vectorised engine replaced (tests/core/reference_engine.py, "before") and the
+scores + explanations + rare ranking + response), the same with next_findings (issue 19) and its extra cost, batch
+throughput (without next_findings, the throughput option; one batch with it), the same for bare onnxruntime (both
+models on prepared rows), the ratios, and the wall time of a `vereda diagnose` process on one case. In the same run it
+times the one-request-at-a-time path the vectorised engine replaced (tests/core/reference_engine.py, "before") and the
 rare-disease ranking alone (`RareDiseaseRanker.rank_batch`, and `rank` for one patient), so before/after and where
 the time goes come from one run on one machine state. Targets (ARCHITECTURE.md): one case p95 <= 0.3 ms, a batch
 >= 25,000 cases/s, both with explanation and rare ranking; rank() p95 <= 2 ms (issue 18); the process <= 1.5 s.
@@ -38,6 +39,7 @@ from tests.core.reference_engine import reference_diagnose_many  # noqa: E402
 TARGET_BATCH = 25_000  # cases/s
 TARGET_P95_MS = 0.3
 TARGET_RANK_P95_MS = 2.0
+TARGET_NEXT_FINDINGS_P95_MS = 2.0  # issue 19: what to ask next, extra per case
 
 
 def pct(values: list[float], q: float) -> float:
@@ -63,11 +65,16 @@ def main() -> None:
     for c in cases[:50]:  # warm-up
         engine.diagnose(c)
 
-    per_case = []
+    # One case with what to ask next (issue 19, the default on every path) and without it (the throughput option):
+    # the difference is next_findings' own cost per case.
+    per_case, per_case_nf = [], []
     for c in cases:
         t = time.perf_counter()
-        engine.diagnose(c)
+        engine.diagnose(c, next_findings=False)
         per_case.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        engine.diagnose(c)
+        per_case_nf.append(time.perf_counter() - t)
 
     # Before: the one-request path, validation included as `diagnose` does it, on the first reference cases.
     ref_cases = cases[:args.reference_cases]
@@ -75,7 +82,7 @@ def main() -> None:
     ref_case = []
     for c in ref_cases:
         t = time.perf_counter()
-        reference_diagnose_many(engine, [engine.validate(c)])
+        reference_diagnose_many(engine, [engine.validate(c)], next_findings=False)
         ref_case.append(time.perf_counter() - t)
 
     # The rare-disease ranking of one patient (issue 18: rank() p95 <= 2 ms), on the same cases.
@@ -89,15 +96,20 @@ def main() -> None:
     batch_times, ref_batch, rare_batch = [], [], []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        engine.diagnose_many(requests)
+        engine.diagnose_many(requests, next_findings=False)
         batch_times.append(time.perf_counter() - t)
         t = time.perf_counter()
-        reference_diagnose_many(engine, ref_requests)
+        reference_diagnose_many(engine, ref_requests, next_findings=False)
         ref_batch.append(time.perf_counter() - t)
         if engine.rare is not None:
             t = time.perf_counter()
             engine.rare.rank_batch(requests)
             rare_batch.append(time.perf_counter() - t)
+
+    nf_requests = requests[:args.reference_cases]  # a batch with next_findings (each request: its variants' batch)
+    t = time.perf_counter()
+    engine.diagnose_many(nf_requests)
+    nf_batch = time.perf_counter() - t
 
     # Bare onnxruntime: the same two ONNX files, same session options, rows already prepared.
     bundle = ModelBundle.load()
@@ -161,6 +173,12 @@ def main() -> None:
         print(f"rare-disease ranking alone (rank_batch): {n / statistics.median(rare_batch):.0f} cases/s, "
               f"{rare_share:.0%} of the batch time; the rest of the engine "
               f"{n / max(statistics.median(batch_times) - statistics.median(rare_batch), 1e-9):.0f} cases/s")
+    nf_p50 = (pct(per_case_nf, 50) - pct(per_case, 50)) * ms
+    nf_p95 = (pct(per_case_nf, 95) - pct(per_case, 95)) * ms
+    print(f"with next_findings (issue 19): one case p50 {pct(per_case_nf, 50) * ms:.3f} ms, p95 "
+          f"{pct(per_case_nf, 95) * ms:.3f} ms; extra cost p50 {nf_p50:.3f} ms, p95 {nf_p95:.3f} ms (target extra "
+          f"p95 <= {TARGET_NEXT_FINDINGS_P95_MS} ms -> {'OK' if nf_p95 <= TARGET_NEXT_FINDINGS_P95_MS else 'NOT MET'})"
+          f"; a batch with it: {len(nf_requests) / nf_batch:.0f} cases/s")
     if rank_case:
         print(f"rare-disease ranking of one patient (rank): p50 {pct(rank_case, 50) * ms:.3f} ms, "
               f"p95 {pct(rank_case, 95) * ms:.3f} ms (target p95 <= {TARGET_RANK_P95_MS} ms)")
