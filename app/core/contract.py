@@ -25,7 +25,7 @@ MAX_HPO_TERMS = 50
 MAX_SIGNS = 40
 CONTRACT_VERSION = 2
 ALLOWED_FIELDS = ("age", "sex", "duration_days", "symptoms", "vitals", "hpo_terms",
-                  "pregnancy", "consciousness", "signs")
+                  "pregnancy", "consciousness", "signs", "excluded_hpo_terms")
 # Contract v2 vitals. Their ranges belong to the contract, not to a bundle, so a request that carries them is valid
 # (and the danger-sign rules read them) even on a bundle whose models were trained before they existed.
 CONTRACT_VITALS: dict[str, tuple[float, float]] = {
@@ -97,6 +97,16 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
     "too_many_hpo_terms": {
         "es": "Demasiados términos HPO (máximo {high}).",
         "en": "Too many HPO terms (at most {high}).",
+    },
+    "too_many_excluded_hpo_terms": {
+        "es": "Demasiados términos HPO ausentes (máximo {high}).",
+        "en": "Too many absent HPO terms (at most {high}).",
+    },
+    "present_and_excluded": {
+        "es": "El término HPO «{value}» figura a la vez como presente y como ausente; quítelo de una de las dos "
+        "listas.",
+        "en": "The HPO term '{value}' is given both as present and as absent; take it out of one of the two "
+        "lists.",
     },
     "too_few_findings": {
         "es": "Se necesitan al menos {minimum} hallazgos (síntomas con intensidad 1 o más, signos o términos HPO); "
@@ -212,6 +222,9 @@ class DiagnoseRequest:
     pregnancy: Pregnancy | None = None
     consciousness: str | None = None  # AVPU; None = not assessed
     signs: tuple[str, ...] = field(default=())
+    # Findings the doctor looked for and found absent ("no seizures"): evidence against the diseases that almost
+    # always show them (rare-disease ranking only); they are not findings for MIN_FINDINGS.
+    excluded_hpo_terms: tuple[str, ...] = field(default=())
 
     @property
     def pregnant(self) -> bool:
@@ -238,6 +251,8 @@ class DiagnoseRequest:
             out["consciousness"] = self.consciousness
         if self.signs:
             out["signs"] = list(self.signs)
+        if self.excluded_hpo_terms:  # only when given: older stored requests and clients stay byte-identical
+            out["excluded_hpo_terms"] = list(self.excluded_hpo_terms)
         return out
 
 
@@ -336,23 +351,9 @@ def validate_request(
             diastolic=_fmt(vitals["diastolic_bp"]), systolic=_fmt(vitals["systolic_bp"]),
         )
 
-    raw_terms = raw.get("hpo_terms", [])
-    if raw_terms is None:
-        raw_terms = []
-    if not isinstance(raw_terms, list):
-        raise ContractError("wrong_type", "hpo_terms", expected="list")
-    if len(raw_terms) > MAX_HPO_TERMS:
-        raise ContractError("too_many_hpo_terms", "hpo_terms", high=MAX_HPO_TERMS)
-    terms: list[str] = []
-    for i, term in enumerate(raw_terms):
-        name = f"hpo_terms[{i}]"
-        if not isinstance(term, str) or not HPO_ID.match(term.strip().upper()):
-            raise ContractError("invalid_hpo_term", name, value=term)
-        term = term.strip().upper()
-        if known_hpo_terms is not None and term not in known_hpo_terms:
-            raise ContractError("unknown_hpo_term", name, value=term)
-        if term not in terms:
-            terms.append(term)
+    terms = _hpo_list(raw.get("hpo_terms"), "hpo_terms", "too_many_hpo_terms", known_hpo_terms)
+    excluded = _hpo_list(raw.get("excluded_hpo_terms"), "excluded_hpo_terms", "too_many_excluded_hpo_terms",
+                         known_hpo_terms)
 
     pregnancy = _pregnancy(raw.get("pregnancy"), sex, age)
     consciousness = _consciousness(raw.get("consciousness"))
@@ -362,9 +363,35 @@ def validate_request(
     present = {vocabulary.symptom(k).hpo for k, v in symptoms.items() if v >= 1}
     findings = (sum(1 for v in symptoms.values() if v >= 1) + sum(1 for t in terms if t not in present)
                 + len(signs))
-    if findings < MIN_FINDINGS:
+    # A finding cannot be both present and absent, whether entered as an HPO term or as a vocabulary symptom.
+    for i, term in enumerate(excluded):
+        if term in terms or term in present:
+            raise ContractError("present_and_excluded", f"excluded_hpo_terms[{i}]", value=term)
+    if findings < MIN_FINDINGS:  # absent findings do not count: they narrow the ranking, they do not describe
         raise ContractError("too_few_findings", "symptoms", minimum=MIN_FINDINGS, count=findings)
-    return DiagnoseRequest(age, sex, duration_days, symptoms, vitals, tuple(terms), pregnancy, consciousness, signs)
+    return DiagnoseRequest(age, sex, duration_days, symptoms, vitals, tuple(terms), pregnancy, consciousness, signs,
+                           tuple(excluded))
+
+
+def _hpo_list(raw: Any, field_name: str, too_many: str, known: frozenset[str] | None) -> list[str]:
+    """A list of HPO ids (`hpo_terms`, `excluded_hpo_terms`): upper-cased, duplicates dropped, in the given order."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ContractError("wrong_type", field_name, expected="list")
+    if len(raw) > MAX_HPO_TERMS:
+        raise ContractError(too_many, field_name, high=MAX_HPO_TERMS)
+    terms: list[str] = []
+    for i, term in enumerate(raw):
+        name = f"{field_name}[{i}]"
+        if not isinstance(term, str) or not HPO_ID.match(term.strip().upper()):
+            raise ContractError("invalid_hpo_term", name, value=term)
+        term = term.strip().upper()
+        if known is not None and term not in known:
+            raise ContractError("unknown_hpo_term", name, value=term)
+        if term not in terms:
+            terms.append(term)
+    return terms
 
 
 def _pregnancy(raw: Any, sex: str, age: float) -> Pregnancy | None:

@@ -51,8 +51,9 @@ REQUEST_DOC: dict[str, Any] = {
         "required": True,
         "description": "The diagnose contract v2 (docs/api.md): `age` (years, 0-120; a 5-day-old is 0.014) and `sex` "
         "required; optional `duration_days`, `symptoms` (key -> intensity 0-10), `vitals` (including `weight_kg`, "
-        "`height_cm`, `muac_mm`, `capillary_refill_s`), `hpo_terms`, `pregnancy` (`status` pregnant with `weeks`, "
-        "postpartum with `days_since_delivery`, not_pregnant or unknown; women aged 10-60 only), `consciousness` "
+        "`height_cm`, `muac_mm`, `capillary_refill_s`), `hpo_terms`, `excluded_hpo_terms` (HPO terms looked for and "
+        "found absent; not findings for the minimum), `pregnancy` (`status` pregnant with `weeks`, postpartum with "
+        "`days_since_delivery`, not_pregnant or unknown; women aged 10-60 only), `consciousness` "
         "(AVPU: A, V, P or U) and `signs` (examination findings from app/core/data/signs.toml). At least 3 findings: "
         "symptoms of intensity 1 or more, signs and HPO terms. Every contract v1 request is valid.",
         "content": {"application/json": {"schema": {"type": "object"}, "example": EXAMPLE}},
