@@ -15,6 +15,13 @@ here). For each finding h and disease D:
 - h (or an ancestor) is excluded for D in Orphanet (a NOT row): ratio `EXCLUDED` (LIRICAL's 1/1000), whatever else;
 - anything else is unexplained by D.
 
+Absent findings (the request's `excluded_hpo_terms`: the doctor looked for h and did not find it), as in LIRICAL:
+with p_D(h) the largest annotated frequency at or below h (`cl_freq`, 0 for a disease that does not reach h), the
+ratio is (1 - (1 - NOISE) p_D(h)) / (1 - (1 - NOISE) P0(h)), so a disease whose patients nearly always show h
+becomes unlikely; a disease for which Orphanet excludes h (or an ancestor) gets 1, its absence being expected. The
+background term is log(1 - P0(h)) and a common condition's log(1 - P(h | condition)). An absent finding explains
+nothing and is listed neither as matched nor as unexplained. (With few-shot evidence, p_D stays the annotation's.)
+
 A disease with many manifestations explains almost any finding, and LIRICAL's product of ratios favours such
 diseases. We follow a reporting model instead: the doctor reports some of the disease's manifestations, so the
 chance that a report falls at or below h is M_D(h) / S_D, where S_D is D's expected number of manifestations (the
@@ -87,6 +94,9 @@ OCCAM = 1.0
 # with no sibling credit and with the earlier "tenth of the parent's ratio": top-1 on the imprecise generator +10.4
 # and +3.4 points over those two, frequency and uniform within 1 point; not on the benchmark's seed.
 SIBLING_SHARE = 0.1
+# An absent finding costs log(1 - P): a probability of 1 (a finding every patient of a condition shows) would make
+# the condition impossible and its log -inf; capped here, its absence makes it a million times less likely instead.
+ABSENT_CEILING = 1.0 - 1e-6
 
 # A vocabulary symptom counts with weight min(1, (intensity - 1) / (FULL_WEIGHT_INTENSITY - 1)): a symptom the
 # patient barely noticed (1) is no evidence, from 5 on it counts fully. Extra HPO terms are the doctor's own
@@ -189,6 +199,10 @@ class RareDiseaseRanker:
         occam = np.exp(-OCCAM * (np.log(manifestations) - np.log(manifestations).mean()))
         self.cl_ratio *= occam[self.cl_disease]
         self.dr_ratio *= occam[self.dr_disease]
+        # Absent findings read the annotation's frequencies per (term, disease) (`_absent_ratio`); kept apart because
+        # few-shot evidence replaces the cl_* arrays below.
+        self._freq_indptr, self._freq_disease = self.cl_indptr, self.cl_disease
+        self._freq = np.asarray(arrays["cl_freq"], dtype=np.float64)
         # Kept so that a ranker with other evidence can be made from the same index (bench, evidence build).
         self.arrays = arrays
         self.evidence_cases: dict[int, int] = {}  # disease position -> confirmed cases behind its profile
@@ -358,7 +372,8 @@ class RareDiseaseRanker:
         return self.anc_indices[self.anc_indptr[term]:self.anc_indptr[term + 1]]
 
     def findings(self, request: DiagnoseRequest) -> tuple[Finding, ...]:
-        """The request's findings as index terms: weighted vocabulary symptoms, then the extra HPO terms.
+        """The request's findings as index terms: weighted vocabulary symptoms, the extra HPO terms, then the absent
+        ones (`Finding.absent`, full weight).
 
         A symptom also given as its HPO term is one finding at full weight. Terms the index does not know are
         skipped (validate with `known_terms()` to reject them instead).
@@ -379,8 +394,19 @@ class RareDiseaseRanker:
             if term is not None:
                 weights[term] = 1.0
         hpo = self._hpo
-        return tuple(_finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
-                     for t, w in weights.items())
+        present = tuple(_finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
+                        for t, w in weights.items())
+        if not request.excluded_hpo_terms:
+            return present
+        absent: list[int] = []
+        for raw in request.excluded_hpo_terms:
+            number = int(raw[3:]) if raw.startswith("HP:") and raw[3:].isdigit() else -1
+            term = self._term_index.get(number)
+            # A term also present stays present (the contract refuses such a request; a direct caller may not).
+            if term is not None and term not in weights and term not in absent:
+                absent.append(term)
+        return present + tuple(_finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), 1.0, True)
+                               for t in absent)
 
     def _finding_ratio(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """Likelihood ratio of one finding for every disease, and whether the disease's annotations explain it."""
@@ -406,6 +432,19 @@ class RareDiseaseRanker:
                 lr[idx] = EXCLUDED
                 explained[idx] = False
         return lr, explained
+
+    def _absent_ratio(self, term: int) -> np.ndarray:
+        """Likelihood ratio of the finding's absence for every disease (see the module docstring)."""
+        s, e = self._freq_indptr[term], self._freq_indptr[term + 1]
+        shown = np.zeros(self.n_diseases)
+        shown[self._freq_disease[s:e]] = self._freq[s:e]
+        background = min(float(self.background[term]), ABSENT_CEILING)
+        lr: np.ndarray = (1.0 - (1.0 - NOISE) * shown) / (1.0 - (1.0 - NOISE) * background)
+        ancestors = self._ancestors(term)
+        for t in (term, *ancestors[self._has_exclusion[ancestors]]):
+            if self._has_exclusion[t]:
+                lr[self.ex_disease[self.ex_indptr[t]:self.ex_indptr[t + 1]]] = 1.0
+        return lr
 
     def _sibling_ratio(self, term: int) -> np.ndarray:
         """Imprecise reporting as a model: a report of manifestation c lands on one of c's siblings with probability
@@ -487,7 +526,7 @@ class RareDiseaseRanker:
             part = patients[start:start + BATCH_CHUNK]
             s = self._score(part)
             for i, p in enumerate(part):
-                rows = [self._term_rows(f.term) for f in p]  # the cached rows `_score` summed
+                rows = [self._term_rows(f.key) for f in p]  # the cached rows `_score` summed
                 log_ratio = np.array([r.log_lr for r in rows]).reshape(-1, self.n_diseases)
                 explained = np.array([r.explained for r in rows], dtype=bool).reshape(-1, self.n_diseases)
                 ranking = s.log_likelihood[i] if s.ranking is None else s.ranking[i]
@@ -500,13 +539,23 @@ class RareDiseaseRanker:
         in every batch, and each costs ~50 small array operations."""
         rows = self._rows.get(term)
         if rows is None:
-            lr, explained = self._finding_ratio(term)
-            rows = TermRows.of(np.log(lr), explained, np.log(self._common_probability(term)),
-                               float(np.log(self.background[term])))
+            if term < 0:  # an absent finding (`Finding.key`): other rows for the same term, under their own key
+                rows = self._absent_rows(~term)
+            else:
+                lr, explained = self._finding_ratio(term)
+                rows = TermRows.of(np.log(lr), explained, np.log(self._common_probability(term)),
+                                   float(np.log(self.background[term])))
             if len(self._rows) >= TERM_CACHE:
                 self._rows.clear()  # a rare flood of distinct findings: start again rather than grow without end
             self._rows[term] = rows
         return rows
+
+    def _absent_rows(self, term: int) -> TermRows:
+        """An absent finding's rows: log of `_absent_ratio`, log(1 - P(h | common condition)), log(1 - P0(h))."""
+        common = np.minimum(self._common_probability(term), ABSENT_CEILING)
+        background = min(float(self.background[term]), ABSENT_CEILING)
+        return TermRows.of(np.log(self._absent_ratio(term)), np.zeros(self.n_diseases, dtype=bool),
+                           np.log1p(-common), float(np.log1p(-background)))
 
     def rank(self, request: DiagnoseRequest, top: int = 10) -> RankedDiseases:
         """The `top` best-fitting diseases as the contract's `rare_diseases` entries (empty without findings)."""

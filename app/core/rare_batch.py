@@ -20,11 +20,19 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One finding of the patient: the index's term number, its HPO id and how much it counts (0..1)."""
+    """One finding of the patient: the index's term number, its HPO id and how much it counts (0..1); `absent`: the
+    doctor looked for it and found it absent (the request's `excluded_hpo_terms`)."""
 
     term: int
     hpo: str
     weight: float
+    absent: bool = False
+
+    @property
+    def key(self) -> int:
+        """The ranker's cache key of this finding's rows: the term number, or its complement (~term, negative) for an
+        absent finding, whose rows are other figures for the same term."""
+        return ~self.term if self.absent else self.term
 
 
 class TermRows(NamedTuple):
@@ -94,7 +102,7 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
     most findings first, so that the k-th findings of all who have one are a leading block. `log_disease_prior`
     (diseases,) is added to a disease's log prior where confirmed cases raised it (0 elsewhere).
     """
-    unique = sorted({f.term for p in patients for f in p})
+    unique = sorted({f.key for p in patients for f in p})
     cached = [term_rows(t) for t in unique]
     n, n_d, n_c = len(patients), n_diseases, len(log_prior_common)
     counts = np.array([len(p) for p in patients], dtype=np.int64)
@@ -103,7 +111,7 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
     rows = np.zeros((n, slots), dtype=np.int64)
     weights = np.zeros((n, slots))
     for i, p in enumerate(patients):
-        rows[i, :len(p)] = [position[f.term] for f in p]
+        rows[i, :len(p)] = [position[f.key] for f in p]
         weights[i, :len(p)] = [f.weight for f in p]
     matched = np.array([c.matched for c in cached], dtype=bool).reshape(-1, n_d)
     log_common_rows = np.array([c.log_common for c in cached]).reshape(-1, n_c)
@@ -111,7 +119,7 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
     common, background = np.zeros((n, n_c)), np.zeros(n)
     if n == 1:  # one patient (`rank`): the same products and sums, without the block machinery
         for f in patients[0]:
-            term = cached[position[f.term]]
+            term = cached[position[f.key]]
             common[0] += f.weight * term.log_common
             background[0] += f.weight * term.log_background
     else:
@@ -133,9 +141,9 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
             row.fill(0.0)  # no findings: an empty sum, and no background either
             continue
         first = p[0]
-        row[...] = cached[position[first.term]].times(first.weight)  # 0 + x is x: the first is written, not added
+        row[...] = cached[position[first.key]].times(first.weight)  # 0 + x is x: the first is written, not added
         for f in p[1:]:
-            add(row, cached[position[f.term]].times(f.weight), out=row)
+            add(row, cached[position[f.key]].times(f.weight), out=row)
         add(row, bg, out=row)
     log_common = log_prior_common + common
     ranking = None if log_disease_prior is None else ll + log_disease_prior
@@ -244,7 +252,8 @@ def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: S
         ranked = RankedDiseases()
         ranked.rare_probability = probability
         if p:
-            hpos = [(1 << i, f.hpo) for i, f in enumerate(p)]
+            # Absent findings weigh in the score but are neither matched nor unexplained: nothing to explain.
+            hpos = [(1 << i, f.hpo) for i, f in enumerate(p) if not f.absent]
             split: dict[int, tuple[list[str], list[str]]] = {}
             for d, q, m in zip(ds, ps, patterns, strict=True):
                 lists = split.get(m)
