@@ -55,10 +55,11 @@ class Findings:
     symptoms: Mapping[str, int] = field(default_factory=dict)  # intensity 1-10; 0 is not entered
     signs: tuple[str, ...] = ()
     hpo_terms: tuple[str, ...] = ()
+    excluded_hpo_terms: tuple[str, ...] = ()  # looked for and found absent
 
     def entered(self) -> bool:
         """Whether anything clinical was entered (worth keeping as a draft)."""
-        return bool(self.symptoms or self.signs or self.hpo_terms)
+        return bool(self.symptoms or self.signs or self.hpo_terms or self.excluded_hpo_terms)
 
     def request(self) -> dict[str, Any]:
         """The diagnose-contract request (validated by the engine, not here); only what was entered goes in."""
@@ -67,6 +68,8 @@ class Findings:
             request = {"age": self.age, **request}
         if self.hpo_terms:
             request["hpo_terms"] = list(self.hpo_terms)
+        if self.excluded_hpo_terms:
+            request["excluded_hpo_terms"] = list(self.excluded_hpo_terms)
         if self.duration_days is not None:
             request["duration_days"] = self.duration_days
         if self.pregnancy is not None and pregnancy_applies(self.sex, self.age):
@@ -86,7 +89,8 @@ class Findings:
                    consciousness=request.get("consciousness") or None, pregnancy=request.get("pregnancy"),
                    vitals={k: float(v) for k, v in (request.get("vitals") or {}).items() if v is not None},
                    symptoms={k: int(v) for k, v in (request.get("symptoms") or {}).items() if int(v) > 0},
-                   signs=tuple(request.get("signs") or ()), hpo_terms=tuple(request.get("hpo_terms") or ()))
+                   signs=tuple(request.get("signs") or ()), hpo_terms=tuple(request.get("hpo_terms") or ()),
+                   excluded_hpo_terms=tuple(request.get("excluded_hpo_terms") or ()))
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,8 @@ class ConsultationSession:
         return True
 
     def remove_term(self, hpo: str) -> None:
-        self.update(hpo_terms=tuple(t for t in self.findings.hpo_terms if t != hpo))
+        self.update(hpo_terms=tuple(t for t in self.findings.hpo_terms if t != hpo),
+                    excluded_hpo_terms=tuple(t for t in self.findings.excluded_hpo_terms if t != hpo))
 
     def set_terms(self, terms: Iterable[str]) -> None:
         self.update(hpo_terms=tuple(dict.fromkeys(terms)))

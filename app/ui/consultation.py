@@ -280,7 +280,8 @@ class ConsultationWidget(QWidget):
         return Findings(age=self.age.years(), sex=self.sex.currentData(), duration_days=self.duration.value(),
                         consciousness=self.consciousness.currentData() or None, pregnancy=self.pregnancy.value(),
                         vitals=vitals, symptoms=self.symptom_model.intensities(), signs=tuple(self.signs.checked()),
-                        hpo_terms=tuple(self.hpo_box.chosen_terms()))
+                        hpo_terms=tuple(self.hpo_box.chosen_terms()),
+                        excluded_hpo_terms=tuple(self.hpo_box.absent_terms()))
 
     def _pull(self, *_args: object) -> None:
         if self._pushing or not hasattr(self, "patient_box"):
@@ -299,7 +300,7 @@ class ConsultationWidget(QWidget):
             for key, box in self.vitals.items():
                 box.setValue(findings.vitals.get(key))
             self.symptom_model.set_intensities(dict(findings.symptoms))
-            self.hpo_box.set_terms(list(findings.hpo_terms))
+            self.hpo_box.set_terms(list(findings.hpo_terms), findings.excluded_hpo_terms)
             if findings.pregnancy is None:
                 self.pregnancy.clear()
             else:
@@ -317,7 +318,8 @@ class ConsultationWidget(QWidget):
         self.entered_label.setText(tr("consult.entered", count=symptoms))
         self.findings_tabs.setTabText(TAB_SYMPTOMS, tr("consult.tab_symptoms", count=symptoms))
         self.findings_tabs.setTabText(TAB_SIGNS, tr("consult.tab_signs", count=len(self.session.findings.signs)))
-        self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=len(self.session.findings.hpo_terms)))
+        extra = len(self.session.findings.hpo_terms) + len(self.session.findings.excluded_hpo_terms)
+        self.findings_tabs.setTabText(TAB_HPO, tr("consult.tab_hpo", count=extra))
         stale = self.session.stale
         self.stale.setVisible(stale)
         self.close_button.setEnabled(not stale)
