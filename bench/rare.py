@@ -539,9 +539,11 @@ def real_case_problems(cases: list[RealCase], ranker: RareDiseaseRanker) -> list
 
 
 def real_case_request(case: RealCase) -> DiagnoseRequest:
-    """The case as a request; age and sex are the simulated patients' (30, F) where the source gives none."""
+    """The case as a request, with the findings its source reports absent; age and sex are the simulated patients'
+    (30, F) where the source gives none."""
     return DiagnoseRequest(age=30.0 if case.age_years is None else case.age_years, sex=case.sex or "F",
-                           duration_days=None, symptoms={}, vitals={}, hpo_terms=case.terms)
+                           duration_days=None, symptoms={}, vitals={}, hpo_terms=case.terms,
+                           excluded_hpo_terms=case.excluded)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, stat: Any, rng: np.random.Generator) -> list[float]:
