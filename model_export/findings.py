@@ -26,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from app.core.finding_distributions import FINDINGS_FILE, FINDINGS_FORMAT, PREGNANCY_VALUES, VITAL_LEVELS
+from app.core.finding_distributions import (
+    FINDINGS_FILE,
+    FINDINGS_FORMAT,
+    INTENSITY_LEVELS,
+    PREGNANCY_VALUES,
+    VITAL_LEVELS,
+)
 from model_export import knowledge
 from model_export.bundle_edit import DEV_PRIVATE_KEY
 from model_export.simulator import ACUTE, Simulator
@@ -52,6 +58,7 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
     count = np.zeros(shape)
     sym_n = np.zeros((*shape, len(symptoms)))
     sym_sum = np.zeros((*shape, len(symptoms)))
+    sym_level = np.zeros((*shape, len(symptoms), len(INTENSITY_LEVELS)))  # patients at each intensity 1..10
     sign_n = np.zeros((*shape, len(signs)))
     preg_n = np.zeros((*shape, len(PREGNANCY_VALUES)))
     weeks: dict[tuple[int, int, int], list[float]] = {}
@@ -71,6 +78,8 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
                     if intensity >= 1 and key in s_index:
                         sym_n[(*cell, s_index[key])] += 1
                         sym_sum[(*cell, s_index[key])] += intensity
+                        level = min(max(round(intensity), 1), len(INTENSITY_LEVELS)) - 1
+                        sym_level[(*cell, s_index[key], level)] += 1
                 for code in request.get("signs", []):
                     if code in g_index:
                         sign_n[(*cell, g_index[code])] += 1
@@ -93,6 +102,7 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
     out_shape = (n_c, 2, n_b)
     symptom_p = np.zeros((*out_shape, len(symptoms)))
     symptom_intensity = np.zeros((*out_shape, len(symptoms)))
+    symptom_levels = np.zeros((*out_shape, len(symptoms), len(INTENSITY_LEVELS)))
     sign_p = np.zeros((*out_shape, len(signs)))
     pregnancy_p = np.zeros((*out_shape, len(PREGNANCY_VALUES)))
     vital_q = np.full((*out_shape, len(vitals), len(VITAL_LEVELS)), np.nan)
@@ -106,6 +116,7 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
                 n = max(count[cell], 1.0)
                 symptom_p[i, a, b] = sym_n[cell] / n
                 symptom_intensity[i, a, b] = np.where(sym_n[cell] > 0, sym_sum[cell] / np.maximum(sym_n[cell], 1), 0)
+                symptom_levels[i, a, b] = sym_level[cell] / np.maximum(sym_n[cell], 1)[:, None]
                 sign_p[i, a, b] = sign_n[cell] / n
                 for j in range(len(vitals)):
                     values = next((measured[(*c, j)] for c in cells if len(measured.get((*c, j), ())) >= MIN_MEASURED),
@@ -129,6 +140,7 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
         "symptoms": np.array(symptoms),
         "symptom_p": symptom_p,
         "symptom_intensity": symptom_intensity,
+        "symptom_levels": symptom_levels,
         "signs": np.array(signs),
         "sign_p": sign_p,
         "vitals": np.array(vitals),

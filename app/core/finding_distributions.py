@@ -3,8 +3,10 @@ distributions, as the value-of-information ranking (`next_findings.py`) reads th
 
 The bundle carries them in `findings.npz` (written at build time by `model_export/findings.py` from patients
 simulated on the knowledge base, so every profile, age band, acute-state shift and sign rule of the simulator is in
-them): per condition, state (acute or not) and age band, the share of patients with each symptom and its mean
-intensity when present, the share with each examination sign, twenty quantiles of each vital among the patients it
+them): per condition, state (acute or not) and age band, the share of patients with each symptom, its mean
+intensity when present and how those intensities spread over 1-10 (`symptom_levels`: a danger sign such as
+"dificultad_respirar >= 8" lives in the tail, not at the mean; a file written before it existed reads as every
+patient at the mean), the share with each examination sign, twenty quantiles of each vital among the patients it
 was measured in, and the pregnancy status of women of 10-60 years. Loaded, the (condition, state) pairs are rows:
 first every condition not acute, then every condition acute (`states` = 2), so the ranking mixes them with weights
 P(c | case) (1 - P(acute | case)) and P(c | case) P(acute | case).
@@ -29,6 +31,8 @@ FINDINGS_FORMAT = 1
 BAND_UPPER = (1.0, 5.0, 18.0, 65.0, float("inf"))
 # Pregnancy values asked about, in the order of `pregnancy_p`.
 PREGNANCY_VALUES = ("pregnant", "postpartum", "not_pregnant")
+# Symptom intensities the contract allows (1-10), the columns of `symptom_levels`.
+INTENSITY_LEVELS = tuple(range(1, 11))
 # Quantile levels of the vitals stored per condition, state and band (each stands for a twentieth of the patients).
 VITAL_LEVELS = tuple((i + 0.5) / 20 for i in range(20))
 # No-file fallback: for each vital a few values, normal to dangerous, equally likely (adult references; NEWS2, ETAT).
@@ -69,6 +73,7 @@ class FindingDistributions:
     symptoms: tuple[str, ...]
     symptom_p: np.ndarray  # (conditions, bands, symptoms): share with the symptom (intensity >= 1)
     symptom_intensity: np.ndarray  # (conditions, bands, symptoms): mean intensity when present
+    symptom_levels: np.ndarray  # (conditions, bands, symptoms, INTENSITY_LEVELS): P(intensity | present)
     signs: tuple[str, ...]
     sign_p: np.ndarray  # (conditions, bands, signs)
     vitals: tuple[str, ...]
@@ -100,10 +105,13 @@ class FindingDistributions:
                 a = np.asarray(data[name], np.float64)[rows]
                 return np.ascontiguousarray(np.swapaxes(a, 0, 1).reshape(-1, *a.shape[2:]))
 
+            intensity = by_row("symptom_intensity")
+            levels = by_row("symptom_levels") if "symptom_levels" in data.files else _at_mean(intensity)
             return cls(
                 symptoms=tuple(str(s) for s in data["symptoms"]),
                 symptom_p=by_row("symptom_p"),
-                symptom_intensity=by_row("symptom_intensity"),
+                symptom_intensity=intensity,
+                symptom_levels=levels,
                 signs=tuple(str(s) for s in data["signs"]),
                 sign_p=by_row("sign_p"),
                 vitals=tuple(str(v) for v in data["vitals"]),
@@ -128,6 +136,7 @@ class FindingDistributions:
             symptoms=symptoms,
             symptom_p=np.full((*shape, len(symptoms)), GENERIC_SYMPTOM_P),
             symptom_intensity=np.full((*shape, len(symptoms)), GENERIC_SYMPTOM_INTENSITY),
+            symptom_levels=_at_mean(np.full((*shape, len(symptoms)), GENERIC_SYMPTOM_INTENSITY)),
             signs=signs,
             sign_p=np.full((*shape, len(signs)), GENERIC_SIGN_P),
             vitals=grid_vitals,
@@ -137,3 +146,11 @@ class FindingDistributions:
             days=np.full(shape, GENERIC_DAYS),
             from_bundle=False,
         )
+
+
+def _at_mean(intensity: np.ndarray) -> np.ndarray:
+    """`symptom_levels` of a file without them: every patient with the symptom at its mean intensity (rounded)."""
+    level = np.clip(np.rint(intensity), INTENSITY_LEVELS[0], INTENSITY_LEVELS[-1]).astype(np.int64) - 1
+    out = np.zeros((*intensity.shape, len(INTENSITY_LEVELS)))
+    np.put_along_axis(out, level[..., None], 1.0, axis=-1)
+    return out
