@@ -22,8 +22,8 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.linear_model import LogisticRegression
 
 from app.core.bundle import FORMAT, MANIFEST, sha256_file
-from app.core.engine import softmax
 from app.core.features import FeatureSchema
+from app.core.probability import softmax
 from app.core.signing import SIGNATURE
 from app.core.vocabulary import Vocabulary
 

@@ -23,6 +23,7 @@ from app.core.cases import Cases
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_request
 from app.core.explain import SPACE, AdditiveExplainer
 from app.core.next_findings import NextFindings
+from app.core.probability import softmax
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
 from app.core.response import DiagnoseResponse
@@ -67,12 +68,6 @@ class _ScoringModel:
         # (sum / count is what `mean` computes, the same floats, without its Python wrapper: ~5 us a call.)
         centred: np.ndarray = z - z.sum(axis=1, keepdims=True) / z.shape[1]
         return centred
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    p: np.ndarray = e / e.sum(axis=-1, keepdims=True)
-    return p
 
 
 class DiagnosisEngine:
@@ -178,6 +173,9 @@ class DiagnosisEngine:
         # A request alone is its own batch of one: next_findings reuses its model columns and probabilities.
         alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX])) if n == 1 else None
         classes = self.condition_model.classes
+        # What to ask next for the whole batch at once: its variants share one call of the danger-sign rules.
+        asks = (self.next_findings.rank_many(requests, rare_alert.tolist(), alone) if next_findings
+                else [[] for _ in range(n)])
         out: list[DiagnoseResponse] = []
         for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state) in enumerate(zip(
                 state_p.tolist(), cond_p[rows[:, None], order].tolist(), order.tolist(),
@@ -223,7 +221,7 @@ class DiagnosisEngine:
                 "model": {"version": model_version, "sha256": model_sha},
                 "engine": engine,
                 "contract": CONTRACT_VERSION,
-                "next_findings": self.next_findings.rank(requests[i], alert, alone) if next_findings else [],
+                "next_findings": asks[i],
             }
             out.append(cast(DiagnoseResponse, response))  # the shape tests/server/test_predict_v2.py checks
         return out

@@ -16,9 +16,10 @@ import numpy as np
 
 from app.core import red_flags, scores, triage
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest
-from app.core.engine import ACUTE, CHRONIC, TOP_CONDITIONS, DiagnosisEngine, softmax
+from app.core.engine import ACUTE, CHRONIC, TOP_CONDITIONS, DiagnosisEngine
 from app.core.explain import SPACE, Explanation
 from app.core.features import FeatureSchema
+from app.core.probability import softmax
 from app.core.recommendations import recommendations_for
 from app.core.vocabulary import STATE_LABELS, STATES, urgency
 

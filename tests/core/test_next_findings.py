@@ -16,15 +16,10 @@ import numpy as np
 import pytest
 
 from app.core.contract import PREGNANCY_AGE
-from app.core.engine import DiagnosisEngine, softmax
-from app.core.next_findings import (
-    MAX_FINDINGS,
-    MAX_IN_EMERGENCY,
-    NextFindings,
-    outcomes,
-    variant_cases,
-    with_finding,
-)
+from app.core.engine import DiagnosisEngine
+from app.core.next_findings import NextFindings, with_finding
+from app.core.next_findings_variants import MAX_FINDINGS, MAX_IN_EMERGENCY, outcomes, variant_cases
+from app.core.probability import softmax
 from app.core.vocabulary import STATES
 from model_export import knowledge
 from model_export.simulator import Simulator
@@ -166,3 +161,132 @@ def test_next_findings_can_be_left_out_for_throughput(engine: DiagnosisEngine) -
     without = engine.diagnose_many([request], next_findings=False)[0]
     assert {k: v for k, v in with_list.items() if k != "next_findings"} == \
         {k: v for k, v in without.items() if k != "next_findings"}
+
+
+def test_a_symptom_is_tried_at_the_intensities_where_a_danger_sign_starts(engine: DiagnosisEngine) -> None:
+    """Breathlessness is a danger sign from intensity 8 (red_flags: SEVERE_DYSPNEA): tried only at its mean
+    intensity (about 5), it could never make the case an emergency; tried per slice of its intensities, it can."""
+    request = engine.validate({"age": 45, "sex": "M", "duration_days": 3,
+                               "symptoms": {"tos": 8, "fiebre": 8, "fatiga": 6}})
+    nf = engine.next_findings
+    candidates = {c.finding: c for c in nf.candidates(request, _cond_p(engine, request), 0.5, floor=0.0)}
+    breathless = candidates["dificultad_respirar"]
+    intensities = [v for v, _ in breathless.values]
+    assert intensities == sorted(intensities) and len(intensities) >= 3
+    assert any(v >= 8 for v in intensities) and any(v < 8 for v in intensities)
+    # The slices' shares add up to the chance of having the symptom at all.
+    d = nf.dist
+    band = 3  # adults, 18-65
+    w = np.concatenate([_cond_p(engine, request) * 0.5, _cond_p(engine, request) * 0.5])
+    j = d.symptoms.index("dificultad_respirar")
+    assert sum(p for _, p in breathless.values) == pytest.approx(float(w @ d.symptom_p[:, band, j]), abs=0.01)
+    out = nf.variant_outcomes(request, [breathless], False)
+    high = [k for k, v in enumerate(intensities) if v >= 8]
+    assert all(out.level[1 + k] == 2 for k in high)
+
+
+def test_every_intensity_threshold_of_the_rules_is_a_cut() -> None:
+    """RULE_INTENSITY_CUTS must hold every `symptom >= N` the danger-sign rules read, or a danger sign in a
+    symptom's tail would again be invisible to the ranking."""
+    import re
+
+    from app.core import next_findings_variants
+
+    root = Path(next_findings_variants.__file__).parent
+    source = (root / "red_flags_batch.py").read_text(encoding="utf-8") + (root / "scores.py").read_text(
+        encoding="utf-8")
+    found = {(key, int(n)) for key, n in re.findall(r'(?:s|symptom)\("(\w+)"\)\s*>=\s*(\d+)', source)}
+    for keys, n in re.findall(r"max_symptom\(([^)]*)\)\s*>=\s*(\d+)", source):
+        found |= {(key, int(n)) for key in re.findall(r'"(\w+)"', keys)}
+    assert len(found) > 20
+    for key, n in found:
+        if n > 1:
+            assert n in next_findings_variants.RULE_INTENSITY_CUTS.get(key, ()), (key, n)
+
+
+def test_the_variants_model_scores_are_the_models_own(engine: DiagnosisEngine, patients: list[Any]) -> None:
+    """The variants' scores are the request's plus the changed columns' weights (the models are additive): the same
+    as running the two models on the variants' columns, to float32 precision, for every kind of finding."""
+    nf = engine.next_findings
+    assert nf._weights is not None  # the committed models are additive: the cheap path is the one measured
+    kinds = set()
+    for request in [engine.validate(RESPIRATORY), *patients[:30]]:
+        candidates = nf.candidates(request, _cond_p(engine, request), 0.3, floor=0.0)
+        kinds |= {c.kind for c in candidates}
+        raw, changed = nf.variant_raw(request, candidates)
+        base = engine.features.expand(raw[:1])
+        state, condition = nf.variant_scores(base, raw, changed)
+        expanded = engine.features.expand(raw)
+        assert np.abs(state - engine.state_model.scores(expanded)).max() < 1e-4
+        assert np.abs(condition - engine.condition_model.scores(expanded)).max() < 1e-4
+    assert kinds >= {"vital", "symptom", "sign", "pregnancy"}
+
+
+def test_a_findings_file_without_intensity_spreads_still_loads(tmp_path: Path, bundle_dir: Path) -> None:
+    """A bundle whose findings.npz predates `symptom_levels` reads every symptom at its mean intensity."""
+    from model_export.export import write_manifest
+
+    older = tmp_path / "older"
+    shutil.copytree(bundle_dir, older)
+    with np.load(older / "findings.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "symptom_levels"}
+    with (older / "findings.npz").open("wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    manifest = json.loads((older / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files", None)
+    write_manifest(older, manifest)
+    engine = DiagnosisEngine.load(older)
+    d = engine.next_findings.dist
+    assert d.from_bundle
+    assert np.allclose(d.symptom_levels.sum(axis=-1), 1.0)
+    mean = np.clip(np.rint(d.symptom_intensity), 1, 10)
+    assert np.array_equal(np.argmax(d.symptom_levels, axis=-1) + 1, mean)
+    assert engine.diagnose(RESPIRATORY)["next_findings"][0]["finding"] == "spo2"
+
+
+def test_a_vitals_values_are_its_mixtures_quantiles(engine: DiagnosisEngine) -> None:
+    """The values tried for a vital are the quantiles, at the grid's levels, of the mixture of the conditions'
+    stored quantiles weighted by P(condition, state | case): the per-bundle table gives exactly what sorting the
+    mixture's values one by one gives."""
+    from app.core.next_findings_variants import GRID_LEVELS
+
+    nf = engine.next_findings
+    d = nf.dist
+    columns = [j for _, j in nf._vitals]
+    rng = np.random.default_rng(5)
+    checked = 0
+    for band in range(d.vital_q.shape[1]):
+        table = nf._band[band][3]
+        for concentration in (0.05, 1.0):
+            w = rng.dirichlet(np.full(d.vital_q.shape[0], concentration))
+            got = table.quantiles(w)
+            for k, j in enumerate(columns):
+                q = d.vital_q[:, band, j, :]
+                written = np.rint(np.clip(q, nf._vital_low[k, 0], nf._vital_high[k, 0]) * nf._vital_scale[k, 0]) \
+                    / nf._vital_scale[k, 0]
+                weight = np.where(np.isnan(written), 0.0, w[:, None])
+                order = np.argsort(np.where(np.isnan(written), np.inf, written).ravel(), kind="stable")
+                values, running = written.ravel()[order], np.cumsum(weight.ravel()[order])
+                if running[-1] <= 0:
+                    assert np.isnan(got[k]).all()
+                    continue
+                for level, value in zip(GRID_LEVELS, got[k], strict=True):
+                    expected = values[np.searchsorted(running, level * running[-1])]
+                    assert value == expected, (band, k, level)
+                    checked += 1
+    assert checked > 500
+
+
+def test_a_batch_shares_one_batch_of_variants_and_gets_each_requests_own_list(engine: DiagnosisEngine,
+                                                                              patients: list[Any]) -> None:
+    """diagnose_many ranks the whole batch's variants together (RANK_CHUNK requests per call of the rules): each
+    request still gets exactly the list it gets alone, across a chunk's edge too."""
+    from app.core.next_findings_variants import RANK_CHUNK
+
+    batch = patients[:RANK_CHUNK + 6]
+    together = [a["next_findings"] for a in engine.diagnose_many(batch)]
+    assert together == [engine.diagnose(request)["next_findings"] for request in batch]
+    alerts = [engine.diagnose(r, next_findings=False)["rare_disease_alert"] for r in batch[:5]]
+    assert engine.next_findings.rank_many(batch[:5], alerts) == [engine.next_findings.rank(r, a)
+                                                                 for r, a in zip(batch[:5], alerts, strict=True)]
+    assert sum(bool(t) for t in together) > 30
