@@ -21,6 +21,9 @@ After 0, 1, 2 and 3 added findings it reports, by age band: the share of critica
 engine sees the patient's full case) whose triage is EMERGENCIA, and the top-3 accuracy (the simulated condition
 among the three most likely). Prints the table and writes bench/results/next_findings.json. Target (issue 19): after
 2 findings the vereda order reaches at least 10 points more critical patients at EMERGENCIA than the checklist.
+
+Then (`--cost-cases`, 0 to skip) what next_findings costs: one case at a time with and without it, interleaved, ms
+per case wall and CPU (`time.process_time`: the machine may be shared), p50 and p95, and the per-case extra.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -46,6 +51,7 @@ from model_export.simulator import Simulator  # noqa: E402
 STEPS = 3
 STRATEGIES = ("vereda", "checklist", "random")
 TARGET_POINTS = 10.0
+TARGET_EXTRA_P95_MS = 2.0  # issue 19: next_findings' own cost per case, before the engine's issue-14 budget
 RESULTS = ROOT / "bench" / "results" / "next_findings.json"
 Finding = tuple[str, str]  # (kind, finding)
 
@@ -179,13 +185,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        "met": gain >= TARGET_POINTS}}
 
 
+def cost(engine: DiagnosisEngine, n: int) -> dict[str, Any]:
+    """One case at a time, with and without next_findings, interleaved (the machine's load hits both alike): ms per
+    case, wall and CPU (`time.process_time`, what this process used: the machine is shared), p50 and p95, and
+    next_findings' own extra, the per-case difference."""
+    cases = Simulator(knowledge.load()).sample(n, seed=99).requests  # bench/diagnose.py's cases
+    for c in cases[:50]:  # warm-up
+        engine.diagnose(c)
+    times: dict[str, list[list[float]]] = {"without": [[], []], "with": [[], []]}
+    for c in cases:
+        for kind in ("without", "with"):
+            wall, cpu = time.perf_counter(), time.process_time()
+            engine.diagnose(c, next_findings=kind == "with")
+            times[kind][0].append(time.perf_counter() - wall)
+            times[kind][1].append(time.process_time() - cpu)
+
+    def ms(values: list[float], q: float) -> float:
+        return round(1000 * float(np.percentile(np.asarray(values), q)), 3)
+
+    out: dict[str, Any] = {"cases": n}
+    for kind, (walls, cpus) in times.items():
+        out[kind] = {"wall_p50": ms(walls, 50), "wall_p95": ms(walls, 95), "cpu_p50": ms(cpus, 50),
+                     "cpu_p95": ms(cpus, 95)}
+    extra_wall = [a - b for a, b in zip(times["with"][0], times["without"][0], strict=True)]
+    extra_cpu = [a - b for a, b in zip(times["with"][1], times["without"][1], strict=True)]
+    out["extra"] = {"wall_p50": ms(extra_wall, 50), "wall_p95": ms(extra_wall, 95), "cpu_p50": ms(extra_cpu, 50),
+                    "cpu_p95": ms(extra_cpu, 95)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1990)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cost-cases", type=int, default=1000,
+                        help="cases for the cost per case with and without next_findings (0: skip)")
     args = parser.parse_args()
     result = run(args)
+    if args.cost_cases:
+        result["cost_ms"] = cost(DiagnosisEngine.load(), args.cost_cases)
     skipped = result["skipped_fewer_than_3_findings"]
     print(f"{result['patients']} held-out simulated patients (seed {result['seed']}; {skipped}"
           f" skipped: fewer than 3 findings), bundle {result['bundle']}, {result['seconds']} s; load average "
@@ -207,6 +246,14 @@ def main() -> None:
     target = result["target"]
     print(f"target: after 2 findings vereda - checklist >= {TARGET_POINTS:.0f} points -> "
           f"{target['measured_points']:+.1f} points: {'MET' if target['met'] else 'NOT MET'}")
+    if "cost_ms" in result:
+        c = result["cost_ms"]
+        print(f"one case, ms (wall p50 / p95, CPU p50 / p95; {c['cases']} cases, interleaved):")
+        labels = {"without": "without next_findings", "with": "with next_findings", "extra": "next_findings' extra"}
+        for kind, label in labels.items():
+            t = c[kind]
+            print(f"  {label:22} {t['wall_p50']:7.3f} {t['wall_p95']:7.3f}   {t['cpu_p50']:7.3f} {t['cpu_p95']:7.3f}")
+        print(f"  target (issue 19): next_findings' extra p95 <= {TARGET_EXTRA_P95_MS} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
