@@ -126,7 +126,7 @@ class PredictBatcher:
 
     def __init__(self, max_batch: int = 32) -> None:
         self.max_batch = max(1, max_batch)
-        self._queue: list[tuple[DiagnosisEngine, DiagnoseRequest, asyncio.Future[DiagnoseResponse]]] = []
+        self._queue: list[tuple[DiagnosisEngine, DiagnoseRequest, asyncio.Future[DiagnoseResponse], bool]] = []
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -139,12 +139,13 @@ class PredictBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest) -> DiagnoseResponse:
+    async def diagnose(self, engine: DiagnosisEngine, request: DiagnoseRequest,
+                       next_findings: bool = True) -> DiagnoseResponse:
         if self.max_batch == 1 or self._task is None:
             metrics.PREDICT_BATCH.observe(1)
-            return engine.diagnose(request, engine="cloud")
+            return engine.diagnose(request, engine="cloud", next_findings=next_findings)
         future: asyncio.Future[DiagnoseResponse] = asyncio.get_running_loop().create_future()
-        self._queue.append((engine, request, future))
+        self._queue.append((engine, request, future, next_findings))
         self._ready.set()
         return await future
 
@@ -152,9 +153,10 @@ class PredictBatcher:
         while True:
             await self._ready.wait()
             await asyncio.sleep(0)  # let handlers that are already runnable add their requests to this batch
-            engine = self._queue[0][0]
-            # A model refresh between two requests must not mix engines in one call.
-            batch = [item for item in self._queue if item[0] is engine][: self.max_batch]
+            engine, wanted = self._queue[0][0], self._queue[0][3]
+            # A model refresh between two requests must not mix engines in one call, nor callers who asked for
+            # next_findings with those who did not.
+            batch = [item for item in self._queue if item[0] is engine and item[3] == wanted][: self.max_batch]
             taken = {id(item) for item in batch}
             self._queue = [item for item in self._queue if id(item) not in taken]
             if not self._queue:
@@ -164,10 +166,10 @@ class PredictBatcher:
                 continue
             metrics.PREDICT_BATCH.observe(len(live))
             try:
-                results = engine.diagnose_many([item[1] for item in live], engine="cloud")
+                results = engine.diagnose_many([item[1] for item in live], engine="cloud", next_findings=wanted)
             except Exception as exc:  # answered as a 500 by each request; the batcher keeps running
-                for _, _, future in live:
+                for _, _, future, _ in live:
                     future.set_exception(exc)
             else:
-                for (_, _, future), result in zip(live, results, strict=True):
+                for (_, _, future, _), result in zip(live, results, strict=True):
                     future.set_result(result)

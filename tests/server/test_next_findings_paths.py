@@ -86,3 +86,23 @@ def test_the_service_gives_the_engines_list_alone_and_batched(server: Server, en
     entered = {**RESPIRATORY, "vitals": {**RESPIRATORY["vitals"], "spo2": 86}}
     assert requests.post(server.url + "/v1/predict", json=entered, timeout=TIMEOUT).json()["triage"]["level"] == \
         "EMERGENCIA"
+
+
+def test_callers_who_only_want_the_answer_can_skip_next_findings(server: Server, engine: DiagnosisEngine,
+                                                                  cases: list[dict[str, Any]]) -> None:
+    """`?next_findings=false` leaves the list empty and the rest of the answer as it is, alone and when requests with
+    and without it arrive together (the batcher never mixes the two in one engine call)."""
+    plain = requests.post(server.url + "/v1/predict?next_findings=false", json=RESPIRATORY, timeout=TIMEOUT).json()
+    full = requests.post(server.url + "/v1/predict", json=RESPIRATORY, timeout=TIMEOUT).json()
+    assert plain["next_findings"] == [] and full["next_findings"]
+    assert {k: v for k, v in plain.items() if k != "next_findings"} == \
+        {k: v for k, v in full.items() if k != "next_findings"}
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=len(cases)))
+    urls = [server.url + ("/v1/predict?next_findings=false" if i % 2 else "/v1/predict") for i in range(len(cases))]
+    with ThreadPoolExecutor(len(cases)) as pool:
+        replies = list(pool.map(lambda uc: session.post(uc[0], json=uc[1], timeout=TIMEOUT),
+                                zip(urls, cases, strict=True)))
+    assert [r.status_code for r in replies] == [200] * len(cases)
+    expected = [[] if i % 2 else engine.diagnose(c)["next_findings"] for i, c in enumerate(cases)]
+    assert [r.json()["next_findings"] for r in replies] == expected

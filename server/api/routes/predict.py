@@ -106,7 +106,10 @@ async def answer(request: Request, cloud: CloudEngine, batcher: PredictBatcher) 
         body_json = exc.to_json(language(request))
         body_json["error"]["request_id"] = getattr(request.state, "request_id", None)
         return JSONResponse(body_json, status_code=422)
-    result = await batcher.diagnose(engine, validated)
+    # `?next_findings=false`: callers that only want the answer (bulk scoring, integrations) skip what to measure or
+    # ask next, which costs more CPU than the diagnosis itself; clinics and the browser page get it by default.
+    wanted = request.query_params.get("next_findings", "true").lower() not in ("false", "0", "no")
+    result = await batcher.diagnose(engine, validated, wanted)
     metrics.PREDICTIONS.labels(result["model"]["version"], result["severity"]).inc()
     return Response(orjson.dumps(result), media_type="application/json")
 
