@@ -1,13 +1,14 @@
 """Benchmark: Vereda's /v1/predict side by side with the origin document's rule service and the HTTP floor.
 
     python bench/predict_http.py [--duration 20] [--threads 2] [--connections 16] [--workers 2]
-                                 [--only vereda,rules,floor] [--before DIR] [--rate-limit N] [--rounds N]
+                                 [--only floor,rules,vereda,answer-only] [--before DIR] [--rate-limit N] [--rounds N]
                                  [--python-load]
 
 Starts on loopback, one after the other, each with `--workers` worker processes:
 
 - vereda: `vereda-server serve` of the checkout holding this script (SQLite in a temp folder, rate limit off unless
   `--rate-limit`), POST /v1/predict;
+- answer-only: the same Vereda service, POST /v1/predict?next_findings=false (what bulk callers may choose);
 - rules: the origin document's Flask rule service under gunicorn (bench/anchors/anchor_rules.py), POST /predict;
 - floor: FastAPI under uvicorn parsing the same JSON and answering a constant (bench/anchors/anchor_floor.py).
 
@@ -90,7 +91,7 @@ def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = N
     env = {**os.environ}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bin_dir = Path(sys.executable).parent
-    if name in ("vereda", "before"):
+    if name in ("vereda", "before", "answer-only"):
         # The checkout this script lives in, or (--before) another one, e.g. `git archive` of an older commit; never
         # whichever copy the virtualenv has installed.
         vereda_root = vereda_root if name == "before" and vereda_root is not None else ROOT
@@ -101,7 +102,8 @@ def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = N
         env.update({"VEREDA_SERVER_DATA_DIR": str(workdir), "VEREDA_SERVER_RATE_LIMIT_PER_SECOND": f"{rate_limit:g}",
                     "VEREDA_SERVER_RATE_LIMIT_BURST": str(max(100, int(rate_limit))),
                     "VEREDA_SERVER_LOG_LEVEL": "WARNING"})
-        path = "/v1/predict"
+        # answer-only: the same service asked to skip next_findings (issue 19), what bulk callers can choose.
+        path = "/v1/predict?next_findings=false" if name == "answer-only" else "/v1/predict"
     elif name == "rules":
         command = [str(bin_dir / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--chdir", str(ANCHORS),
                    "--log-level", "warning", "anchor_rules:app"]
@@ -112,7 +114,7 @@ def service(name: str, workers: int, workdir: Path, vereda_root: Path | None = N
                    "--no-access-log"]
         path = "/v1/predict"
     log = workdir / f"{name}.log"
-    cwd = vereda_root if name in ("vereda", "before") else workdir
+    cwd = vereda_root if name in ("vereda", "before", "answer-only") else workdir
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env, cwd=cwd,
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}{path}"
@@ -222,6 +224,7 @@ LABELS = {
     "rules": "origin document's Flask rule service (gunicorn)",
     "before": "Vereda /v1/predict, before (--before)",
     "vereda": "Vereda /v1/predict",
+    "answer-only": "Vereda /v1/predict?next_findings=false",
 }
 
 
@@ -231,7 +234,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", default="floor,rules,vereda")
+    parser.add_argument("--only", default="floor,rules,vereda,answer-only",
+                        help="services to run: floor, rules, vereda, answer-only (Vereda asked to skip next_findings)")
     parser.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
                         help="Vereda's rate limit per caller (default 0: off, as the anchors have none); a limit the "
                         "load never reaches, e.g. 10000, measures what charging the shared bucket costs per request")
@@ -273,7 +277,7 @@ def main() -> None:
     print(f"\n{generator}{rounds}, {args.workers} worker processes each, loopback, {os.cpu_count()} CPUs, body: case 4 "
           f"with two vitals, Vereda's rate limit {f'{args.rate_limit:g}/s per caller' if args.rate_limit else 'off'}")
     print(f"{'service':50}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
-    for name in ("floor", "rules", "before", "vereda"):
+    for name in ("floor", "rules", "before", "vereda", "answer-only"):
         if name in rows:
             r = rows[name]
             print(f"{LABELS[name]:50}{r['rps']:10.0f}{r['p50']:10.2f}{r['p99']:10.2f}{r['errors']:9.0f}")
