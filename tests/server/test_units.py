@@ -327,9 +327,9 @@ def test_predict_batcher_answers_each_request_as_the_engine_alone_would(engine: 
     calls: list[int] = []
     real = engine.diagnose_many
 
-    def counted(batch: Any, engine: str = "local") -> Any:
+    def counted(batch: Any, engine: str = "local", next_findings: bool = True) -> Any:
         calls.append(len(batch))
-        return real(batch, engine)
+        return real(batch, engine, next_findings)
 
     monkeypatch.setattr(engine, "diagnose_many", counted)
 
