@@ -29,9 +29,7 @@ from typing import Any
 from app.core.bundle import BundleError, ModelBundle
 from app.core.rare import RareDiseaseRanker, hpo_id, intensity_weight
 from app.core.rare_evidence import EVIDENCE_FILE, EVIDENCE_FORMAT, DiseaseEvidence, EvidenceError, evidence_json
-
-ROOT = Path(__file__).resolve().parents[1]
-DEV_PRIVATE_KEY = ROOT / "tests" / "fixtures" / "keys" / "dev-private.pem"
+from model_export.bundle_edit import DEV_PRIVATE_KEY
 
 
 def parse_case(raw: Any, ranker: RareDiseaseRanker, where: str) -> tuple[int, list[str], list[str]]:
