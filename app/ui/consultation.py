@@ -114,6 +114,7 @@ class ConsultationWidget(QWidget):
         self.search, self.table = self.symptom_panel.search, self.symptom_panel.table
         self.only_entered, self.entered_label = self.symptom_panel.only_entered, self.symptom_panel.entered_label
         self.signs = SignChecklist()
+        self.age.changed.connect(self._show_signs_for_age)  # the checklist offers the signs of the patient's age
         self.hpo_box = TermPanel(engine, tasks)  # the third tab
         self.hpo_search, self.hpo_results = self.hpo_box.search, self.hpo_box.results
         self.hpo_chosen, self.hpo_chosen_label = self.hpo_box.chosen, self.hpo_box.chosen_label
@@ -328,6 +329,9 @@ class ConsultationWidget(QWidget):
         """True when the findings on screen are not those the answer on screen was given for."""
         self._pull()
         return self.session.stale
+
+    def _show_signs_for_age(self) -> None:
+        self.signs.set_age(self.age.years())
 
     def _update_pregnancy(self) -> None:
         shown = pregnancy_applies(self.sex.currentData(), self.age.years())

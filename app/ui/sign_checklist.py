@@ -4,6 +4,11 @@ The signs and their groups come from the contract's own vocabulary (`app.core.si
 every sign the danger-sign rules read can be ticked whatever bundle is installed. The list is a Qt tree: a group is
 a row that folds (click it, or Left/Right), a sign is a row with a check box that a click anywhere on the row or
 the space bar ticks, which keeps 30-odd signs usable on a small screen. Each sign shows its source as a tooltip.
+
+The list shows only the signs that apply at the patient's age (signs.toml says which, from each sign's source), so
+a 78-year-old is not offered "unable to breastfeed" nor grunting, while a 1-month-old gets the young-infant signs:
+`set_age` follows the age field. A ticked sign always stays on screen whatever its ages: what the doctor entered is
+never hidden, and is sent as entered (the contract accepts it, the danger-sign rules read it at any age).
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ class SignChecklist(QWidget):
                               | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked)
                 item.setData(sign.code, CODE_ROLE)
-                item.setToolTip(sign.source)
+                item.setToolTip(f"{sign.source}\n{sign.ages_note}" if sign.ages_note else sign.source)
                 header.appendRow(item)
                 self._signs[sign.code] = item
             self.model.appendRow(header)
@@ -96,6 +101,7 @@ class SignChecklist(QWidget):
         layout.addWidget(self.view)
 
         self._updating = False
+        self._age: float | None = None  # unknown: every sign is shown
         self.model.itemChanged.connect(self._item_changed)
         translator().language_changed.connect(self._language_changed)  # bound: disconnected when destroyed
         self.retranslate()
@@ -127,6 +133,30 @@ class SignChecklist(QWidget):
         if not index.parent().isValid():  # a group row: a click folds or unfolds it
             self.view.setExpanded(index, not self.view.isExpanded(index))
 
+    def set_age(self, age: float | None) -> None:
+        """Show the signs that apply at `age` (contract years; None, an age not given yet, shows every sign)."""
+        self._age = age
+        self._show_for_age()
+
+    def _show_for_age(self) -> None:
+        # Only on a new age or a new record, not on each tick: a sign unticked outside its ages stays under the
+        # pointer until the age changes, rather than vanishing as the doctor clicks it.
+        for header in self._groups.values():
+            shown = 0
+            for row in range(header.rowCount()):
+                item = header.child(row)
+                visible = (item.checkState() == Qt.CheckState.Checked
+                           or self.vocabulary.applies(item.data(CODE_ROLE), self._age))
+                self.view.setRowHidden(row, header.index(), not visible)
+                shown += visible
+            self.view.setRowHidden(header.row(), QModelIndex(), shown == 0)  # no empty "young infant" heading
+
+    def shown(self) -> list[str]:
+        """The signs on screen (those that apply at the age, and every ticked one), in the vocabulary's order."""
+        return [code for code, item in self._signs.items()
+                if not self.view.isRowHidden(item.row(), item.parent().index())
+                and not self.view.isRowHidden(item.parent().row(), QModelIndex())]
+
     def index_of(self, code: str) -> QModelIndex:
         """The row of a sign (for the view's keyboard and mouse)."""
         return self._signs[code].index()
@@ -148,6 +178,7 @@ class SignChecklist(QWidget):
             self._updating = False
         for code in wanted & set(self._signs):  # a ticked sign is never hidden in a folded group
             self.view.expand(self._signs[code].parent().index())
+        self._show_for_age()  # nor by its ages: a record may hold a sign outside them
         self.retranslate()
         self.changed.emit()
 

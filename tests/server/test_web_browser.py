@@ -306,7 +306,9 @@ def test_the_page_fits_a_390_px_phone(browser: Any, site: Server) -> None:
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         page.click("#clear")
         enter_case(page, PREECLAMPSIA)
-        enter_case(page, {**INFANT, "sex": "F", "age": 28}, age_unit="years")  # signs ticked as well
+        # Signs ticked as well: those of a woman of 28 (the page offers only the signs of the patient's age).
+        enter_case(page, {**INFANT, "sex": "F", "age": 28, "signs": ["lethargic_or_unconscious", "cold_extremities"]},
+                   age_unit="years")
         assert page.evaluate(width) <= PHONE["width"]
         diagnose(page)
         assert page.evaluate(width) <= PHONE["width"]

@@ -211,6 +211,22 @@
     $("pregnancy-days-field").hidden = pregnancyStatus.value !== "postpartum";
   }
 
+  // The signs of the patient's age only (signs.toml's `ages`, from each sign's source: no "unable to breastfeed" at
+  // 78), as the desktop checklist does; an age not given yet shows them all. A ticked sign always stays on screen
+  // and is sent: the contract accepts it and the danger-sign rules read it at any age. Run on an age change, not on
+  // a tick, so a box unticked outside its ages does not vanish under the doctor's finger.
+  function updateSignsForAge() {
+    const age = ageInYears();
+    signInputs.forEach((input) => {
+      const ages = signsByCode[input.value].ages;
+      const applies = age === null || (age >= ages.from && (ages.below === null || age < ages.below));
+      input.closest(".sign").hidden = !(applies || input.checked);
+    });
+    document.querySelectorAll(".sign-group").forEach((group) => {
+      group.hidden = Array.from(group.querySelectorAll(".sign")).every((label) => label.hidden);
+    });
+  }
+
   function updateSignsCount() {
     const count = signInputs.filter((i) => i.checked).length;
     const node = $("signs-count");
@@ -218,8 +234,8 @@
     node.textContent = t("consult.signs_entered", { count });
   }
 
-  ageInput.addEventListener("input", updatePregnancy);
-  ageUnit.addEventListener("change", () => { updateAgeUnit(); updatePregnancy(); });
+  ageInput.addEventListener("input", () => { updatePregnancy(); updateSignsForAge(); });
+  ageUnit.addEventListener("change", () => { updateAgeUnit(); updatePregnancy(); updateSignsForAge(); });
   form.querySelectorAll('input[name="sex"]').forEach((radio) => radio.addEventListener("change", updatePregnancy));
   pregnancyStatus.addEventListener("change", updatePregnancy);
   signInputs.forEach((input) => input.addEventListener("change", updateSignsCount));
@@ -431,6 +447,7 @@
     updateAgeUnit();
     updatePregnancy();
     updateSignsCount();
+    updateSignsForAge();
     resultBody.hidden = true;
     placeholder.hidden = false;
     search.value = "";
@@ -712,4 +729,5 @@
   updateAgeUnit();
   updatePregnancy();
   updateSignsCount();
+  updateSignsForAge();
 })();
