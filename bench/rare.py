@@ -30,7 +30,9 @@ disease with fewer than n gives all it has.
   evidence in one ranker for all of them and the remaining cases are ranked with and without it; as many control
   diseases without evidence are ranked by both rankers. Patients come from the annotation itself or, "drifted",
   from a per-disease presentation that differs from the annotation the same way for every patient (30% of the
-  manifestations shown as a nearby term, two frequent findings the annotation lacks), as real patients do.
+  manifestations shown as a nearby term, two frequent findings the annotation lacks), as real patients do. Two
+  reference rows are printed beside each: the same evidence with the prior raise off (what the cases' terms alone
+  teach) and, drifted, a ranker that knows each disease's whole presentation (the most terms could teach).
 - Real cases (issue 18): the published patients of `--real-cases` (bench/data/rare_real_cases.jsonl; sources and
   mapping in docs/rare_diseases.md, "Real cases") ranked by Vereda and by the peer's best variant, all of them:
   top-1, top-10, median rank with bootstrap intervals, paired differences, figures per source and each case's rank.
@@ -263,11 +265,19 @@ def few_shot(ranker: RareDiseaseRanker, factory: CaseFactory, eligible: list[int
     chosen = rng.choice(eligible, size=min(2 * n_diseases, len(eligible)), replace=False)
     learn, control = chosen[: len(chosen) // 2], chosen[len(chosen) // 2:]
 
+    profiles: dict[int, tuple[list[int], np.ndarray]] = {}
+
     def draws(d: int, k: int) -> list[Case]:
         profile = factory.presentation(d, rng) if drift else None
+        if profile is not None:
+            profiles[d] = profile
         return [generator_case(factory, name, d, i, rng, profile) for i in range(k)]
 
     cases = {int(d): draws(int(d), 3) for d in learn}
+    # Printed rows only (no random draws, so the rows above and every later figure stay those of the same seed): the
+    # same evidence with the prior raise off (what the cases' terms alone teach) and, drifted, a ranker that knows
+    # each disease's whole presentation (`presentation_known`): an upper bound on what terms can teach.
+    known = presentation_known(ranker, factory, {d: profiles[d] for d in cases}) if drift else None
     control_cases = [c for d in control for c in draws(int(d), 2)]
     name = f"{name}, drifted" if drift else name
     out: dict[str, Any] = {"generator": name, "diseases_with_evidence": len(learn), "control_diseases": len(control)}
@@ -289,6 +299,12 @@ def few_shot(ranker: RareDiseaseRanker, factory: CaseFactory, eligible: list[int
         # than an eighth of Orphanet at once (the prior raise of diseases with evidence is what moves the controls).
         small = ranker.with_evidence(evidence[:FEW_SHOT_SMALL])
         small_control = ranks_of(small, control_cases)
+        terms_only = ranker.with_evidence(evidence)
+        terms_only.log_disease_prior = None
+        alone = ranks_of(terms_only, test)
+        alone_control = ranks_of(terms_only, control_cases)
+        bound = ranks_of(known, test) if known is not None else None
+        bound_control = ranks_of(known, control_cases) if known is not None else None
         out[f"{shots}_case"] = {
             "test_cases": len(test),
             "top1_before": float(np.mean(before <= 1)), "top1_after": float(np.mean(after <= 1)),
@@ -300,7 +316,12 @@ def few_shot(ranker: RareDiseaseRanker, factory: CaseFactory, eligible: list[int
             "control_top1_change": paired_difference(after_control, base_control, rng),
             "small_evidence_diseases": min(FEW_SHOT_SMALL, len(evidence)),
             "small_control_top1_change": paired_difference(small_control, base_control, rng),
+            "top1_terms_only": float(np.mean(alone <= 1)),
+            "control_top1_terms_only": float(np.mean(alone_control <= 1)),
         }
+        if bound is not None and bound_control is not None:
+            out[f"{shots}_case"]["top1_presentation_known"] = float(np.mean(bound <= 1))
+            out[f"{shots}_case"]["control_top1_presentation_known"] = float(np.mean(bound_control <= 1))
         r = out[f"{shots}_case"]
         print(f"  {name:<10} {shots} confirmed case(s) for {len(learn)} diseases: next patients top1 "
               f"{100 * r['top1_before']:.1f}% -> {100 * r['top1_after']:.1f}% (lift {fmt(r['top1_lift'])}), top10 "
@@ -308,7 +329,40 @@ def few_shot(ranker: RareDiseaseRanker, factory: CaseFactory, eligible: list[int
               f"{len(control)} diseases without evidence: top1 {100 * r['control_top1_before']:.1f}% -> "
               f"{100 * r['control_top1_after']:.1f}% (change {fmt(r['control_top1_change'])}; with evidence for "
               f"{r['small_evidence_diseases']} diseases only: {fmt(r['small_control_top1_change'])})", flush=True)
+        line = (f"  {'':<10} the same evidence's terms alone (prior raise off): next patients top1 "
+                f"{100 * r['top1_terms_only']:.1f}% (lift {100 * (r['top1_terms_only'] - r['top1_before']):+.1f}), "
+                f"controls {100 * r['control_top1_terms_only']:.1f}%")
+        if "top1_presentation_known" in r:
+            line += (f"; each disease's whole presentation known instead (upper bound for terms): next patients "
+                     f"{100 * r['top1_presentation_known']:.1f}% (lift "
+                     f"{100 * (r['top1_presentation_known'] - r['top1_before']):+.1f}), controls "
+                     f"{100 * r['control_top1_presentation_known']:.1f}%")
+        print(line, flush=True)
     return out, learnt
+
+
+# Pseudo-cases behind `presentation_known`'s profiles: enough that the Beta posterior is the presentation itself.
+KNOWN_PRESENTATION_CASES = 1000
+
+
+def presentation_known(ranker: RareDiseaseRanker, factory: CaseFactory,
+                       profiles: dict[int, tuple[list[int], np.ndarray]]) -> RareDiseaseRanker:
+    """A ranker whose diseases with a drawn presentation have that presentation as their profile (every term shown by
+    all the pseudo-cases, so equally weighted, as the few-shot generators draw them; the annotation's terms the
+    presentation moved away excluded), the prior raise off: what knowing how each disease presents, instead of one
+    case of it, would give."""
+    known_terms = ranker.known_terms()
+    evidence = []
+    for d, (terms, _) in sorted(profiles.items()):
+        above = set(terms).union(*(factory.ancestors.get(t, set()) for t in terms))
+        present = {hpo_str(t): KNOWN_PRESENTATION_CASES for t in terms if hpo_str(t) in known_terms}
+        # An annotated term the presentation moved away is absent; one still above a shown term stays as annotated.
+        moved = {hpo_str(t): KNOWN_PRESENTATION_CASES for t in factory.diseases[d][0]
+                 if t not in above and hpo_str(t) in known_terms}
+        evidence.append(DiseaseEvidence(int(ranker.disease_codes[d]), KNOWN_PRESENTATION_CASES, present, moved))
+    known = ranker.with_evidence(evidence)
+    known.log_disease_prior = None
+    return known
 
 
 def pessimistic_rank(scores: np.ndarray, true: int) -> int:
