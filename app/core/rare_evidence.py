@@ -27,6 +27,26 @@ The cases also raise their disease's prior among the K Orphanet diseases: with a
 A patient like the last confirmed one is more likely to have the same disease where that disease has been seen
 (founder mutations, consanguinity, a referral network's catchment); this, more than the few terms two patients of a
 disease share, is what one confirmed case teaches (docs/rare_diseases.md, few-shot experiment).
+
+Why these sizes and not a stronger update or a smaller raise (measured on bench/rare.py's tuning seeds 7 and 8, 500
+diseases with evidence, drifted presentations; docs/rare_diseases.md, "What one confirmed case can teach"):
+
+- A case's term already speaks for its neighbours: it enters the same propagated arrays as the annotation, so the
+  next patient's more general term is credited through the true-path rule, a more specific one with
+  DESCENDANT_WEIGHT and a sibling through the sibling share (tests/rare/test_evidence_nearby.py). Only 2-8% of the
+  next simulated patient's findings are one of the case's terms and 8-10% one or two steps from one: two patients
+  drawn from a presentation of 13-35 terms share little, whatever the propagation.
+- The Beta prior's weight barely matters: PRIOR_CASES from 0.5 to 8, for annotated terms and for terms the
+  annotation lacks separately, moved the terms-only lift between +0.8 and +4.2 points; the stronger updates were the
+  worse ones (a case's noise and moved terms take reporting mass from the annotation through S'). A weight from the
+  width of each Orphanet frequency class (a Beta matching the class's range) would be 11 to 30 patients, the flat
+  end of that range.
+- Even a ranker that knows each disease's whole drifted presentation (prior raise off) lifts the next patient by
+  only +16 points on the uniform generator (+27 on the imprecise one), and one case reveals about a fifth of it.
+  In this model the rest of a simulated lift can only come from the prior raise, and a raise is exactly what makes
+  other diseases' patients lose: a = 1, 2, 4 gave lifts of +6, +5, +4 with controls -1.1, -0.8, -0.5 (uniform,
+  seed 7). Both simulated targets at once (+15 with one case, controls within 1 point at 500 diseases) are out of
+  reach of any prior size; a = 1/2 stays, chosen on the prevalence argument above, not on this trade-off.
 """
 
 from __future__ import annotations
