@@ -22,6 +22,12 @@ engine sees the patient's full case) whose triage is EMERGENCIA, and the top-3 a
 among the three most likely). Prints the table and writes bench/results/next_findings.json. Target (issue 19): after
 2 findings the vereda order reaches at least 10 points more critical patients at EMERGENCIA than the checklist.
 
+The oracle row (`--no-oracle` to skip; a few seconds): for each critical patient, whether ANY order could have them at
+EMERGENCIA after 1, 2 and 3 findings, knowing their true values (exhaustive over every subset of at most k of the
+findings that change the request). It bounds what any ranking could reach, so the note under the table says whether
+the +10 target is reachable on this simulation at all. Each order's table also gives the over-triage along the way:
+the share of patients the simulation does not make acute that are at EMERGENCIA.
+
 Then (`--cost-cases`, 0 to skip) what next_findings costs: one case at a time with and without it, interleaved, ms
 per case wall and CPU (`time.process_time`: the machine may be shared), p50 and p95, and the per-case extra.
 """
@@ -29,6 +35,7 @@ per case wall and CPU (`time.process_time`: the machine may be shared), p50 and 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -46,7 +53,7 @@ from app.core.contract import PREGNANCY_AGE  # noqa: E402
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.core.signs import signs  # noqa: E402
 from model_export import knowledge  # noqa: E402
-from model_export.simulator import Simulator  # noqa: E402
+from model_export.simulator import ACUTE, Simulator  # noqa: E402
 
 STEPS = 3
 STRATEGIES = ("vereda", "checklist", "random")
@@ -107,9 +114,57 @@ def add_truth(request: dict[str, Any], finding: Finding, patient: dict[str, Any]
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def changing_findings(engine: DiagnosisEngine, request: dict[str, Any], patient: dict[str, Any]) -> list[Finding]:
+    """The open findings whose true value changes the request: every unmeasured vital (its true or healthy value),
+    the patient's other symptoms and signs, and the pregnancy question. The rest (a symptom the patient does not
+    have, entered as 0; a sign looked for and absent) leave the request as it is, so any order can spend a step on
+    one of them and keep the answer it had."""
+    out: list[Finding] = [("vital", k) for k in engine.vocabulary.vital_keys if k not in request.get("vitals", {})]
+    out += [("symptom", k) for k, v in sorted(patient.get("symptoms", {}).items())
+            if v >= 1 and k not in request["symptoms"]]
+    out += [("sign", c) for c in sorted(patient.get("signs", [])) if c not in request.get("signs", [])]
+    low, high = PREGNANCY_AGE
+    if request["sex"] == "F" and low <= request["age"] <= high and "pregnancy" not in request:
+        out.append(("pregnancy", "pregnant"))
+    return out
+
+
+def oracle(engine: DiagnosisEngine, kb: knowledge.KnowledgeBase,
+           starts: list[tuple[dict[str, Any], dict[str, Any]]], chunk: int = 2048) -> list[list[bool]]:
+    """For each (start request, patient): is EMERGENCIA reachable after 0, 1, ..., STEPS added findings by ANY order,
+    knowing the patient's true values? Exhaustive: every subset of at most k of the findings that change the request
+    (`changing_findings`; the answer after k findings depends only on which were asked, not on their order, and a
+    finding that changes nothing pads a shorter subset), tried only for patients not reached with fewer. It bounds
+    what any ranking, adaptive or not, could reach on this simulation."""
+    reached = [[engine.diagnose(start, next_findings=False)["triage"]["level"] == "EMERGENCIA"]
+               for start, _ in starts]
+    for k in range(1, STEPS + 1):
+        variants: list[tuple[int, dict[str, Any]]] = []
+        for i, (start, patient) in enumerate(starts):
+            if reached[i][-1]:
+                continue
+            for subset in itertools.combinations(changing_findings(engine, start, patient), k):
+                request = start
+                for finding in subset:
+                    request = add_truth(request, finding, patient, kb)
+                variants.append((i, request))
+        hit = set[int]()
+        for at in range(0, len(variants), chunk):
+            part = [(i, r) for i, r in variants[at:at + chunk] if i not in hit]
+            answers = engine.diagnose_many([engine.validate(r) for _, r in part], next_findings=False)
+            hit.update(i for (i, _), a in zip(part, answers, strict=True) if a["triage"]["level"] == "EMERGENCIA")
+        for i, path in enumerate(reached):
+            path.append(path[-1] or i in hit)
+    return reached
+
+
+def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> dict[str, Any]:
+    """The table. `engine` answers along the orders (default: the bundle's); `reference` says who is critical (its
+    EMERGENCIA on the full case; default: `engine`), so bench/normal_vitals.py can compare a variant of the triage
+    on the same critical patients."""
     kb = knowledge.load()
-    engine = DiagnosisEngine.load()
+    engine = engine if engine is not None else DiagnosisEngine.load()
+    reference = reference if reference is not None else engine
     sim = Simulator(kb)
     patients = sim.sample(args.patients, seed=args.seed)
     prevalence_sample = sim.sample(3000, seed=5).requests
@@ -123,22 +178,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
 
     rows: list[dict[str, Any]] = []
+    critical_starts: list[tuple[dict[str, Any], dict[str, Any]]] = []  # the oracle's patients
     skipped = 0
     started = time.perf_counter()
-    for patient, condition in zip(patients.requests, patients.condition.tolist(), strict=True):
+    for patient, condition, state in zip(patients.requests, patients.condition.tolist(), patients.state.tolist(),
+                                         strict=True):
         first = start_request(patient)
         if first is None:
             skipped += 1
             continue
-        full = engine.diagnose(patient, next_findings=False)
+        full = reference.diagnose(patient, next_findings=False)
         row: dict[str, Any] = {"band": knowledge.age_band(float(patient["age"])), "condition": condition,
-                               "critical": full["triage"]["level"] == "EMERGENCIA"}
+                               "critical": full["triage"]["level"] == "EMERGENCIA", "acute": state == ACUTE}
         for strategy in STRATEGIES:
             request, asked = first, set[Finding]()
             path = []
             for step in range(STEPS + 1):
                 answer = engine.diagnose(request, next_findings=False)
-                path.append({"emergency": answer["triage"]["level"] == "EMERGENCIA",
+                path.append({"level": answer["triage"]["level"], "emergency": answer["triage"]["level"] == "EMERGENCIA",
                              "top3": condition in [c["code"] for c in answer["top_conditions"][:3]]})
                 if step == STEPS:
                     break
@@ -161,7 +218,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 path.append(path[-1])
             row[strategy] = path
         rows.append(row)
+        if row["critical"]:
+            critical_starts.append((first, patient))
     seconds = time.perf_counter() - started
+    oracle_seconds = 0.0
+    if args.oracle:
+        started = time.perf_counter()
+        best = iter(oracle(engine, kb, critical_starts))
+        for row in rows:
+            if row["critical"]:
+                row["oracle"] = [{"emergency": e} for e in next(best)]
+        oracle_seconds = time.perf_counter() - started
 
     table: dict[str, Any] = {}
     for strategy in STRATEGIES:
@@ -169,20 +236,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for band in ("all", *knowledge.AGE_BANDS):
             members = [r for r in rows if band == "all" or r["band"] == band]
             critical = [r for r in members if r["critical"]]
+            not_acute = [r for r in members if not r["acute"]]
             table[strategy][band] = {
                 "patients": len(members), "critical": len(critical),
                 "critical_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in critical)
                                                  / max(len(critical), 1), 1) for k in range(STEPS + 1)],
                 "top3_accuracy": [round(100 * sum(r[strategy][k]["top3"] for r in members) / max(len(members), 1), 1)
                                   for k in range(STEPS + 1)],
+                # Over-triage: patients the simulation does not make acute (state other than ENFERMEDAD_AGUDA).
+                "not_acute_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in not_acute)
+                                                  / max(len(not_acute), 1), 1) for k in range(STEPS + 1)],
             }
-    after_2 = {s: table[s]["all"]["critical_at_emergencia"][2] for s in STRATEGIES}
+    if args.oracle:
+        table["oracle"] = {}
+        for band in ("all", *knowledge.AGE_BANDS):
+            critical = [r for r in rows if r["critical"] and (band == "all" or r["band"] == band)]
+            table["oracle"][band] = {
+                "critical": len(critical),
+                "critical_at_emergencia": [round(100 * sum(r["oracle"][k]["emergency"] for r in critical)
+                                                 / max(len(critical), 1), 1) for k in range(STEPS + 1)]}
+    after_2 = {s: table[s]["all"]["critical_at_emergencia"][2] for s in table}
     gain = after_2["vereda"] - after_2["checklist"]
+    reachable = {"oracle_points_after_2_vs_checklist": round(after_2["oracle"] - after_2["checklist"], 1),
+                 "reachable": after_2["oracle"] - after_2["checklist"] >= TARGET_POINTS} if args.oracle else {}
     return {"patients": len(rows), "skipped_fewer_than_3_findings": skipped, "seed": args.seed,
             "bundle": engine.bundle.version, "distributions_from_bundle": engine.next_findings.dist.from_bundle,
-            "seconds": round(seconds, 1), "steps": STEPS, "table": table,
+            "seconds": round(seconds, 1), "oracle_seconds": round(oracle_seconds, 1), "steps": STEPS,
+            "rows": rows, "table": table,
             "target": {"points_after_2_vs_checklist": TARGET_POINTS, "measured_points": round(gain, 1),
-                       "met": gain >= TARGET_POINTS}}
+                       "met": gain >= TARGET_POINTS, **reachable}}
 
 
 def cost(engine: DiagnosisEngine, n: int) -> dict[str, Any]:
@@ -219,10 +301,13 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1990)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-oracle", dest="oracle", action="store_false",
+                        help="skip the oracle row (the best any order could do; ~a minute or two)")
     parser.add_argument("--cost-cases", type=int, default=1000,
                         help="cases for the cost per case with and without next_findings (0: skip)")
     args = parser.parse_args()
     result = run(args)
+    del result["rows"]  # each patient's path: for tests, too long for the results file
     if args.cost_cases:
         result["cost_ms"] = cost(DiagnosisEngine.load(), args.cost_cases)
     skipped = result["skipped_fewer_than_3_findings"]
@@ -240,12 +325,25 @@ def main() -> None:
                          + " ".join(f"{v:4.0f}" for v in t["top3_accuracy"][1:]))
         t0 = result["table"]["vereda"][band]
         print(f"{band:12}{t0['patients']:6d}{t0['critical']:6d}  " + "  ".join(f"{c:>27}" for c in cells))
+    print("over-triage: patients the simulation does not make acute at EMERGENCIA (%), after 0, 1, 2, 3 findings: "
+          + "; ".join(f"{s} " + " ".join(f"{v:.1f}" for v in result["table"][s]["all"]["not_acute_at_emergencia"])
+                      for s in STRATEGIES))
+    if "oracle" in result["table"]:
+        print("oracle: the best ANY order could do, knowing the patient's true values (exhaustive over the subsets of"
+              f" at most 1, 2, 3 findings; {result['oracle_seconds']} s), critical patients at EMERGENCIA (%):")
+        for band in ("all", *knowledge.AGE_BANDS):
+            t = result["table"]["oracle"][band]
+            print(f"  {band:12}{t['critical']:6d}  " + " ".join(f"{v:5.1f}" for v in t["critical_at_emergencia"][1:]))
     start = result["table"]["vereda"]["all"]
     print(f"before any added finding: {start['critical_at_emergencia'][0]:.1f}% of critical patients at EMERGENCIA, "
           f"top-3 {start['top3_accuracy'][0]:.1f}%")
     target = result["target"]
     print(f"target: after 2 findings vereda - checklist >= {TARGET_POINTS:.0f} points -> "
           f"{target['measured_points']:+.1f} points: {'MET' if target['met'] else 'NOT MET'}")
+    if "reachable" in target:
+        print(f"  the oracle after 2 findings: {target['oracle_points_after_2_vs_checklist']:+.1f} points over the "
+              f"checklist: +{TARGET_POINTS:.0f} is " + ("within reach of some order" if target["reachable"] else
+                                                       "beyond what any order could reach on this simulation"))
     if "cost_ms" in result:
         c = result["cost_ms"]
         print(f"one case, ms (wall p50 / p95, CPU p50 / p95; {c['cases']} cases, interleaved):")
