@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 DAYS_PER_YEAR = 365.25
+AGE_RANGE = (0.0, 120.0)  # the ages in years the diagnose contract accepts
 UNITS = ("years", "months", "days")
 
 

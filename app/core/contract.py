@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.age import AGE_RANGE
 from app.core.messages import LocalisedError
 from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
 
 MIN_FINDINGS = 3  # origin document: at least three symptoms per patient
-AGE_RANGE = (0.0, 120.0)
 DURATION_RANGE = (0.0, 3650.0)
 INTENSITY_RANGE = (0, 10)
 HPO_ID = re.compile(r"^HP:\d{7}$")

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from app.core.age import DAYS_PER_YEAR
+from app.core.age import AGE_RANGE, DAYS_PER_YEAR
 
 SIGNS_FILE = Path(__file__).resolve().parent / "data" / "signs.toml"
 # An age as signs.toml writes it: "0 days", "2 months", "5 years" (the units the doctor says aloud).
@@ -86,7 +86,6 @@ def _years(text: Any, where: str) -> float:
 
 def parse_ages(raw: Any, code: str) -> tuple[float, float]:
     """A sign's `ages` as (from, below) in contract years; every mistake is named with the sign's code."""
-    from app.core.contract import AGE_RANGE  # here, not at the top: the contract imports this module
 
     where = f"sign {code!r}: ages"
     if raw is None:
