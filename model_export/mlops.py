@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,28 +182,6 @@ def drift_reference(bundle_dir: Path, n: int | None = None) -> dict[str, Any]:
 
 
 # --- retraining --------------------------------------------------------------------------------------------------
-
-
-def rare_evidence(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """ORPHA-coded confirmed cases grouped by disease: few-shot evidence for the rare-disease ranking.
-
-    Format 1: {"format": 1, "created": DATE, "diseases": {"ORPHA:n": {"cases": k, "hpo_terms": {"HP:x": count},
-    "symptoms": {"key": count}}}}. The ranking may add a term's share among a disease's confirmed cases to that
-    disease's annotation frequency; nothing in the app reads it yet (see docs/mlops.md).
-    """
-    diseases: dict[str, dict[str, Any]] = defaultdict(lambda: {"cases": 0, "hpo_terms": Counter(),
-                                                               "symptoms": Counter()})
-    for r in records:
-        code = r["confirmed_diagnosis"]
-        if not code.startswith("ORPHA:"):
-            continue
-        d = diseases[code]
-        d["cases"] += 1
-        d["hpo_terms"].update(r["request"].get("hpo_terms", []))
-        d["symptoms"].update(k for k, v in r["request"].get("symptoms", {}).items() if v >= 1)
-    return {"format": 1, "created": dt.date.today().isoformat(),
-            "diseases": {k: {"cases": v["cases"], "hpo_terms": dict(v["hpo_terms"]), "symptoms": dict(v["symptoms"])}
-                         for k, v in sorted(diseases.items())}}
 
 
 def fit_condition(train: Dataset, weights: np.ndarray) -> LogisticRegression:

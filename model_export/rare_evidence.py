@@ -101,8 +101,9 @@ def read_confirmed(path: Path, ranker: RareDiseaseRanker) -> list[DiseaseEvidenc
 def evidence_from_feedback(records: list[dict[str, Any]], ranker: RareDiseaseRanker) -> tuple[list[DiseaseEvidence],
                                                                                                   list[str]]:
     """Evidence from ORPHA-coded confirmed feedback (retrain): the request's HPO terms and its vocabulary symptoms
-    with some intensity (as their HPO terms, as the ranking reads them). Records the index cannot use are skipped
-    and described, so one clinic's stale code does not stop a retrain."""
+    with some intensity (as their HPO terms, as the ranking reads them) present, its `excluded_hpo_terms` (looked
+    for and absent) excluded. Records the index cannot use are skipped and described, so one clinic's stale code
+    does not stop a retrain."""
     cases, skipped = [], []
     for r in records:
         code = str(r.get("confirmed_diagnosis", ""))
@@ -115,7 +116,7 @@ def evidence_from_feedback(records: list[dict[str, Any]], ranker: RareDiseaseRan
             if term is not None and intensity_weight(int(intensity)) > 0:
                 terms.append(hpo_id(int(ranker.term_ids[term])))
         raw = {"orpha_code": code, "hpo_terms": sorted(set(terms)),
-               "excluded_terms": sorted(set(request.get("excluded_terms", [])) - set(terms))}
+               "excluded_terms": sorted(set(request.get("excluded_hpo_terms", [])) - set(terms))}
         try:
             cases.append(parse_case(raw, ranker, f"feedback {r.get('uuid', '?')}"))
         except EvidenceError as exc:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app.core.response import Severity
 from server.db.models import AuditStatus, ModelStage
@@ -161,6 +161,9 @@ class FeedbackRequest(_Strict):
     symptoms: dict[SnakeKey, Intensity] = Field(default_factory=dict, max_length=80)
     vitals: dict[SnakeKey, VitalValue] = Field(default_factory=dict, max_length=20)
     hpo_terms: list[HpoTerm] = Field(default_factory=list, max_length=50)
+    # Findings looked for and absent (issue 18): optional, so older clinics' records validate and, stored with
+    # exclude_unset, keep their hash; never also among hpo_terms, as in the diagnose contract.
+    excluded_hpo_terms: list[HpoTerm] = Field(default_factory=list, max_length=50)
     pregnancy: FeedbackPregnancy | None = None
     consciousness: Literal["A", "V", "P", "U"] | None = None
     signs: list[SnakeKey] = Field(default_factory=list, max_length=40)
@@ -173,6 +176,13 @@ class FeedbackRequest(_Strict):
             if numbers[-1] > 120 or (len(numbers) == 2 and numbers[0] > numbers[1]):
                 raise ValueError("an age band is LOW-HIGH with 0 <= LOW <= HIGH <= 120, or LOW+")
         return value
+
+    @model_validator(mode="after")
+    def _absent_is_not_present(self) -> FeedbackRequest:
+        clash = sorted(set(self.hpo_terms) & set(self.excluded_hpo_terms))
+        if clash:
+            raise ValueError(f"{', '.join(clash)} both in hpo_terms and excluded_hpo_terms")
+        return self
 
 
 class ResponseSummary(_Strict):

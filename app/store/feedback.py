@@ -17,8 +17,10 @@ from typing import Any
 
 FEEDBACK_FORMAT = 1
 OLDEST_EXACT_AGE = 89
-# Contract v2's pregnancy (weeks or days since delivery: a stage, never a date), AVPU and signs are findings too.
-_REQUEST_FIELDS = ("sex", "duration_days", "symptoms", "vitals", "hpo_terms", "pregnancy", "consciousness", "signs")
+# Contract v2's pregnancy (weeks or days since delivery: a stage, never a date), AVPU and signs are findings too, and
+# so are the HPO terms the doctor looked for and found absent (the rare-disease evidence learns from them, issue 18).
+_REQUEST_FIELDS = ("sex", "duration_days", "symptoms", "vitals", "hpo_terms", "excluded_hpo_terms", "pregnancy",
+                   "consciousness", "signs")
 
 
 def pseudonym(key: bytes, kind: str, value: str) -> str:

@@ -8,7 +8,8 @@ into the service's feedback record (server/schemas.py `FeedbackRecordCreate`, do
 - `clinic_id`: the clinic id the service gave at enrollment (the laptop's own random clinic id stays here).
 - `pseudonym`: the patient's keyed pseudonym (HMAC under the clinic secret).
 - `week`: ISO week of the row's creation time, which is the closing time (the payload keeps only the month).
-- `request`: age (years; 90 for anyone older than 89), sex, duration, symptoms (keys lower-cased), vitals, HPO terms.
+- `request`: age (years; 90 for anyone older than 89), sex, duration, symptoms (keys lower-cased), vitals, HPO terms,
+  and `excluded_hpo_terms` (looked for and absent) only when the visit has some, so older rows replay byte-identical.
 - `response_summary`: the model's state, its top condition and the attention flag.
 - `confirmed_diagnosis`, `model_version`: the doctor's code; the version of the model that answered.
 
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from app.core.contract import HPO_ID, MAX_HPO_TERMS
 from app.sync.client import RecordResult
 from app.sync.messages import SyncError
 
@@ -99,6 +101,26 @@ def _number(value: Any) -> float | int | None:
     return value
 
 
+def excluded_terms(findings: dict[str, Any]) -> list[str]:
+    """The visit's absent findings, checked as the contract checks them (HPO ids, at most MAX_HPO_TERMS, never also
+    present); a stored visit passed the contract, so a failure here means a damaged row. Raises UnmappableRow."""
+    raw = findings.get("excluded_hpo_terms") or []
+    if not isinstance(raw, list) or len(raw) > MAX_HPO_TERMS:
+        raise UnmappableRow(f"excluded_hpo_terms must be a list of at most {MAX_HPO_TERMS} HPO ids")
+    terms: list[str] = []
+    for term in raw:
+        value = term.strip().upper() if isinstance(term, str) else ""
+        if not HPO_ID.match(value):
+            raise UnmappableRow(f"excluded_hpo_terms: {term!r} is not an HPO id")
+        if value not in terms:
+            terms.append(value)
+    present = {str(t).strip().upper() for t in findings.get("hpo_terms") or []}
+    clash = sorted(present.intersection(terms))
+    if clash:
+        raise UnmappableRow(f"excluded_hpo_terms: {', '.join(clash)} both present and excluded")
+    return terms
+
+
 def service_record(payload: dict[str, Any], created_at: dt.datetime, clinic_id: str) -> dict[str, Any]:
     """The service's feedback record for one outbox payload (see the module docstring). Raises UnmappableRow."""
     if payload.get("format") != PAYLOAD_FORMAT:
@@ -114,6 +136,9 @@ def service_record(payload: dict[str, Any], created_at: dt.datetime, clinic_id: 
             "vitals": {str(k): v for k, v in (findings.get("vitals") or {}).items() if v is not None},
             "hpo_terms": list(findings.get("hpo_terms") or []),
         }
+        excluded = excluded_terms(findings)
+        if excluded:
+            request["excluded_hpo_terms"] = excluded
         duration = _number(findings.get("duration_days"))
         if duration is not None:
             request["duration_days"] = duration
@@ -131,6 +156,8 @@ def service_record(payload: dict[str, Any], created_at: dt.datetime, clinic_id: 
             "confirmed_diagnosis": payload["confirmed"]["code"],
             "model_version": (prediction.get("model") or {})["version"],
         }
+    except UnmappableRow:
+        raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise UnmappableRow(f"outbox payload lacks {exc}") from None
 

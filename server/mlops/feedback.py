@@ -25,11 +25,12 @@ def _age(value: float | str) -> float:
 
 
 def feedback_request(record: dict[str, Any]) -> dict[str, Any]:
-    """The diagnose request of a feedback record (age band folded to years; HPO terms dropped, the common-condition
-    models do not read them)."""
+    """The diagnose request of a feedback record (age band folded to years; HPO terms, present and absent, dropped:
+    the common-condition models do not read them, the rare-disease evidence does)."""
     req = dict(record["request"])
     req["age"] = _age(req["age"])
     req.pop("hpo_terms", None)
+    req.pop("excluded_hpo_terms", None)
     if req.get("duration_days") is None:
         req.pop("duration_days", None)
     return req

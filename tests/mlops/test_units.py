@@ -36,19 +36,6 @@ def test_age_bands_are_read_as_years() -> None:
     assert feedback.feedback_request({"request": {**record["request"], "age": "80+"}})["age"] == 85.0
 
 
-def test_rare_evidence_groups_orpha_cases() -> None:
-    records = [
-        {"confirmed_diagnosis": "ORPHA:558", "request": {"symptoms": {"fatiga": 3, "tos": 0},
-                                                         "hpo_terms": ["HP:0001166", "HP:0001519"]}},
-        {"confirmed_diagnosis": "ORPHA:558", "request": {"symptoms": {}, "hpo_terms": ["HP:0001166"]}},
-        {"confirmed_diagnosis": "A97", "request": {"symptoms": {"fiebre": 9}}},
-    ]
-    evidence = mlops.rare_evidence(records)
-    assert list(evidence["diseases"]) == ["ORPHA:558"]
-    assert evidence["diseases"]["ORPHA:558"] == {"cases": 2, "hpo_terms": {"HP:0001166": 2, "HP:0001519": 1},
-                                                 "symptoms": {"fatiga": 1}}
-
-
 def test_tracking_without_mlflow_is_a_no_op() -> None:
     try:
         import mlflow  # type: ignore[import-not-found]  # noqa: F401
