@@ -6,7 +6,8 @@ What goes in, per encounter (docs/interoperability.md has the full mapping):
 - one `Observation` per vital, with its LOINC code, UCUM unit and the R4 vital-signs profile (blood pressure as the
   85354-9 panel with 8480-6/8462-4 components; glucose 2339-0 as a laboratory result, which is not a vital sign);
 - one `Observation` per symptom with intensity >= 1, coded with its HPO term (and Vereda's own key), value the
-  intensity 0–10; extra HPO findings as present (valueBoolean); examination signs with Vereda's sign codes;
+  intensity 0–10; extra HPO findings, present or looked for and absent (`excluded_hpo_terms`), with the HL7
+  Phenomics Exchange IG's LOINC answers Present/Absent as value; examination signs with Vereda's sign codes;
 - the doctor's confirmed diagnosis as a `Condition` (ICD-10, or ORPHA for a rare disease);
 - the model's answer as a `RiskAssessment` (the five states and the ranked conditions with their probabilities),
   with a `Device` for the model bundle and a `Provenance` naming its version and sha256;
@@ -62,6 +63,8 @@ from app.interop.fhir_terms import (
     DOCUMENT_SYSTEM,
     ENCOUNTER_SYSTEM,
     FHIR_VERSION,
+    FINDING_ABSENT,
+    FINDING_PRESENT,
     HPO,
     ICD10,
     LOINC,
@@ -277,11 +280,15 @@ class FhirExport:
                 "Patient-reported intensity 0-10"
             o.note = [note]
             out.append(self._add(o))
-        for term in request.get("hpo_terms") or []:
+        findings = [(t, FINDING_PRESENT) for t in request.get("hpo_terms") or []]
+        findings += [(t, FINDING_ABSENT) for t in request.get("excluded_hpo_terms") or []]
+        for term, status in findings:
             o = self._observation(record, f"hpo/{term}", who, visit)
             o.category = category("exam", "Exam")
             o.code = concept(make_coding(HPO, term))
-            o.valueBoolean = True
+            # Coded, not valueBoolean: a reader of the phenomics profile (and a person) tells "absent" from a
+            # missing value, which a false boolean does not say as plainly.
+            o.valueCodeableConcept = concept(make_coding(LOINC, *status), text=status[1])
             out.append(self._add(o))
         if request.get("signs"):
             from app.core.signs import signs

@@ -71,6 +71,10 @@ BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 BP_PARTS = (("systolic_bp", "8480-6", "Systolic blood pressure"),
             ("diastolic_bp", "8462-4", "Diastolic blood pressure"))
 OXYGEN_SATURATION = ("2708-6", "Oxygen saturation in Arterial blood")  # the R4 oxygensat profile requires it too
+# An HPO finding's presence or absence, as the HL7 Phenomics Exchange IG's PhenotypicFeature profile codes it
+# (valueCodeableConcept from LOINC's answer list: the phenopacket's `excluded` flag in FHIR).
+FINDING_PRESENT = ("LA9633-4", "Present")
+FINDING_ABSENT = ("LA9634-2", "Absent")
 REFERRAL_CODE = (SNOMED, "3457005", "Patient referral")
 REFERRAL_NOTE = (LOINC, "57133-1", "Referral note")
 

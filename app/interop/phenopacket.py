@@ -1,7 +1,8 @@
 """A GA4GH Phenopacket v2 for a referral when the rare-disease alert fired, built with the `phenopackets` package.
 
 What a genetics centre's LIRICAL or Exomiser reads: the findings as HPO terms (symptoms with their intensity as an
-HPO severity modifier, the extra HPO findings, and symptoms the doctor recorded at intensity 0 as excluded), the
+HPO severity modifier, the extra HPO findings, and as excluded the symptoms the doctor recorded at intensity 0 and
+the HPO terms looked for and found absent (`excluded_hpo_terms`), which LIRICAL and Exomiser use as negatives), the
 age at the encounter as an ISO 8601 duration, the sex, and the candidate Orphanet diseases of Vereda's ranking as
 interpretations in progress (with their score and matched terms in the summary). A rare disease the doctor
 confirmed goes in `diseases`. No name or document number: the subject's id is a pseudonym derived from the store's
@@ -88,6 +89,10 @@ def build(person: PatientRecord, record: EncounterRecord, vocabulary: Vocabulary
         if term not in seen:
             seen.add(term)
             features.append(PhenotypicFeature(type=OntologyClass(id=term, label=labels.get(term, ""))))
+    for term in request.get("excluded_hpo_terms") or []:
+        if term not in seen:
+            seen.add(term)
+            features.append(PhenotypicFeature(type=OntologyClass(id=term, label=labels.get(term, "")), excluded=True))
     interpretations = []
     for rank, rare in enumerate(response.get("rare_diseases") or [], start=1):
         matched = ", ".join(rare.get("matched_terms") or [])

@@ -74,7 +74,7 @@ class ReferralLetter:
     patient_village: str = ""
     receiving_facility: str = ""
     registration: str = ""  # the doctor's professional registration number
-    term_labels: dict[str, str] = field(default_factory=dict)  # extra findings: HPO id -> words
+    term_labels: dict[str, str] = field(default_factory=dict)  # extra and absent findings: HPO id -> words
 
 
 def _vitals(letter: ReferralLetter, lang: str) -> str:
@@ -136,6 +136,8 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
         for k, v in sorted(request.get("symptoms", {}).items(), key=lambda kv: -kv[1])
     )
     extra = ", ".join(f"{e(letter.term_labels.get(h, h))} ({e(h)})" for h in request.get("hpo_terms") or [])
+    # What was looked for and not found narrows the receiving geneticist's differential as much as what was found.
+    absent = ", ".join(f"{e(letter.term_labels.get(h, h))} ({e(h)})" for h in request.get("excluded_hpo_terms") or [])
     vitals = _vitals(letter, lang) or not_given
     examination = ""
     if request.get("consciousness"):
@@ -171,6 +173,7 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
 {duration_text}
 <p><b>{t('findings')}</b>: {findings or not_given}</p>
 {f"<p><b>{t('extra_findings')}</b>: {extra}</p>" if extra else ""}
+{f"<p><b>{t('absent_findings')}</b>: {absent}</p>" if absent else ""}
 <p><b>{t('vitals')}</b>: {vitals}</p>
 {examination}
 <p><b>{t('state')}</b>: {e(r['severity_label'][lang])}</p>

@@ -49,5 +49,6 @@ def referral_letter(vocabulary: Vocabulary, patient: dict[str, Any], encounter: 
         vitals=vital_fields(vocabulary),
         patient_birth=patient["birth_date"], patient_village=patient.get("village") or "",
         receiving_facility=facility, registration=registration,
-        term_labels={h: term_label(h) for h in request.get("hpo_terms") or []},
+        term_labels={h: term_label(h) for h in [*(request.get("hpo_terms") or []),
+                                                *(request.get("excluded_hpo_terms") or [])]},
     )
