@@ -62,7 +62,9 @@ class _ScoringModel:
         )
 
     def scores(self, expanded: np.ndarray) -> np.ndarray:
-        (out,) = self.session.run([self.spec.output_name], {self.spec.input_name: expanded.astype(np.float32)})
+        # `expand` already gives contiguous float32 rows: no copy then (onnxruntime only reads its input).
+        rows = np.ascontiguousarray(expanded, dtype=np.float32)
+        (out,) = self.session.run([self.spec.output_name], {self.spec.input_name: rows})
         z = np.asarray(out, dtype=np.float64)
         # Softmax ignores a common shift; centring makes the score the class's log-odds against the mean class.
         # (sum / count is what `mean` computes, the same floats, without its Python wrapper: ~5 us a call.)
@@ -97,6 +99,7 @@ class DiagnosisEngine:
         self._condition_names = [self.vocabulary.condition(c).name for c in self.condition_model.classes]
         self._rules = [(rule.code, rule.level, rule.message, rank)
                        for rule, rank in zip(red_flags.RULES, red_flags.LEVEL_RANKS.tolist(), strict=True)]
+        self._rank_of_rule: list[int] = red_flags.LEVEL_RANKS.tolist()
         # What to measure or ask next (issue 19): the bundle's findings distributions, or the generic stand-in.
         self.next_findings = NextFindings(self)
 
@@ -134,53 +137,57 @@ class DiagnosisEngine:
         cond_p = softmax(cond_z)
 
         if cases is None:
-            fired = np.array([[rule.applies(r) for rule in red_flags.RULES] for r in requests], dtype=bool)
+            # The rules that fire, as lists of rule positions (rule order): few requests, no arrays to build.
+            fired_rows = [[j for j, rule in enumerate(red_flags.RULES) if rule.applies(r)] for r in requests]
+            ranks = self._rank_of_rule
+            rules_level = np.array([max((ranks[j] for j in row), default=0) for row in fired_rows], dtype=np.int64)
             score_json = [scores.scores(r) for r in requests]
         else:
             batch_scores = scores.batch_scores(cases)
             fired = red_flags.evaluate_batch(cases, batch_scores)
             score_json = batch_scores.to_json()
-        rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
+            rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
+            fired_rows = [[] for _ in range(n)]
+            for i, j in zip(*(a.tolist() for a in np.nonzero(fired)), strict=True):  # row-major: rule order kept
+                fired_rows[i].append(j)
+        model_state = np.argmax(state_p, axis=1)
         # Model's own level: 2 EMERGENCIA, 1 PRIORITARIO, 0 NO_URGENTE.
-        model_level = np.where(self.model_emergency(state_p, cond_p), 2,
-                               np.where(self.model_risk(state_p, cond_p), 1, 0))
+        model_level = self._model_levels(state_p, cond_p, model_state)
         rare = self._rank_rare(requests)
         rare_alert = np.array([self.rare.alert(r) for r in rare] if self.rare is not None else [False] * n,
                               dtype=bool)
         level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
         emergency = level == 2
-        model_state = np.argmax(state_p, axis=1)
         state_index = np.where(emergency, _ACUTE_INDEX,
                                np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC_INDEX]),
                                         _CHRONIC_INDEX, model_state))
         order = np.argsort(-cond_p, axis=1, kind="stable")[:, :TOP_CONDITIONS]
         top_index = order[:, 0]
         rows = np.arange(n)
-        severity_phi = self.state_model.explainer.contributions_many(expanded, state_index)
-        condition_phi = self.condition_model.explainer.contributions_many(expanded, top_index)
-        severity_base = self.state_model.explainer.base_values[state_index].tolist()
-        condition_base = self.condition_model.explainer.base_values[top_index].tolist()
-        severity_out = state_z[rows, state_index].tolist()
-        condition_out = cond_z[rows, top_index].tolist()
-        severity_contrib = self._contributions(severity_phi)
-        condition_contrib = self._contributions(condition_phi)
+        # Both explanations' SHAP values as one (2n x inputs) array: one sort, one rounding, one list for the two.
+        contributions = self._contributions(np.vstack((
+            self.state_model.explainer.contributions_many(expanded, state_index),
+            self.condition_model.explainer.contributions_many(expanded, top_index))))
+        # Every rounded number of the answers as arrays, rounded in one step each (rows of Python floats out).
+        # (`ndarray.round` is what `np.round` calls, without its Python wrapper: a few us on one patient.)
+        explained = np.array((
+            self.state_model.explainer.base_values[state_index], state_z[rows, state_index],
+            self.condition_model.explainer.base_values[top_index], cond_z[rows, top_index])).round(6).T.tolist()
+        state_probabilities = state_p.round(4).tolist()
+        top_probabilities = cond_p[rows[:, None], order].round(4).tolist()
 
-        fired_rows: list[list[int]] = [[] for _ in range(n)]
-        for i, j in zip(*(a.tolist() for a in np.nonzero(fired)), strict=True):  # row-major: rule order kept
-            fired_rows[i].append(j)
         model_version = self.bundle.version
         model_sha = self.bundle.manifest_sha256
         # A request alone is its own batch of one: next_findings reuses its model columns and probabilities.
-        alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX])) if n == 1 else None
+        alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX]), (state_z, cond_z)) if n == 1 else None
         classes = self.condition_model.classes
         # What to ask next for the whole batch at once: its variants share one call of the danger-sign rules.
         asks = (self.next_findings.rank_many(requests, rare_alert.tolist(), alone) if next_findings
                 else [[] for _ in range(n)])
         out: list[DiagnoseResponse] = []
-        for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state) in enumerate(zip(
-                state_p.tolist(), cond_p[rows[:, None], order].tolist(), order.tolist(),
-                level.tolist(), model_level.tolist(), rare_alert.tolist(), state_index.tolist(), model_state.tolist(),
-                strict=True)):
+        for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state, values) in enumerate(zip(
+                state_probabilities, top_probabilities, order.tolist(), level.tolist(), model_level.tolist(),
+                rare_alert.tolist(), state_index.tolist(), model_state.tolist(), explained, strict=True)):
             state = STATES[s_idx]
             rules = [self._rules[j] for j in fired_rows[i]]
             flags: list[dict[str, Any]] = [{"code": code, "level": level, "message": dict(message)}
@@ -200,21 +207,21 @@ class DiagnosisEngine:
             response = {
                 "severity": state,
                 "severity_label": dict(STATE_LABELS[state]),
-                "severity_probabilities": {s: round(p, 4) for s, p in zip(STATES, state_probs, strict=True)},
-                "confidence": round(state_probs[m_state], 4),
+                "severity_probabilities": dict(zip(STATES, state_probs, strict=True)),
+                "confidence": state_probs[m_state],
                 "requires_immediate_attention": attention,
                 "red_flags": flags,
                 "top_conditions": [{"code": classes[k], "name": dict(self._condition_names[k]),
-                                    "probability": round(p, 4)} for k, p in zip(top_k, cond_probs, strict=True)],
+                                    "probability": p} for k, p in zip(top_k, cond_probs, strict=True)],
                 "rare_diseases": list(rare[i]),
                 "rare_disease_alert": alert,
                 "recommendations": recommendations_for(state, attention, alert, priority=lvl == 1),
                 "explanation": {
                     "space": SPACE,
-                    "severity": {"target": state, "base_value": round(severity_base[i], 6),
-                                 "output_value": round(severity_out[i], 6), "contributions": severity_contrib[i]},
-                    "condition": {"target": classes[top_k[0]], "base_value": round(condition_base[i], 6),
-                                  "output_value": round(condition_out[i], 6), "contributions": condition_contrib[i]},
+                    "severity": {"target": state, "base_value": values[0], "output_value": values[1],
+                                 "contributions": contributions[i]},
+                    "condition": {"target": classes[top_k[0]], "base_value": values[2], "output_value": values[3],
+                                  "contributions": contributions[n + i]},
                 },
                 "triage": {"level": level_name, "label": dict(triage.TRIAGE_LABELS[level_name]), "reasons": reasons},
                 "scores": score_json[i],
@@ -237,10 +244,20 @@ class DiagnosisEngine:
         decimals."""
         order = np.argsort(-np.abs(phi), axis=1, kind="stable")
         names = self._raw_names[order].tolist()
-        values = np.round(phi[np.arange(phi.shape[0])[:, None], order], 6).tolist()
+        values = phi[np.arange(phi.shape[0])[:, None], order].round(6).tolist()
         # Rows of one (rows x inputs) array: equal lengths by construction, so zip skips its length checks (~2 us a
         # row of ~110 inputs, two rows per answer).
         return [dict(zip(k, v, strict=False)) for k, v in zip(names, values, strict=True)]
+
+    def _model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray:
+        """2 where `model_emergency`, else 1 where `model_risk`, else 0: the two share their sums (same floats)."""
+        acute = state_p[:, _ACUTE_INDEX]
+        critical = cond_p[:, self._critical].sum(axis=1)
+        emergency = ((model_state == _ACUTE_INDEX) | (acute >= self.emergency_acute_threshold)
+                     | (critical >= self.emergency_critical_threshold))
+        risk = (acute >= self.acute_threshold) | (critical >= self.critical_threshold)
+        levels: np.ndarray = np.where(emergency, 2, np.where(risk, 1, 0))
+        return levels
 
     def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray:
         """True where the model alone asks for at least PRIORITARIO (rows of probabilities in, booleans out)."""

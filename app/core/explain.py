@@ -95,7 +95,10 @@ class AdditiveExplainer:
         are added in the same order as `explain` adds them, so every value is the same float as one row at a time.
         """
         n = x.shape[0]
-        deviation = self.coef[target_index] * (x.astype(np.float64) - self.background_mean)
+        # In place on one fresh (rows x columns) array: the same products (w * (x - mean)), a third of the memory.
+        deviation = x.astype(np.float64)
+        deviation -= self.background_mean
+        deviation *= self.coef[target_index]
         slots = (np.arange(n)[:, None] * self.n_raw + self.groups[None, :]).reshape(-1)
         phi = np.bincount(slots, weights=deviation.reshape(-1), minlength=n * self.n_raw)
         return phi.reshape(n, self.n_raw)

@@ -102,27 +102,36 @@ def score(patients: Sequence[Sequence[Finding]], term_rows: Callable[[int], Term
     most findings first, so that the k-th findings of all who have one are a leading block. `log_disease_prior`
     (diseases,) is added to a disease's log prior where confirmed cases raised it (0 elsewhere).
     """
-    unique = sorted({f.key for p in patients for f in p})
-    cached = [term_rows(t) for t in unique]
     n, n_d, n_c = len(patients), n_diseases, len(log_prior_common)
-    counts = np.array([len(p) for p in patients], dtype=np.int64)
-    slots = int(counts.max(initial=0))
-    position = {t: i for i, t in enumerate(unique)}
-    rows = np.zeros((n, slots), dtype=np.int64)
-    weights = np.zeros((n, slots))
-    for i, p in enumerate(patients):
-        rows[i, :len(p)] = [position[f.key] for f in p]
-        weights[i, :len(p)] = [f.weight for f in p]
-    matched = np.array([c.matched for c in cached], dtype=bool).reshape(-1, n_d)
-    log_common_rows = np.array([c.log_common for c in cached]).reshape(-1, n_c)
-    log_background = np.array([c.log_background for c in cached])
     common, background = np.zeros((n, n_c)), np.zeros(n)
     if n == 1:  # one patient (`rank`): the same products and sums, without the block machinery
-        for f in patients[0]:
+        # Its findings' rows in its own order (distinct terms: `RareDiseaseRanker.findings`): no sort, no positions.
+        p0 = patients[0]
+        keys = [f.key for f in p0]
+        unique = list(dict.fromkeys(keys))
+        cached = [term_rows(t) for t in unique]
+        position = {t: i for i, t in enumerate(unique)}
+        counts = np.array([len(p0)], dtype=np.int64)
+        rows = np.array([[position[k] for k in keys]], dtype=np.int64).reshape(1, len(keys))
+        for f in p0:
             term = cached[position[f.key]]
             common[0] += f.weight * term.log_common
             background[0] += f.weight * term.log_background
+        matched = np.array([c.matched for c in cached], dtype=bool).reshape(-1, n_d)
     else:
+        unique = sorted({f.key for p in patients for f in p})
+        cached = [term_rows(t) for t in unique]
+        counts = np.array([len(p) for p in patients], dtype=np.int64)
+        slots = int(counts.max(initial=0))
+        position = {t: i for i, t in enumerate(unique)}
+        rows = np.zeros((n, slots), dtype=np.int64)
+        weights = np.zeros((n, slots))
+        for i, p in enumerate(patients):
+            rows[i, :len(p)] = [position[f.key] for f in p]
+            weights[i, :len(p)] = [f.weight for f in p]
+        matched = np.array([c.matched for c in cached], dtype=bool).reshape(-1, n_d)
+        log_common_rows = np.array([c.log_common for c in cached]).reshape(-1, n_c)
+        log_background = np.array([c.log_background for c in cached])
         ordered = bool(np.all(counts[:-1] >= counts[1:]))  # rank_batch hands patients over most findings first
         by_size = None if ordered else np.argsort(-counts, kind="stable")
         sorted_rows, sorted_weights = (rows, weights) if by_size is None else (rows[by_size], weights[by_size])
@@ -245,7 +254,7 @@ def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: S
     slots = s.rows.shape[1]
     bit = np.array([1 << i for i in range(slots)], dtype=np.int64 if slots < 63 else object)
     bits = (hit * bit).sum(axis=2)
-    posterior = (s.rare_mass[at, order] / s.total[:, None]).tolist()
+    posterior = (s.rare_mass[at, order] / s.total[:, None]).round(6).tolist()  # rounded in one step
     out = []
     for p, ds, ps, patterns, probability in zip(patients, order.tolist(), posterior, bits.tolist(),
                                                 s.rare_posterior.tolist(), strict=True):
@@ -263,7 +272,7 @@ def entries(patients: Sequence[Sequence[Finding]], s: Scored, top: int, codes: S
                     split[m] = (matched_terms, unexplained)
                 else:
                     matched_terms, unexplained = lists[0].copy(), lists[1].copy()
-                ranked.append({"orpha_code": codes[d], "name": names[d], "score": round(q, 6),
+                ranked.append({"orpha_code": codes[d], "name": names[d], "score": q,
                                "matched_terms": matched_terms, "unexplained_terms": unexplained})
         out.append(ranked)
     return out
