@@ -8,7 +8,9 @@ throughput (without next_findings, the throughput option; one batch with it), th
 models on prepared rows), the ratios, and the wall time of a `vereda diagnose` process on one case. In the same run it
 times the one-request-at-a-time path the vectorised engine replaced (tests/core/reference_engine.py, "before") and the
 rare-disease ranking alone (`RareDiseaseRanker.rank_batch`, and `rank` for one patient), so before/after and where
-the time goes come from one run on one machine state. Targets (ARCHITECTURE.md): one case p95 <= 0.3 ms, a batch
+the time goes come from one run on one machine state; a last table splits the time of one case and of the batch
+(without next_findings) into validation, danger-sign rules and scores, features, models, rare ranking, explanation
+and the rest (building the answers). Targets (ARCHITECTURE.md): one case p95 <= 0.3 ms, a batch
 >= 25,000 cases/s, both with explanation and rare ranking; rank() p95 <= 2 ms (issue 18); the process <= 1.5 s.
 """
 
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -30,8 +33,12 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.core import red_flags, scores  # noqa: E402
 from app.core.bundle import ModelBundle  # noqa: E402
+from app.core.cases import Cases  # noqa: E402
+from app.core.contract import DiagnoseRequest  # noqa: E402
 from app.core.engine import DiagnosisEngine  # noqa: E402
+from app.core.probability import softmax  # noqa: E402
 from model_export import knowledge  # noqa: E402
 from model_export.simulator import Simulator  # noqa: E402
 from tests.core.reference_engine import reference_diagnose_many  # noqa: E402
@@ -44,6 +51,63 @@ TARGET_NEXT_FINDINGS_P95_MS = 2.0  # issue 19: what to ask next, extra per case
 
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
+
+
+STAGES = ("validation", "rules", "features", "models", "rare", "explanation", "response")
+
+
+def stage_times(engine: DiagnosisEngine, raws: list[Any], requests: list[DiagnoseRequest]) -> dict[str, float]:
+    """Seconds of each stage of `diagnose_many(requests, next_findings=False)`, each stage called on its own with the
+    engine's functions (validation only when `raws` is given: `diagnose` of one case validates, a batch is validated
+    already); "response" is what is left of one timed call: building the answers and the glue between stages."""
+    e = engine
+    one = len(requests) == 1
+    out = dict.fromkeys(STAGES, 0.0)
+    t = time.perf_counter()
+    for raw in raws:
+        e.validate(raw)
+    out["validation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cases = None if one else Cases(requests)
+    if cases is None:
+        [[rule.applies(r) for rule in red_flags.RULES] for r in requests]
+        [scores.scores(r) for r in requests]
+    else:
+        batch_scores = scores.batch_scores(cases)
+        red_flags.evaluate_batch(cases, batch_scores)
+        batch_scores.to_json()
+    out["rules"] = time.perf_counter() - t
+    t = time.perf_counter()
+    expanded = e.features.expand(e.features.raw_matrix(requests, cases))
+    out["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    state_p, cond_p = softmax(e.state_model.scores(expanded)), softmax(e.condition_model.scores(expanded))
+    e.model_emergency(state_p, cond_p), e.model_risk(state_p, cond_p)
+    out["models"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if e.rare is not None:
+        [e.rare.alert(r) for r in e.rare.rank_batch(requests)]
+    out["rare"] = time.perf_counter() - t
+    t = time.perf_counter()
+    phi = np.vstack((e.state_model.explainer.contributions_many(expanded, np.argmax(state_p, axis=1)),
+                     e.condition_model.explainer.contributions_many(expanded, np.argmax(cond_p, axis=1))))
+    e._contributions(phi)
+    out["explanation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if one and raws:
+        e.diagnose(raws[0], next_findings=False)
+    else:
+        e.diagnose_many(requests, next_findings=False)
+    total = time.perf_counter() - t + out["validation"]
+    out["response"] = max(total - sum(out.values()), 0.0)
+    out["total"] = total
+    return out
+
+
+def print_stages(rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"{'where the time goes (us per case)':34}" + "".join(f"{k:>12}" for k in (*STAGES, "total")))
+    for label, times in rows:
+        print(f"{label:34}" + "".join(f"{times[k] * 1e6:12.1f}" for k in (*STAGES, "total")))
 
 
 def main() -> None:
@@ -106,6 +170,15 @@ def main() -> None:
             engine.rare.rank_batch(requests)
             rare_batch.append(time.perf_counter() - t)
 
+    # Where the time goes, stage by stage: one case (median over the cases of each stage) and the batch (median of
+    # the repeats), in microseconds per case.
+    one_stages = [stage_times(engine, [c], [r]) for c, r in zip(cases, requests, strict=True)]
+    batch_stages = [stage_times(engine, [], requests) for _ in range(args.repeats)]
+    stage_rows = [("one case, median over cases", {k: statistics.median(s[k] for s in one_stages)
+                                                   for k in one_stages[0]}),
+                  (f"batch of {len(requests)}, median of repeats",
+                   {k: statistics.median(s[k] for s in batch_stages) / len(requests) for k in batch_stages[0]})]
+
     nf_requests = requests[:args.reference_cases]  # a batch with next_findings (each request: its variants' batch)
     t = time.perf_counter()
     engine.diagnose_many(nf_requests)
@@ -154,7 +227,7 @@ def main() -> None:
     ms = 1000.0
     print(f"cases: {n} simulated (seed 99), repeats: {args.repeats}, bundle {bundle.version}, "
           f"before: the one-request path on {len(ref_requests)} of them; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} CPUs")
+          f"on {os.cpu_count()} CPUs; the engine's figures are without next_findings unless a line says so")
     print(f"{'':34}{'before':>12}{'vereda engine':>16}{'bare onnxruntime':>18}{'ratio':>8}")
     load_v, load_b = statistics.median(loads) * ms, sum(bare_loads) * ms
     print(f"{'model load, median (ms)':34}{'':>12}{load_v:16.1f}{load_b:18.1f}{load_v / load_b:8.1f}")
@@ -184,6 +257,7 @@ def main() -> None:
               f"p95 {pct(rank_case, 95) * ms:.3f} ms (target p95 <= {TARGET_RANK_P95_MS} ms)")
     print(f"`vereda diagnose` process, median of {args.repeats}: {statistics.median(process):.2f} s "
           f"(min {min(process):.2f}, max {max(process):.2f})")
+    print_stages(stage_rows)
     p95 = pct(per_case, 95) * ms
     print(f"targets: batch >= {TARGET_BATCH:,} cases/s -> {'OK' if thr_v >= TARGET_BATCH else 'NOT MET'} "
           f"({thr_v:,.0f}); one case p95 <= {TARGET_P95_MS} ms -> {'OK' if p95 <= TARGET_P95_MS else 'NOT MET'} "
