@@ -16,6 +16,8 @@ is only marked as asked; pregnancy as recorded, else "not_pregnant"), in three o
 - checklist: a fixed checklist, vitals first (in the vocabulary's order), then symptoms by prevalence (in 3,000
   patients of the case mix, seed 5), then signs by prevalence;
 - random: a uniformly random order of the open findings (seeded).
+- vereda_before (`--before`): Vereda's order with the state model's own P(acute) (`ACUTE_ODDS` 1.0), the ranking
+  before issue 19's recalibration, on the same patients in the same run (`--acute-odds X` sets the value measured).
 
 After 0, 1, 2 and 3 added findings it reports, by age band: the share of critical patients (EMERGENCIA when the
 engine sees the patient's full case) whose triage is EMERGENCIA, and the top-3 accuracy (the simulated condition
@@ -49,6 +51,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.core import next_findings_variants  # noqa: E402
 from app.core.contract import PREGNANCY_AGE  # noqa: E402
 from app.core.engine import DiagnosisEngine  # noqa: E402
 from app.core.signs import signs  # noqa: E402
@@ -56,7 +59,10 @@ from model_export import knowledge  # noqa: E402
 from model_export.simulator import ACUTE, Simulator  # noqa: E402
 
 STEPS = 3
+# "vereda_before": Vereda's order with the state model's own P(acute) (ACUTE_ODDS 1.0), the ranking before issue
+# 19's recalibration, measured on the same patients in the same run (`--before`).
 STRATEGIES = ("vereda", "checklist", "random")
+BEFORE = "vereda_before"
 TARGET_POINTS = 10.0
 TARGET_EXTRA_P95_MS = 2.0  # issue 19: next_findings' own cost per case, before the engine's issue-14 budget
 RESULTS = ROOT / "bench" / "results" / "next_findings.json"
@@ -176,6 +182,8 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
     checklist += [("pregnancy", "pregnant")]
     checklist += [("sign", c) for c in sorted(sign_count, key=lambda c: -sign_count[c])]
     rng = random.Random(args.seed)
+    strategies = (*STRATEGIES, BEFORE) if getattr(args, "before", False) else STRATEGIES
+    odds = next_findings_variants.ACUTE_ODDS
 
     rows: list[dict[str, Any]] = []
     critical_starts: list[tuple[dict[str, Any], dict[str, Any]]] = []  # the oracle's patients
@@ -190,7 +198,7 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
         full = reference.diagnose(patient, next_findings=False)
         row: dict[str, Any] = {"band": knowledge.age_band(float(patient["age"])), "condition": condition,
                                "critical": full["triage"]["level"] == "EMERGENCIA", "acute": state == ACUTE}
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             request, asked = first, set[Finding]()
             path = []
             for step in range(STEPS + 1):
@@ -202,9 +210,13 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
                 remaining = open_findings(engine, request, asked)
                 if not remaining:
                     break
-                if strategy == "vereda":
-                    ranked = engine.next_findings.rank(engine.validate(request), answer["rare_disease_alert"],
-                                                       floor=0.0, limit=10_000)
+                if strategy in ("vereda", BEFORE):
+                    next_findings_variants.ACUTE_ODDS = 1.0 if strategy == BEFORE else odds
+                    try:
+                        ranked = engine.next_findings.rank(engine.validate(request), answer["rare_disease_alert"],
+                                                           floor=0.0, limit=10_000)
+                    finally:
+                        next_findings_variants.ACUTE_ODDS = odds
                     proposed = [(f["kind"], f["finding"]) for f in ranked]
                     choice = next((f for f in proposed if f in remaining),
                                   next((f for f in checklist if f in remaining), remaining[0]))
@@ -231,7 +243,7 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
         oracle_seconds = time.perf_counter() - started
 
     table: dict[str, Any] = {}
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         table[strategy] = {}
         for band in ("all", *knowledge.AGE_BANDS):
             members = [r for r in rows if band == "all" or r["band"] == band]
@@ -261,7 +273,8 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
                  "reachable": after_2["oracle"] - after_2["checklist"] >= TARGET_POINTS} if args.oracle else {}
     return {"patients": len(rows), "skipped_fewer_than_3_findings": skipped, "seed": args.seed,
             "bundle": engine.bundle.version, "distributions_from_bundle": engine.next_findings.dist.from_bundle,
-            "seconds": round(seconds, 1), "oracle_seconds": round(oracle_seconds, 1), "steps": STEPS,
+            "acute_odds": odds, "seconds": round(seconds, 1), "oracle_seconds": round(oracle_seconds, 1),
+            "steps": STEPS,
             "rows": rows, "table": table,
             "target": {"points_after_2_vs_checklist": TARGET_POINTS, "measured_points": round(gain, 1),
                        "met": gain >= TARGET_POINTS, **reachable}}
@@ -303,10 +316,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-oracle", dest="oracle", action="store_false",
                         help="skip the oracle row (the best any order could do; ~a minute or two)")
+    parser.add_argument("--acute-odds", type=float, default=next_findings_variants.ACUTE_ODDS,
+                        help="next_findings_variants.ACUTE_ODDS for this run (1.0: the state model's own P(acute))")
+    parser.add_argument("--before", action="store_true",
+                        help=f"also the order before issue 19's recalibration ({BEFORE}: ACUTE_ODDS 1.0)")
     parser.add_argument("--cost-cases", type=int, default=1000,
                         help="cases for the cost per case with and without next_findings (0: skip)")
     args = parser.parse_args()
+    next_findings_variants.ACUTE_ODDS = args.acute_odds
     result = run(args)
+    shown = (*STRATEGIES, BEFORE) if args.before else STRATEGIES
     del result["rows"]  # each patient's path: for tests, too long for the results file
     if args.cost_cases:
         result["cost_ms"] = cost(DiagnosisEngine.load(), args.cost_cases)
@@ -315,11 +334,11 @@ def main() -> None:
           f" skipped: fewer than 3 findings), bundle {result['bundle']}, {result['seconds']} s; load average "
           f"{os.getloadavg()[0]:.1f}")
     print("critical patients at EMERGENCIA (%) / top-3 accuracy (%) after 0, 1, 2, 3 added findings")
-    header = f"{'age band':12}{'n':>6}{'crit':>6}  " + "  ".join(f"{s:>27}" for s in STRATEGIES)
+    header = f"{'age band':12}{'n':>6}{'crit':>6}  " + "  ".join(f"{s:>27}" for s in shown)
     print(header)
     for band in ("all", *knowledge.AGE_BANDS):
         cells = []
-        for s in STRATEGIES:
+        for s in shown:
             t = result["table"][s][band]
             cells.append(" ".join(f"{v:5.1f}" for v in t["critical_at_emergencia"][1:]) + " |"
                          + " ".join(f"{v:4.0f}" for v in t["top3_accuracy"][1:]))
@@ -327,7 +346,7 @@ def main() -> None:
         print(f"{band:12}{t0['patients']:6d}{t0['critical']:6d}  " + "  ".join(f"{c:>27}" for c in cells))
     print("over-triage: patients the simulation does not make acute at EMERGENCIA (%), after 0, 1, 2, 3 findings: "
           + "; ".join(f"{s} " + " ".join(f"{v:.1f}" for v in result["table"][s]["all"]["not_acute_at_emergencia"])
-                      for s in STRATEGIES))
+                      for s in shown))
     if "oracle" in result["table"]:
         print("oracle: the best ANY order could do, knowing the patient's true values (exhaustive over the subsets of"
               f" at most 1, 2, 3 findings; {result['oracle_seconds']} s), critical patients at EMERGENCIA (%):")

@@ -2,19 +2,25 @@
 the answer (value of information, issue 19). numpy only; no Qt.
 
 For each request, the candidates are the findings it leaves open: unmeasured vitals, vocabulary symptoms not
-entered, examination signs not ticked, and the pregnancy question for a woman of 10-60 years who was not asked.
-Each candidate gets a few plausible values with their probabilities given the case, from the knowledge base's
-conditional distributions mixed by the condition model's probabilities (P(value | case) = sum_c P(c | case)
-P(value | c, age band), each condition's acute and not-acute patients weighed by the state model's P(acute | case);
-`finding_distributions.py`): a vital eight values (midpoints of slices of its mixture, narrow at the tails where
-danger values are: 2%, 8%, 20%, 20%, 20%, 20%, 8%, 2%), a symptom one value per slice of its intensities cut where
-a danger-sign rule changes its answer (`RULE_INTENSITY_CUTS`: "dificultad_respirar >= 8" is in the tail,
-not at the mean; each slice at its mean intensity, with its probability), a sign "present" (an absence is what the
-request already says: no change). Every variant of the request (one finding set to one value) goes through the
-engine's danger-sign rules and triage in ONE batch, without the rare-disease ranking and the explanations; its model
-scores are the request's plus the weights of the one input's columns that change (the models are additive: read
-once per bundle, checked against the models at load, and a test holds the sums to the models run on the variants),
-and each candidate is scored by the chance it changes what matters, lexicographically:
+entered, examination signs not ticked, and the pregnancy question for a woman of 10-60 years who was not asked. Each
+candidate gets a few plausible values with their probabilities given the case, from the knowledge base's conditional
+distributions mixed by the condition model's probabilities (P(value | case) = sum_c P(c | case) P(value | c, age
+band), each condition's acute and not-acute patients weighed by the state model's P(acute | case), its odds times
+`ACUTE_ODDS`: the model reads an unasked sign as absent, so on an open request it is ~4x too low, and acute
+patients' findings weigh 2.5x more, next_findings_variants.py; `finding_distributions.py`): a vital eight values
+(midpoints of slices of its mixture, narrow at the tails where danger values are: 2%, 8%, 20%, 20%, 20%, 20%, 8%,
+2%; cutting them also where a single-vital danger-sign rule changes its answer, for the exact share of a danger
+value, was tried on tuning seeds 23 and 7 and lost 1.9 and 0.7 points after 2 findings, with up to 13 values a vital
+instead of 8), a symptom one value per slice of its intensities cut where a danger-sign rule changes its answer
+(`RULE_INTENSITY_CUTS`: "dificultad_respirar >= 8" is in the tail, not at the mean; each slice at its mean
+intensity, with its probability), a sign "present" (an absence is what the request already says: no change). Every
+variant of the request (one finding set to one value) goes through the engine's danger-sign rules and triage in ONE
+batch, without the rare-disease ranking and the explanations; its model scores are the request's plus the weights of
+the one input's columns that change (the models are additive: read once per bundle, checked against the models at
+load, and a test holds the sums to the models run on the variants); for one request only the rules that read a
+finding some candidate changes go over the variants, the others answer once for the request
+(`next_findings_rules.py`), and a batch of requests shares one pass (`rank_many`). Each candidate is scored by the
+chance it changes what matters, lexicographically:
 
     VOI = (P(it becomes EMERGENCIA) + 0.1 P(triage level changes) + 0.01 P(state changes)
            + 0.001 P(top condition changes)) / 1.111        in [0, 1]
@@ -40,10 +46,11 @@ from typing import Any
 
 import numpy as np
 
-from app.core.cases import Cases
+from app.core import red_flags
 from app.core.contract import CONTRACT_VITALS, PREGNANCY_AGE, DiagnoseRequest, Pregnancy
 from app.core.features import PREGNANCY_CODES
 from app.core.finding_distributions import INTENSITY_LEVELS, PREGNANCY_VALUES, FindingDistributions, age_band
+from app.core.next_findings_rules import PREGNANCY, RuleSubsets
 from app.core.next_findings_variants import (
     _ACUTE,
     _LEVELS,
@@ -59,10 +66,11 @@ from app.core.next_findings_variants import (
     DiagnosisEngine,
     Outcomes,
     _additive_weights,
-    _concatenated,
     _merged,
     _register_columns,
     _VitalTable,
+    chunk_cases,
+    mixture_acute,
     outcomes,
     variant_cases,
 )
@@ -70,6 +78,11 @@ from app.core.probability import softmax
 from app.core.signs import signs
 from app.core.triage import TRIAGE_LABELS
 from app.core.vocabulary import STATE_LABELS, STATES
+
+_TRUE = np.ones(1, dtype=bool)
+# What the engine already has for a request it diagnosed alone: its model columns, condition probabilities and
+# P(acute), and optionally the two models' scores of its row (then not computed again).
+Alone = tuple[np.ndarray, np.ndarray, float] | tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray]]
 
 
 class NextFindings:
@@ -87,6 +100,11 @@ class NextFindings:
         self._symptoms = [(k, j) for j, k in enumerate(self.dist.symptoms) if k in set(vocabulary.symptom_keys)]
         self._signs = [(c, j) for j, c in enumerate(self.dist.signs) if c in set(sign_codes)]
         self._vitals = [(v, j) for j, v in enumerate(self.dist.vitals) if v in set(vocabulary.vital_keys)]
+        # Each asked symptom's and sign's column in the distributions, for the candidate step's masks.
+        self._symptom_of = {k: j for k, j in self._symptoms}
+        self._sign_of = {c: j for c, j in self._signs}
+        self._symptom_columns = np.array([j for _, j in self._symptoms], dtype=np.int64)
+        self._sign_columns = np.array([j for _, j in self._signs], dtype=np.int64)
         by_key = {v.key: v for v in vocabulary.vitals}
         self._vital_low = np.array([[by_key[k].plausible[0]] for k, _ in self._vitals])
         self._vital_high = np.array([[by_key[k].plausible[1]] for k, _ in self._vitals])
@@ -145,6 +163,8 @@ class NextFindings:
         self._linear_scale = np.array([spec.linear_scale or 1.0 for spec in specs])
         self._has_missing = np.array([bool(spec.missing) for spec in specs])
         self._input_of_column = np.repeat(np.arange(len(specs)), widths)
+        self._rule_subsets = RuleSubsets()  # which danger-sign rules read which finding
+        self._z_reference: dict[tuple[int, float], tuple[float, float]] = {}  # (input, age): median and SD
         self._padded_weights = (None if self._weights is None
                                 else np.vstack([self._weights, np.zeros((1, self._weights.shape[1]))]))
 
@@ -161,10 +181,12 @@ class NextFindings:
         w = np.asarray(cond_p, np.float64)
         w = w / w.sum()
         if d.states == 2:  # rows: every condition not acute, then every condition acute
+            acute_p = mixture_acute(acute_p)  # the model's P(acute) recalibrated for an open request
             w = np.concatenate([w * (1.0 - acute_p), w * acute_p])
         out: list[Candidate] = []
-        if any(key not in request.vitals for key, _ in self._vitals):
-            grids = vital_table.quantiles(w)  # as the vital is written: its plausible range, its decimals
+        wanted = [k for k, (key, _) in enumerate(self._vitals) if key not in request.vitals]
+        if wanted:
+            grids = vital_table.quantiles(w, wanted)  # as the vital is written: its plausible range, its decimals
             never = np.isnan(grids).any(axis=1).tolist()  # never measured in any condition of this band
             for (key, _), picks, skip in zip(self._vitals, grids.tolist(), never, strict=True):
                 if not skip and key not in request.vitals:
@@ -175,16 +197,25 @@ class NextFindings:
         mean = np.add.reduceat(by_level * self._level_of, self._slice_start) / np.maximum(mass, 1e-300)
         value = np.clip(np.rint(mean), self._slice_low, self._slice_high).astype(np.int64).tolist()
         mass_list = mass.tolist()
-        p_list = (w @ symptom_p).tolist()
-        for key, j in self._symptoms:
-            if p_list[j] >= floor and key not in request.symptoms:
-                values = tuple((value[k], mass_list[k]) for k in self._slices_of[j] if mass_list[k] >= MIN_VALUE_P)
-                if values:
-                    out.append(Candidate(key, "symptom", values))
-        p_sign = (w @ sign_p).tolist()
-        for code, j in self._signs:
-            if p_sign[j] >= floor and code not in request.signs:
-                out.append(Candidate(code, "sign", ((True, p_sign[j]),)))
+        # Only the few symptoms and signs likely enough and not given are looked at one by one.
+        p_symptom = w @ symptom_p
+        open_symptoms = p_symptom >= floor
+        given = [self._symptom_of[k] for k in request.symptoms if k in self._symptom_of]
+        open_symptoms[given] = False
+        slices_of = self._slices_of
+        for j in np.flatnonzero(open_symptoms[self._symptom_columns]).tolist():
+            key, column = self._symptoms[j]
+            values = tuple((value[k], mass_list[k]) for k in slices_of[column] if mass_list[k] >= MIN_VALUE_P)
+            if values:
+                out.append(Candidate(key, "symptom", values))
+        p_sign = w @ sign_p
+        open_signs = p_sign >= floor
+        found = [self._sign_of[c] for c in request.signs if c in self._sign_of]
+        open_signs[found] = False
+        for j in np.flatnonzero(open_signs[self._sign_columns]).tolist():
+            code, column = self._signs[j]
+            if signs().applies(code, request.age):  # never a sign outside its ages (signs.toml): no grunting at 78
+                out.append(Candidate(code, "sign", ((True, float(p_sign[column])),)))
         low, high = PREGNANCY_AGE
         if request.sex == "F" and low <= request.age <= high and request.pregnancy is None:
             p = w @ d.pregnancy_p[:, band, :]
@@ -206,7 +237,17 @@ class NextFindings:
         if base is None:
             base = self.engine.features.raw_matrix([request])
         raw = np.repeat(base, 1 + sum(len(c.values) for c in candidates), axis=0)
-        changed: list[tuple[int, int]] = []
+        rows, inputs, x = self._changes(request, candidates)
+        raw[rows, inputs] = x
+        return raw, list(zip(rows.tolist(), inputs.tolist(), strict=True))
+
+    def _changes(self, request: DiagnoseRequest,
+                 candidates: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (row, model input, new raw value) of every cell a variant changes, row by row (row 0: the request):
+        all `variant_scores` needs, without a copy of the request's raw row per variant."""
+        rows: list[int] = []
+        inputs: list[int] = []
+        x: list[float] = []
         column = self._raw_column
         row = 1
         for c in candidates:
@@ -217,25 +258,36 @@ class NextFindings:
                                                                             value.days_since_delivery)):
                         at = column.get((kind, kind))
                         if at is not None:
-                            raw[row, at[0]] = np.nan if number is None else number
-                            changed.append((row, at[0]))
+                            rows.append(row)
+                            inputs.append(at[0])
+                            x.append(np.nan if number is None else number)
                     row += 1
                 continue
             at = column.get((c.kind, c.finding))
+            n = len(c.values)
             if at is None:
-                row += len(c.values)
+                row += n
                 continue
             j, spec = at
-            median, sd = 0.0, 1.0
+            rows.extend(range(row, row + n))
+            inputs.extend([j] * n)
+            row += n
             if spec.kind == "vital_z":  # FeatureSpec.z_score's own formula, its two look-ups made once per vital
-                ages, medians, sds = spec._reference_arrays()
-                median = float(np.interp(request.age, ages, medians))
-                sd = float(np.interp(request.age, ages, sds))
-            for value, _ in c.values:
-                raw[row, j] = (value - median) / sd if spec.kind == "vital_z" else 1.0 if c.kind == "sign" else value
-                changed.append((row, j))
-                row += 1
-        return raw, changed
+                reference = self._z_reference.get((j, request.age))
+                if reference is None:  # ages recur (whole years): kept, at most a few thousand
+                    ages, medians, sds = spec._reference_arrays()
+                    reference = (float(np.interp(request.age, ages, medians)), float(np.interp(request.age, ages, sds)))
+                    if len(self._z_reference) >= 4096:
+                        self._z_reference.clear()
+                    self._z_reference[(j, request.age)] = reference
+                median, sd = reference
+                x.extend([(value - median) / sd for value, _ in c.values])
+            elif c.kind == "sign":
+                x.extend([1.0] * n)
+            else:
+                x.extend([value for value, _ in c.values])
+        return (np.asarray(rows, dtype=np.int64), np.asarray(inputs, dtype=np.int64),
+                np.asarray(x, dtype=np.float64))
 
     def expand_variants(self, base_expanded: np.ndarray, raw: np.ndarray,
                         changed: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -283,18 +335,25 @@ class NextFindings:
         are additive in their columns (`_additive_weights` checks it at load), so a variant's scores are the
         request's (the models run on its one row, as `diagnose` runs them) plus, for each changed input, the
         weights of its new columns minus those of its old ones (a test holds them to the models run on the rows)."""
+        cell = np.asarray(changed, dtype=np.int64).reshape(-1, 2)
+        rows, inputs = cell[:, 0], cell[:, 1]
+        return self._scores(base_expanded, [raw.shape[0]], rows, np.zeros_like(rows), inputs, raw[rows, inputs],
+                            base_scores)
+
+    def _scores(self, base_expanded: np.ndarray, sizes: Sequence[int], rows: np.ndarray, owners: np.ndarray,
+                inputs: np.ndarray, x: np.ndarray,
+                base_scores: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`variant_scores` of several requests' variants at once: request k (row k of `base_expanded`, its scores
+        row k of `base_scores`) owns the next `sizes[k]` rows, and the changed cells (`_changes`, rows ascending)
+        are input `inputs[i]` of row `rows[i]`, of request `owners[i]`, set to `x[i]`."""
         weights = self._weights
         assert weights is not None and self._padded_weights is not None
         if base_scores is None:  # the models on the request's one row, as `diagnose` runs them
             base_scores = (self.engine.state_model.scores(base_expanded),
                            self.engine.condition_model.scores(base_expanded))
-        base = np.hstack(base_scores)[0]
-        out = np.repeat(base[None, :], raw.shape[0], axis=0)
-        if not changed:
+        out = np.repeat(np.hstack(base_scores), sizes, axis=0)
+        if not len(rows):
             return out[:, :self._n_states], out[:, self._n_states:]
-        cell = np.asarray(changed, dtype=np.int64)
-        rows, inputs = cell[:, 0], cell[:, 1]
-        x = raw[rows, inputs]
         measured = ~np.isnan(x)
         if not (measured | self._has_missing[inputs]).all():
             j = int(inputs[~(measured | self._has_missing[inputs])][0])
@@ -307,24 +366,32 @@ class NextFindings:
         has_linear = measured & (self._linear_column[inputs] >= 0)
         linear = np.where(has_linear, self._linear_column[inputs], weights.shape[0])
         term = np.where(has_linear, x / self._linear_scale[inputs], 0.0).astype(np.float32).astype(np.float64)
-        # What each input adds to the request's scores now: the weights of its few non-zero columns (x0 is sparse).
-        x0 = base_expanded[0].astype(np.float64)
-        nonzero = np.flatnonzero(x0)
-        owner = self._input_of_column[nonzero]
-        groups = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        old = np.zeros((len(self._width), weights.shape[1]))
-        old[owner[groups]] = np.add.reduceat(x0[nonzero, None] * weights[nonzero], groups, axis=0)
+        # What each changed input adds to its request's scores now: the weights of its few non-zero columns (each
+        # request's columns are sparse), summed per (request, input) in column order; 0 for an input without any.
+        x0 = base_expanded.astype(np.float64)
+        at, columns = np.nonzero(x0)
+        n_inputs = len(self._width)
+        key = at * n_inputs + self._input_of_column[columns]
+        groups = np.flatnonzero(np.concatenate((_TRUE, key[1:] != key[:-1])))
+        sums = np.add.reduceat(x0[at, columns, None] * weights[columns], groups, axis=0)
+        keys = key[groups]
+        wanted = owners * n_inputs + inputs
+        if keys.size:
+            position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            old = np.where((keys[position] == wanted)[:, None], sums[position], 0.0)
+        else:
+            old = np.zeros((len(wanted), weights.shape[1]))
         padded = self._padded_weights
-        delta = padded[ones] + term[:, None] * padded[linear] - old[inputs]
-        # `changed` comes row by row (a pregnancy answer changes up to three inputs of its row): sum per row.
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        delta = padded[ones] + term[:, None] * padded[linear] - old
+        # The cells come row by row (a pregnancy answer changes up to three inputs of its row): sum per row.
+        starts = np.flatnonzero(np.concatenate((_TRUE, rows[1:] != rows[:-1])))
         out[rows[starts]] += np.add.reduceat(delta, starts, axis=0)
         return out[:, :self._n_states], out[:, self._n_states:]
 
     # --- ranking ----------------------------------------------------------------------------------------------
 
     def rank(self, request: DiagnoseRequest, rare_alert: bool = False,
-             alone: tuple[np.ndarray, np.ndarray, float] | None = None, floor: float = MIN_VOI,
+             alone: Alone | None = None, floor: float = MIN_VOI,
              limit: int | None = None) -> list[dict[str, Any]]:
         """`next_findings` for one request: best first, at most `limit` (default 5, or 3 in an emergency); every
         candidate scored in one batch of variants (`outcomes`).
@@ -332,12 +399,13 @@ class NextFindings:
         The condition probabilities that weigh the values come from the request alone (a batch of one), not from
         the caller's batch: onnxruntime's last float32 digits depend on a batch's shape, and the list must be the
         same whether the request came alone or with thousands (diagnose vs diagnose_many, the service's batches).
-        `alone`: the engine's own (model columns, condition probabilities, P(acute)) when it diagnosed the request
+        `alone`: the engine's own (model columns, condition probabilities, P(acute)[, (state scores, condition
+        scores)]) when it diagnosed the request
         as a batch of one, the same numbers this would compute again."""
         return self.rank_many([request], [rare_alert], alone, floor, limit)[0]
 
     def rank_many(self, requests: Sequence[DiagnoseRequest], rare_alerts: Sequence[bool],
-                  alone: tuple[np.ndarray, np.ndarray, float] | None = None, floor: float = MIN_VOI,
+                  alone: Alone | None = None, floor: float = MIN_VOI,
                   limit: int | None = None) -> list[list[dict[str, Any]]]:
         """`rank` for each request, the variants of all of them answered in ONE batch: the danger-sign rules cost
         about the same for one row as for hundreds (~0.7 ms a call, numpy's per-call overhead), so a batch of
@@ -350,46 +418,75 @@ class NextFindings:
                     for ranked in self.rank_many(requests[at:at + RANK_CHUNK], rare_alerts[at:at + RANK_CHUNK],
                                                  None, floor, limit)]
         features = self.engine.features
-        prepared: list[tuple[list[Candidate], Cases]] = []
-        state_scores: list[np.ndarray] = []
-        condition_scores: list[np.ndarray] = []
-        for request in requests:
-            base = features.raw_matrix([request])
-            base_scores = None
-            if alone is not None and len(requests) == 1:
-                expanded, cond_p, acute_p = alone
-            else:
-                expanded = features.expand(base)
-                base_scores = (self.engine.state_model.scores(expanded), self.engine.condition_model.scores(expanded))
-                cond_p = softmax(base_scores[1])[0]
-                acute_p = float(softmax(base_scores[0])[0, _ACUTE])
+        if alone is not None and len(requests) == 1:
+            expanded, cond_ps, acute_ps = alone[0], [alone[1]], [alone[2]]
+            base_scores = alone[3] if len(alone) == 4 else None
+        else:
+            expanded = features.expand(np.vstack([features.raw_matrix([r]) for r in requests]))
+            # The models on each request's one row, as `diagnose` runs them (see `rank`), then softmax by row.
+            base_scores = (np.vstack([self.engine.state_model.scores(expanded[k:k + 1]) for k in range(len(requests))]),
+                           np.vstack([self.engine.condition_model.scores(expanded[k:k + 1])
+                                      for k in range(len(requests))]))
+            cond_ps = list(softmax(base_scores[1]))
+            acute_ps = softmax(base_scores[0])[:, _ACUTE].tolist()
+        lists_of: list[list[Candidate]] = []
+        sizes: list[int] = []
+        cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        offset = 0
+        for request, cond_p, acute_p in zip(requests, cond_ps, acute_ps, strict=True):
             candidates = self.candidates(request, cond_p, acute_p, floor)
-            raw, changed = self.variant_raw(request, candidates, base)
-            if self._weights is not None:
-                scores = self.variant_scores(expanded, raw, changed, base_scores)
-            else:
-                variants = self.expand_variants(expanded, raw, changed)
-                scores = (self.engine.state_model.scores(variants), self.engine.condition_model.scores(variants))
-            prepared.append((candidates, variant_cases(request, candidates)))
-            state_scores.append(scores[0])
-            condition_scores.append(scores[1])
-        sizes = [cases.n for _, cases in prepared]
+            lists_of.append(candidates)
+            size = 1 + sum(len(c.values) for c in candidates)
+            rows, inputs, x = self._changes(request, candidates)
+            cells.append((rows + offset, inputs, x))
+            sizes.append(size)
+            offset += size
+        if self._weights is not None:
+            scores = self._scores(expanded, sizes, np.concatenate([c[0] for c in cells]),
+                                  np.repeat(np.arange(len(requests)), [len(c[0]) for c in cells]),
+                                  np.concatenate([c[1] for c in cells]), np.concatenate([c[2] for c in cells]),
+                                  base_scores)
+        else:  # models that are not additive: the variants' columns through the models, request by request
+            parts = []
+            for k, (request, candidates) in enumerate(zip(requests, lists_of, strict=True)):
+                raw, changed = self.variant_raw(request, candidates)
+                variants = self.expand_variants(expanded[k:k + 1], raw, changed)
+                parts.append((self.engine.state_model.scores(variants), self.engine.condition_model.scores(variants)))
+            scores = (np.vstack([a for a, _ in parts]), np.vstack([b for _, b in parts]))
         alerts = np.repeat(np.asarray(rare_alerts, dtype=bool), sizes)
-        both = outcomes(self.engine, [], alerts, _concatenated([cases for _, cases in prepared]),
-                        model_scores=(np.vstack(state_scores), np.vstack(condition_scores)))
+        both = outcomes(self.engine, [], alerts, chunk_cases(requests, lists_of), model_scores=scores,
+                        rules=self._rules_for(requests[0], lists_of[0]) if len(requests) == 1 else None)
+        prepared = list(zip(lists_of, sizes, strict=True))
         lists: list[list[dict[str, Any]]] = []
         start = 0
-        for (candidates, _), size in zip(prepared, sizes, strict=True):
+        for candidates, size in prepared:
             part = slice(start, start + size)
             start += size
             lists.append(self._ranked(candidates, Outcomes(both.level[part], both.state[part], both.top[part],
                                                            both.danger[part]), floor, limit))
         return lists
 
+    def _rules_for(self, request: DiagnoseRequest,
+                   candidates: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray, bool] | None:
+        """For one request's variants: which of the rules no candidate's finding reaches fire for the request (each
+        rule's one-request form), the rules that read a finding some candidate changes (only those are evaluated
+        over the variants), whether those read NEWS2 / qSOFA; None when every rule must be evaluated anyway
+        (`next_findings_rules.py`)."""
+        subset = self._rule_subsets.subset(
+            {PREGNANCY if c.kind == "pregnancy" else (c.kind, c.finding) for c in candidates})
+        if not subset.others:
+            return None
+        fired = np.zeros(len(subset.needed), dtype=bool)  # the needed rules' come from the variants' batch
+        rules = red_flags.RULES
+        for j in subset.others:  # the others, each in its one-request form (tests/core/test_engine_batch.py)
+            fired[j] = rules[j].applies(request)
+        return fired, subset.needed, subset.with_scores
+
     def _ranked(self, candidates: list[Candidate], out: Outcomes, floor: float,
                 limit: int | None) -> list[dict[str, Any]]:
         """One request's list from its variants' outcomes (row 0 the request itself)."""
-        owner = np.repeat(np.arange(len(candidates)), [len(c.values) for c in candidates])
+        sizes = [len(c.values) for c in candidates]
+        n = len(candidates)
         base_level = int(out.level[0])
         emergency = base_level == 2
         lvl, st, top = out.level[1:], out.state[1:], out.top[1:]
@@ -406,15 +503,15 @@ class NextFindings:
             fourth = top != out.top[0]
         effects = np.vstack([first, second, third, fourth])  # (4, variants)
         p = np.array([v for c in candidates for _, v in c.values])
-        owners = owner.astype(np.int64)
-        changes = np.zeros((4, len(candidates)))
-        for e in range(4):
-            changes[e] = np.bincount(owners, weights=p * effects[e], minlength=len(candidates)) if owners.size else 0
-        voi = np.asarray(WEIGHTS) @ changes / SCALE
-        order = sorted(range(len(candidates)), key=lambda i: -voi[i])  # stable: vitals, symptoms, signs, pregnancy
+        # Each effect's chance per candidate: one bincount over (effect, candidate) bins, each bin summed in the
+        # variants' order as a bincount per effect sums it.
+        owner = np.repeat(np.arange(n), sizes) + np.arange(4)[:, None] * n
+        changes = np.bincount(owner.ravel(), weights=(p * effects).ravel(), minlength=4 * n).reshape(4, n)
+        voi = (np.asarray(WEIGHTS) @ changes / SCALE).tolist()
+        order = sorted(range(n), key=lambda i: -voi[i])  # stable: vitals, symptoms, signs, pregnancy
         cap = limit if limit is not None else (MAX_IN_EMERGENCY if emergency else MAX_FINDINGS)
         result: list[dict[str, Any]] = []
-        start = np.concatenate([[0], np.cumsum([len(c.values) for c in candidates])]).astype(np.int64)
+        start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         for i in order:
             if voi[i] < floor or voi[i] <= 0 or len(result) >= cap:
                 break

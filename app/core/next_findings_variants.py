@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.core import cases as _cases
-from app.core import red_flags
+from app.core import red_flags, red_flags_batch, scores
 from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
@@ -72,6 +72,19 @@ RULE_INTENSITY_CUTS: dict[str, tuple[int, ...]] = {
 GRID_EDGES = (0.0, 0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98, 1.0)
 GRID_LEVELS = tuple((a + b) / 2 for a, b in itertools.pairwise(GRID_EDGES))
 GRID_WEIGHTS = tuple(b - a for a, b in itertools.pairwise(GRID_EDGES))
+# How much more likely an open request's patient is acute than the state model says, in odds: the model learned from
+# full cases, where an unasked sign reads as absent and an unmeasured vital as normal, so on a request missing them
+# (what next_findings is for) its P(acute) is too low: on tuning seeds 23 and 7 (917 open requests below EMERGENCIA,
+# bench/next_findings.py's starts) 59 patients were acute where the model's P(acute) summed to 18; the odds factor of
+# maximum likelihood is 3.9 (tests/core/test_next_findings_acute.py checks it on seed 11).
+ACUTE_CALIBRATION = 4.0
+# On top of the calibration, acute patients' findings weigh more than their chance: a danger value missed in an acute
+# patient is a missed emergency, one found in a not-acute patient over-triage. Chosen on tuning seeds 23, 7 and 11
+# (600 patients each; critical patients at EMERGENCIA after 2 findings, against the model's own P(acute)): x1 gave
+# +0.0, -0.6, +0.7 points, x2.5 +2.5, +2.6, +2.9 (x5: +0.7 on seed 7), with over-triage no higher.
+ACUTE_PRIORITY = 2.5
+# The odds factor `mixture_acute` applies (1.0: the state model's own P(acute), the ranking before this tuning).
+ACUTE_ODDS = ACUTE_CALIBRATION * ACUTE_PRIORITY
 WEIGHTS = (1.0, 0.1, 0.01, 0.001)  # emergency, triage, state, top condition
 SCALE = sum(WEIGHTS)
 _ACUTE = STATES.index("ENFERMEDAD_AGUDA")
@@ -79,6 +92,14 @@ _CHRONIC = STATES.index("ENFERMEDAD_CRONICA")
 _URGENCY = np.array([urgency(s) for s in STATES])
 _EMERGENCY_RULES = red_flags.LEVEL_RANKS == 2
 _LEVELS = red_flags.TRIAGE_LEVELS  # index = rank: NO_URGENTE, PRIORITARIO, EMERGENCIA
+_ZERO = np.zeros(1)
+
+
+def mixture_acute(acute_p: float) -> float:
+    """P(acute) as the mixture of the findings' distributions weighs it: the state model's, its odds times
+    `ACUTE_ODDS` (read at each call, so a benchmark can measure the model's own with 1.0)."""
+    odds = ACUTE_ODDS * acute_p
+    return odds / (1.0 - acute_p + odds) if acute_p < 1.0 else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +124,15 @@ class Outcomes:
 def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_alert: np.ndarray,
              cases: Cases | None = None, raw: np.ndarray | None = None,
              expanded: np.ndarray | None = None,
-             model_scores: tuple[np.ndarray, np.ndarray] | None = None) -> Outcomes:
+             model_scores: tuple[np.ndarray, np.ndarray] | None = None,
+             rules: tuple[np.ndarray, np.ndarray, bool] | None = None) -> Outcomes:
     """The engine's triage level, state and top condition for `requests` (diagnose_many's own formulas; a test
     holds the two together), with `rare_alert` standing in for the rare-disease ranking. `cases` and `raw`: the
     requests already as columns and as the models' raw inputs (`NextFindings.rank` builds its variants that way,
     without request objects; `expanded`, the models' columns, likewise; `model_scores`, the state and condition
-    models' scores, likewise)."""
+    models' scores, likewise). `rules`: (the rules that fire for the request all rows vary, the rules to evaluate
+    over the rows, whether those read NEWS2 / qSOFA): the others answer on every row as for the request
+    (`next_findings_rules.py`)."""
     cases = cases if cases is not None else Cases(requests)
     if model_scores is None:
         if expanded is None:
@@ -119,7 +143,16 @@ def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_
         model_scores = (engine.state_model.scores(expanded), engine.condition_model.scores(expanded))
     state_p = softmax(model_scores[0])
     cond_p = softmax(model_scores[1])
-    fired = red_flags.evaluate_batch(cases)
+    if rules is None:
+        fired = red_flags.evaluate_batch(cases)
+    else:
+        request_fired, needed, with_scores = rules
+        fired = np.repeat(request_fired[None, :], cases.n, axis=0)
+        if needed.any():
+            codes = tuple(code for code, k in zip(red_flags.CODES, needed.tolist(), strict=True) if k)
+            zero = np.zeros(cases.n, dtype=np.int64)  # no rule evaluated reads the scores: not computed
+            batch = scores.batch_scores(cases) if with_scores else scores.BatchScores(zero, zero, zero, zero)
+            fired[:, needed] = red_flags_batch.fired_matrix(cases, batch, codes)
     rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
     model_level = np.where(engine.model_emergency(state_p, cond_p), 2,
                            np.where(engine.model_risk(state_p, cond_p), 1, 0))
@@ -134,49 +167,54 @@ def variant_cases(request: DiagnoseRequest, candidates: Sequence[Candidate]) -> 
     """Row 0 the request, then one row per (candidate, value): the request with that finding set to that value,
     built by copying the request's columns and changing one cell (a request object per variant costs ~10 us each;
     this costs microseconds for all). Every key a candidate can set has its column already (`_register_columns`)."""
-    base = Cases([request])
-    counts = [len(c.values) for c in candidates]
-    n = 1 + sum(counts)
+    return chunk_cases([request], [candidates])
+
+
+def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequence[Candidate]]) -> Cases:
+    """`variant_cases` of each request, one after another, as one batch: the requests' columns read once, each
+    copied once per variant, and each variant's one changed cell written."""
+    base = Cases(requests)
+    sizes = [1 + sum(len(c.values) for c in cs) for cs in candidates]
     v = object.__new__(Cases)  # the same attributes Cases.__init__ sets, tiled
-    v.n, v.requests = n, [request] * n
+    v.n = sum(sizes)
+    repeats: int | list[int] = v.n if len(requests) == 1 else sizes  # one request: a plain repeat costs less
     for name in ("age", "female", "duration", "avpu", "pregnant", "postpartum", "weeks", "days_since_delivery",
                  "_symptoms", "_vitals", "_signs"):
-        setattr(v, name, np.repeat(getattr(base, name), n, axis=0))
-    v.pregnancy_status = base.pregnancy_status * n
-    row = 1
-    for c in candidates:
-        for value, _ in c.values:
-            if c.kind == "vital":
-                v._vitals[row, _cases._VITALS[c.finding]] = value
-            elif c.kind == "symptom":
-                v._symptoms[row, _cases._SYMPTOMS[c.finding]] = value
-            elif c.kind == "sign":
-                v._signs[row, _cases._SIGNS[c.finding]] = True
+        setattr(v, name, np.repeat(getattr(base, name), repeats, axis=0))
+    if len(requests) == 1:
+        v.requests, v.pregnancy_status = [requests[0]] * v.n, base.pregnancy_status * v.n
+    else:
+        v.requests = [r for r, size in zip(requests, sizes, strict=True) for _ in range(size)]
+        v.pregnancy_status = [s for s, size in zip(base.pregnancy_status, sizes, strict=True) for _ in range(size)]
+    # Cell by cell: for a hundred cells, numpy's scalar writes cost less than building index arrays.
+    vitals, symptoms, signs = v._vitals, v._symptoms, v._signs
+    vital_column, symptom_column, sign_column = _cases._VITALS, _cases._SYMPTOMS, _cases._SIGNS
+    row = 0
+    for cs in candidates:
+        row += 1  # the request itself
+        for c in cs:
+            kind = c.kind
+            if kind == "vital":
+                j = vital_column[c.finding]
+                for value, _ in c.values:
+                    vitals[row, j] = value
+                    row += 1
+            elif kind == "symptom":
+                j = symptom_column[c.finding]
+                for value, _ in c.values:
+                    symptoms[row, j] = value
+                    row += 1
+            elif kind == "sign":
+                signs[row, sign_column[c.finding]] = True
+                row += len(c.values)
             else:
-                p: Pregnancy = value
-                v.pregnancy_status[row] = p.status
-                v.pregnant[row], v.postpartum[row] = p.pregnant, p.postpartum
-                v.weeks[row] = np.nan if p.weeks is None else p.weeks
-                v.days_since_delivery[row] = np.nan if p.days_since_delivery is None else p.days_since_delivery
-            row += 1
-    return v
-
-
-def _concatenated(parts: Sequence[Cases]) -> Cases:
-    """`parts` (`variant_cases`' batches) as one batch, rows in order; the findings' columns padded to the widest
-    (a key registered between two parts has no column in the first: there it was not given)."""
-    if len(parts) == 1:
-        return parts[0]
-    v = object.__new__(Cases)
-    v.n = sum(p.n for p in parts)
-    v.requests = [r for p in parts for r in p.requests]
-    for name in ("age", "female", "duration", "avpu", "pregnant", "postpartum", "weeks", "days_since_delivery"):
-        setattr(v, name, np.concatenate([getattr(p, name) for p in parts]))
-    for name, empty in (("_symptoms", 0), ("_vitals", np.nan), ("_signs", False)):
-        width = max(getattr(p, name).shape[1] for p in parts)
-        setattr(v, name, np.vstack([np.pad(getattr(p, name), ((0, 0), (0, width - getattr(p, name).shape[1])),
-                                           constant_values=empty) for p in parts]))
-    v.pregnancy_status = [s for p in parts for s in p.pregnancy_status]
+                for value, _ in c.values:
+                    p: Pregnancy = value
+                    v.pregnancy_status[row] = p.status
+                    v.pregnant[row], v.postpartum[row] = p.pregnant, p.postpartum
+                    v.weeks[row] = np.nan if p.weeks is None else p.weeks
+                    v.days_since_delivery[row] = np.nan if p.days_since_delivery is None else p.days_since_delivery
+                    row += 1
     return v
 
 
@@ -203,6 +241,10 @@ class _VitalTable:
     values: np.ndarray  # (values,): per vital ascending, the vitals one after another
     first: np.ndarray  # (vitals,): where each vital's values start
     vital: np.ndarray  # (values,): the vital each value belongs to
+    end: np.ndarray  # (vitals,): where each vital's values end (the next one's first)
+    last: np.ndarray  # (vitals,): each vital's last value (end - 1)
+    targets: np.ndarray  # (vitals x GRID_LEVELS,): k + level, what `quantiles` searches for
+    by_column: np.ndarray  # `counts` in column order: one vital's columns are one block of memory
 
     @classmethod
     def of(cls, q: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray) -> _VitalTable:
@@ -224,23 +266,32 @@ class _VitalTable:
             columns.append(counts)
             values.append(distinct)
             vital.append(np.full(len(distinct), k))
-        return cls(np.ascontiguousarray(np.hstack(columns)), np.concatenate(values),
-                   np.asarray(first, dtype=np.int64), np.concatenate(vital).astype(np.int64))
+        starts = np.asarray(first, dtype=np.int64)
+        end = np.r_[starts[1:], sum(len(v) for v in values)].astype(np.int64)
+        targets = (np.asarray(GRID_LEVELS)[None, :] + np.arange(n_vitals)[:, None]).ravel()
+        counts = np.ascontiguousarray(np.hstack(columns))
+        return cls(counts, np.concatenate(values), starts, np.concatenate(vital).astype(np.int64), end, end - 1,
+                   targets, np.asfortranarray(counts))
 
-    def quantiles(self, w: np.ndarray) -> np.ndarray:
+    def quantiles(self, w: np.ndarray, wanted: Sequence[int] | None = None) -> np.ndarray:
         """(vitals, GRID_LEVELS): each vital's quantiles at GRID_LEVELS in the mixture of rows weighted by `w`, as
-        written; NaN where no row with weight measured it."""
-        mass = w @ self.counts
-        running = np.cumsum(mass)
-        before = np.r_[0.0, running][self.first]  # running mass before each vital's first value
-        end = np.r_[self.first[1:], len(mass)]
-        total = np.r_[0.0, running][end] - before
-        n_vitals = len(self.first)
+        written; NaN where no row with weight measured it. `wanted`: the vitals asked for (the others' rows are
+        then meaningless): the product `w @ counts`, most of this step's cost, is made for their columns only."""
+        if wanted is None or len(wanted) == len(self.first):
+            mass = w @ self.counts
+        else:
+            mass = np.zeros(self.counts.shape[1])
+            for k in wanted:
+                a, b = int(self.first[k]), int(self.end[k])
+                mass[a:b] = w @ self.by_column[:, a:b]
+        padded = np.concatenate((_ZERO, np.cumsum(mass)))  # running mass, 0 first
+        running = padded[1:]
+        before = padded[self.first]  # running mass before each vital's first value
+        total = padded[self.end] - before
         # One search for all vitals: each vital's running share, in [0, 1], shifted by its number (k + share).
         share = (running - before[self.vital]) / np.where(total > 0, total, 1.0)[self.vital] + self.vital
-        targets = (np.asarray(GRID_LEVELS)[None, :] + np.arange(n_vitals)[:, None]).ravel()
-        index = np.searchsorted(share, targets).reshape(n_vitals, -1)
-        index = np.clip(index, self.first[:, None], end[:, None] - 1)
+        index = np.searchsorted(share, self.targets).reshape(len(self.first), -1)
+        index = np.clip(index, self.first[:, None], self.last[:, None])
         out = self.values[np.minimum(index, len(self.values) - 1)]
         out[total <= 0] = np.nan
         return out

@@ -18,7 +18,7 @@ import pytest
 from app.core.contract import PREGNANCY_AGE
 from app.core.engine import DiagnosisEngine
 from app.core.next_findings import NextFindings, with_finding
-from app.core.next_findings_variants import MAX_FINDINGS, MAX_IN_EMERGENCY, outcomes, variant_cases
+from app.core.next_findings_variants import MAX_FINDINGS, MAX_IN_EMERGENCY, mixture_acute, outcomes, variant_cases
 from app.core.probability import softmax
 from app.core.vocabulary import STATES
 from model_export import knowledge
@@ -177,7 +177,8 @@ def test_a_symptom_is_tried_at_the_intensities_where_a_danger_sign_starts(engine
     # The slices' shares add up to the chance of having the symptom at all.
     d = nf.dist
     band = 3  # adults, 18-65
-    w = np.concatenate([_cond_p(engine, request) * 0.5, _cond_p(engine, request) * 0.5])
+    acute = mixture_acute(0.5)  # the state model's 0.5, as the mixture weighs it
+    w = np.concatenate([_cond_p(engine, request) * (1 - acute), _cond_p(engine, request) * acute])
     j = d.symptoms.index("dificultad_respirar")
     assert sum(p for _, p in breathless.values) == pytest.approx(float(w @ d.symptom_p[:, band, j]), abs=0.01)
     out = nf.variant_outcomes(request, [breathless], False)
