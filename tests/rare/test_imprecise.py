@@ -30,15 +30,17 @@ def test_a_neighbouring_finding_earns_partial_credit(ranker: RareDiseaseRanker,
     d = ranker.disease_position[MARFAN]
     h = neighbour_of_annotation(ranker, d)
     lr, explained = ranker._finding_ratio(h)
-    assert lr[d] > rare.NOISE + 0.01  # more than an unrelated finding
-    assert not explained[d]  # but not listed as matched
-    # The credit is the share of the sibling's reports that land on h: twice the share, twice the ratio.
-    monkeypatch.setattr(rare, "SIBLING_SHARE", 2 * rare.SIBLING_SHARE)
-    lr_double, _ = ranker._finding_ratio(h)
-    assert lr_double[d] - rare.NOISE == pytest.approx(2 * (lr[d] - rare.NOISE))
+    share = rare.SIBLING_SHARE
     monkeypatch.setattr(rare, "SIBLING_SHARE", 0.0)
-    lr_without, _ = ranker._finding_ratio(h)
-    assert lr_without[d] == pytest.approx(rare.NOISE)
+    unrelated = ranker._finding_ratio(h)[0][d]  # what an unrelated finding gets (the noise model's floor)
+    rho = ranker._noise_rho[h]
+    assert unrelated == pytest.approx(rare.NOISE * rho / (rare.NOISE * rho + 1.0 - rare.NOISE))
+    assert lr[d] > unrelated + 0.01  # more than an unrelated finding
+    assert not explained[d]  # but not listed as matched
+    # The credit is the share of the sibling's reports that land on h: twice the share, twice the ratio's excess.
+    monkeypatch.setattr(rare, "SIBLING_SHARE", 2 * share)
+    lr_double, _ = ranker._finding_ratio(h)
+    assert lr_double[d] - unrelated == pytest.approx(2 * (lr[d] - unrelated))
 
 
 def test_direct_parents_are_the_ancestors_no_other_ancestor_reaches(ranker: RareDiseaseRanker) -> None:

@@ -131,7 +131,7 @@ def test_an_unrelated_finding_costs_a_constant_factor(ranker: RareDiseaseRanker)
     marfan = position(ranker, MARFAN)
     lr, explained = _lr(ranker, "HP:0002017", marfan)  # Nausea and vomiting: nothing of Marfan's
     assert not explained
-    assert lr == pytest.approx(rare.NOISE)
+    assert lr == pytest.approx(rare.NOISE, rel=0.05)  # a common complaint: the plain noise rate (test_noise.py)
     base = ranker.evidence(request(MARFAN_TERMS))
     noisy = ranker.evidence(request([*MARFAN_TERMS, "HP:0002017"]))
     assert int(np.argmax(noisy.log_likelihood)) == int(np.argmax(base.log_likelihood)) == marfan
