@@ -19,7 +19,9 @@ scores 3; A scores 0. With neither AVPU nor confusion given, consciousness is un
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -117,6 +119,35 @@ _BATCH_BANDS: dict[str, tuple[np.ndarray, np.ndarray]] = {
 }
 
 
+def rounded_limit(upper: float) -> float:
+    """The largest float t with round(t, 1) <= upper, for an upper limit of one decimal.
+
+    Python's round(t, 1) is exact on t's binary value (ties, which a float never is at x.x5, would go to even):
+    round(t, 1) <= upper exactly when t < upper + 0.05 as a decimal. That decimal is never a float (its denominator
+    has a factor 5), so the limit is the float just below it, and comparing with it gives round()'s band without
+    rounding each value (np.round scales by 10 and differs from round() on some decimals)."""
+    midpoint = Decimal(repr(upper)) + Decimal("0.05")
+    limit = float(midpoint)
+    while Decimal(limit) >= midpoint:
+        limit = float(np.nextafter(limit, -math.inf))
+    return limit
+
+
+# All five vitals in one matrix: each row's limits (padded with +inf, which no value exceeds) and points (padded
+# with the top points, never reached through the padding). A value's band is the number of limits below it, as
+# np.searchsorted(side="left") counts; temperature's limits are those of its value rounded to one decimal.
+_VITAL_KEYS = tuple(_BATCH_BANDS)
+_WIDTH = max(len(points) for _, points in _BATCH_BANDS.values())
+_LIMITS = np.full((len(_VITAL_KEYS), _WIDTH - 1), np.inf)
+_POINTS = np.zeros((len(_VITAL_KEYS), _WIDTH), dtype=np.int64)
+for _row, (_key, (_uppers, _points)) in enumerate(_BATCH_BANDS.items()):
+    _LIMITS[_row, :len(_uppers)] = [rounded_limit(u) for u in _uppers.tolist()] if _key == "temperature_c" else _uppers
+    _POINTS[_row, :len(_points)] = _points
+    _POINTS[_row, len(_points):] = _points[-1]
+_VITAL_ROWS = np.arange(len(_VITAL_KEYS))
+_RR, _SBP = _VITAL_KEYS.index("respiratory_rate"), _VITAL_KEYS.index("systolic_bp")
+
+
 @dataclass(frozen=True, slots=True)
 class BatchScores:
     """NEWS2 and qSOFA for a batch: totals (-1 where the score is None) and the floors the danger signs read."""
@@ -133,32 +164,27 @@ class BatchScores:
 
 
 def batch_scores(cases: Cases) -> BatchScores:
-    """`news2`, `qsofa`, `news2_floor()[0]` and `qsofa_floor` of every case at once (same numbers as one by one)."""
+    """`news2`, `qsofa`, `news2_floor()[0]` and `qsofa_floor` of every case at once (same numbers as one by one).
+
+    A fixed number of numpy calls whatever the batch (next_findings scores ~80 variants a request on every answer):
+    the five vitals banded together as one (cases, vitals, limits) comparison."""
     n = cases.n
-    parts = []
-    for key, (uppers, points) in _BATCH_BANDS.items():
-        value = cases.vital(key)
-        known = ~np.isnan(value)
-        if key == "temperature_c" and known.any():
-            # NEWS2 reads one decimal; Python's round() is exact on the decimal value, np.round is not always.
-            value = value.copy()
-            value[known] = [round(t, 1) for t in value[known].tolist()]
-        parts.append((np.where(known, points[np.searchsorted(uppers, np.where(known, value, 0.0), side="left")], 0),
-                      known))
+    values = np.column_stack([cases.vital(key) for key in _VITAL_KEYS]).reshape(n, len(_VITAL_KEYS))
+    known = ~np.isnan(values)  # NaN exceeds no limit: its band is 0, then masked
+    band = (values[:, :, None] > _LIMITS[None, :, :]).sum(axis=2)
+    vital_points = np.where(known, _POINTS[_VITAL_ROWS, band], 0).sum(axis=1)
     confusion = cases.symptom("confusion") >= 1
     altered = cases.avpu_vpu | confusion
     conscious_known = altered | (cases.avpu == 0)
-    parts.append((np.where(altered, 3, 0), conscious_known))
-    points = np.sum([p for p, _ in parts], axis=0)
-    all_known = np.logical_and.reduce([k for _, k in parts])
+    points = vital_points + np.where(altered, 3, 0)
+    all_known = known.all(axis=1) & conscious_known
     applies = (cases.age >= NEWS2_MIN_AGE) & ~cases.pregnant & ~cases.postpartum
     news2_floor = np.where(applies, points, 0)
     news2_total = np.where(applies & all_known, points, -1)
 
-    rr, sbp = cases.vital("respiratory_rate"), cases.vital("systolic_bp")
-    q_parts = ((rr >= 22, ~np.isnan(rr)), (sbp <= 100, ~np.isnan(sbp)), (altered, conscious_known))
-    q_points = np.sum([p & k for p, k in q_parts], axis=0).astype(np.int64)
-    q_known = np.logical_and.reduce([k for _, k in q_parts])
+    rr, sbp = values[:, _RR], values[:, _SBP]
+    q_points = ((rr >= 22).astype(np.int64) + (sbp <= 100) + (altered & conscious_known))
+    q_known = known[:, _RR] & known[:, _SBP] & conscious_known
     adult = cases.age >= QSOFA_MIN_AGE
     qsofa_total = np.where(adult & q_known, q_points, -1)
     qsofa_floor = np.where(adult, q_points, 0)
