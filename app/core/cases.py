@@ -94,7 +94,11 @@ class Cases:
         return self._signs[:, j] if j is not None and j < self._signs.shape[1] else np.zeros(self.n, np.bool_)
 
     def max_symptom(self, *keys: str) -> np.ndarray:
-        most: np.ndarray = np.max(np.vstack([self.symptom(k) for k in keys]), axis=0)
+        # Pairwise maxima into one new array: a third of np.max(np.vstack(...)), which the rules call ~10 times a batch.
+        columns = [self.symptom(k) for k in keys]
+        most: np.ndarray = columns[0].copy() if len(columns) == 1 else np.maximum(columns[0], columns[1])
+        for column in columns[2:]:
+            np.maximum(most, column, out=most)
         return most
 
     @cached_property
