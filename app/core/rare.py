@@ -49,7 +49,7 @@ manifestation, the Beta posterior of its frequency in place of the annotation's,
 rule (`PREVALENCE_PSEUDO_CASES`; ranked by `ranking_score`); a disease without evidence keeps the annotation's ratios.
 
 Batches. `rank_batch` scores many patients at once: each distinct finding's rows are computed once per ranker (cached,
-`TERM_CACHE`), the rest is array operations (app/core/rare_batch.py); `rank` is a batch of one, with identical results.
+`TERM_CACHE`), the rest is array operations (app/core/rare_batch.py); `rank` is `rank_one`, with identical results.
 Thread safety: after `load`, everything is read-only; `rank` may run on several threads at once.
 """
 
@@ -68,7 +68,7 @@ from app.core.bundle import BundleError
 from app.core.contract import DiagnoseRequest
 from app.core.rare_batch import Finding as Finding
 from app.core.rare_batch import RankedDiseases as RankedDiseases
-from app.core.rare_batch import Scored, TermRows, entries, most_findings_first, score
+from app.core.rare_batch import Scored, TermRows, entries, most_findings_first, rank_one, score
 from app.core.rare_evidence import (
     EVIDENCE_FILE,
     PREVALENCE_PSEUDO_CASES,
@@ -400,9 +400,7 @@ class RareDiseaseRanker:
         hpo = self._hpo
         present = tuple(_finding(t, hpo.get(t) or hpo.setdefault(t, hpo_id(self.term_ids[t])), w)
                         for t, w in weights.items())
-        if not request.excluded_hpo_terms:
-            return present
-        absent: list[int] = []
+        absent: list[int] = []  # (none given: `present` plus an empty tuple, the same tuple)
         for raw in request.excluded_hpo_terms:
             number = int(raw[3:]) if raw.startswith("HP:") and raw[3:].isdigit() else -1
             term = self._term_index.get(number)
@@ -566,18 +564,20 @@ class RareDiseaseRanker:
 
     def rank(self, request: DiagnoseRequest, top: int = 10) -> RankedDiseases:
         """The `top` best-fitting diseases as the contract's `rare_diseases` entries (empty without findings)."""
-        return self.rank_batch([request], top)[0]
+        return rank_one(self.findings(request), self._term_rows, self.n_diseases, self._log_prior_common,
+                        self._log_prior_rare, self.log_disease_prior, top, self._orpha_labels, self.disease_names)
 
     def rank_batch(self, requests: Sequence[DiagnoseRequest], top: int = 10) -> list[RankedDiseases]:
         """`rank` for each request, scored together (app/core/rare_batch.py); identical to `rank` one by one."""
-        findings = [self.findings(r) for r in requests]
-        by_size = most_findings_first(findings)
+        if len(requests) == 1:  # the engine's one case: one patient's row alone, without the batch's shape
+            return [self.rank(requests[0], top)]
+        by_size = most_findings_first(findings := [self.findings(r) for r in requests])
         out: list[RankedDiseases] = [RankedDiseases() for _ in requests]
+        labels = self._orpha_labels, self.disease_names
         for start in range(0, len(requests), BATCH_CHUNK):
             chunk = by_size[start:start + BATCH_CHUNK]
             part = [findings[i] for i in chunk]
-            for i, ranked in zip(chunk, entries(part, self._score(part), top, self._orpha_labels, self.disease_names),
-                                 strict=True):
+            for i, ranked in zip(chunk, entries(part, self._score(part), top, *labels), strict=True):
                 out[i] = ranked
         return out
 
