@@ -214,7 +214,7 @@ class NextFindings:
         open_signs[found] = False
         for j in np.flatnonzero(open_signs[self._sign_columns]).tolist():
             code, column = self._signs[j]
-            if signs().applies(code, request.age):  # never a sign outside its ages (signs.toml): no grunting at 78
+            if signs().applies(code, request.age, request.sex):  # its ages and sex (signs.toml): no grunting at 78
                 out.append(Candidate(code, "sign", ((True, float(p_sign[column])),)))
         low, high = PREGNANCY_AGE
         if request.sex == "F" and low <= request.age <= high and request.pregnancy is None:

@@ -7,6 +7,10 @@ Each sign also says the ages it applies to (from its source: IMCI's young infant
 2 months to 5 years...). The ages choose what the examination checklist offers and what `next_findings` proposes, so
 a 78-year-old is not offered "unable to breastfeed"; they never refuse a request nor silence a danger-sign rule (the
 doctor saw the sign, whatever the book's age range).
+
+A sign of one sex only (vaginal bleeding) says so with `sex`, and the same screens and `next_findings` leave it out
+for the other sex, so a man is never offered nor asked about vaginal bleeding. Like the ages, the sex refuses no
+request and silences no rule. A sex not given yet (None) hides nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ SIGNS_FILE = Path(__file__).resolve().parent / "data" / "signs.toml"
 # An age as signs.toml writes it: "0 days", "2 months", "5 years" (the units the doctor says aloud).
 _AGE = re.compile(r"^(\d+(?:\.\d+)?) (days?|months?|years?)$")
 _PER_YEAR = {"day": DAYS_PER_YEAR, "month": 12.0, "year": 1.0}
+SEXES = ("F", "M")  # the contract's `sex` values
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +41,14 @@ class Sign:
     min_age: float = 0.0  # years, inclusive
     below_age: float = math.inf  # years, exclusive: a child of exactly 5 is no longer "2 months up to 5 years"
     ages_note: str = ""  # why these ages (above all where a children's source is kept for every age)
+    sex: str | None = None  # "F" or "M" for a sign of one sex only; None: every sex
+    sex_note: str = ""  # why that sex, where it is not plain
 
-    def applies_at(self, age: float | None) -> bool:
-        """Whether the sign is one to look for at this age (years, as the contract gives it); an unknown age
-        (None) takes every sign: nothing is hidden before the doctor says who the patient is."""
-        return age is None or self.min_age <= age < self.below_age
+    def applies_at(self, age: float | None, sex: str | None = None) -> bool:
+        """Whether the sign is one to look for at this age (years, as the contract gives it) and sex ("F"/"M"); an
+        unknown age or sex (None) hides nothing by it: nothing is hidden before the doctor says who the patient is."""
+        return ((age is None or self.min_age <= age < self.below_age)
+                and (sex is None or self.sex is None or sex == self.sex))
 
     @property
     def every_age(self) -> bool:
@@ -66,13 +74,17 @@ class SignVocabulary:
     def by_group(self) -> list[tuple[str, list[Sign]]]:
         return [(g, [s for s in self.signs if s.group == g]) for g in self.groups]
 
-    def applies(self, code: str, age: float | None) -> bool:
-        """Whether sign `code` is one to look for at `age` (see `Sign.applies_at`)."""
-        return self._by_code[code].applies_at(age)
+    def applies(self, code: str, age: float | None, sex: str | None = None) -> bool:
+        """Whether sign `code` is one to look for at `age` in a patient of `sex` (see `Sign.applies_at`)."""
+        return self._by_code[code].applies_at(age, sex)
+
+    def for_patient(self, age: float | None, sex: str | None) -> list[Sign]:
+        """The signs to look for in a patient of this age and sex, in the vocabulary's order."""
+        return [s for s in self.signs if s.applies_at(age, sex)]
 
     def for_age(self, age: float | None) -> list[Sign]:
-        """The signs to look for at `age`, in the vocabulary's order."""
-        return [s for s in self.signs if s.applies_at(age)]
+        """The signs to look for at `age` whatever the sex, in the vocabulary's order."""
+        return self.for_patient(age, None)
 
 
 def _years(text: Any, where: str) -> float:
@@ -111,6 +123,20 @@ def parse_ages(raw: Any, code: str) -> tuple[float, float]:
     return low, high
 
 
+def parse_sex(raw: Any, note: Any, code: str) -> tuple[str | None, str]:
+    """A sign's optional `sex` and `sex_note`; every mistake is named with the sign's code."""
+    if raw is not None and not isinstance(raw, str):
+        raise ValueError(f"signs.toml: sign {code!r}: sex must be text, \"F\" or \"M\", not {raw!r}")
+    if raw is not None and raw not in SEXES:  # the contract's values only: "f", "female" or "" would never match
+        raise ValueError(f"signs.toml: sign {code!r}: sex must be \"F\" or \"M\" (or left out: every sex), "
+                         f"not {raw!r}")
+    if note is not None and not isinstance(note, str):
+        raise ValueError(f"signs.toml: sign {code!r}: sex_note must be text, not {note!r}")
+    if note and raw is None:
+        raise ValueError(f"signs.toml: sign {code!r} has a sex_note but no sex")
+    return raw, note or ""
+
+
 def parse(data: dict[str, Any]) -> SignVocabulary:
     """The vocabulary from signs.toml's parsed content, checked: a wrong file fails on load, saying where."""
     groups = {k: dict(v) for k, v in data["groups"].items()}
@@ -120,7 +146,8 @@ def parse(data: dict[str, Any]) -> SignVocabulary:
         note = s.get("ages_note", "")
         if not isinstance(note, str):
             raise ValueError(f"signs.toml: sign {s['code']!r}: ages_note must be text")
-        out.append(Sign(s["code"], s["group"], dict(s["label"]), s["source"], low, high, note))
+        sex, sex_note = parse_sex(s.get("sex"), s.get("sex_note"), s["code"])
+        out.append(Sign(s["code"], s["group"], dict(s["label"]), s["source"], low, high, note, sex, sex_note))
     vocabulary = SignVocabulary(groups=groups, signs=tuple(out))
     unknown = {s.group for s in vocabulary.signs} - set(vocabulary.groups)
     if unknown:

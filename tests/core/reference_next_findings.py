@@ -159,7 +159,7 @@ class ReferenceNextFindings:
                     out.append(Candidate(key, "symptom", values))
         p_sign = (w @ sign_p).tolist()
         for code, j in self._signs:
-            if p_sign[j] >= floor and code not in request.signs and signs().applies(code, request.age):
+            if p_sign[j] >= floor and code not in request.signs and signs().applies(code, request.age, request.sex):
                 out.append(Candidate(code, "sign", ((True, p_sign[j]),)))
         low, high = PREGNANCY_AGE
         if request.sex == "F" and low <= request.age <= high and request.pregnancy is None:
