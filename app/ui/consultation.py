@@ -115,6 +115,8 @@ class ConsultationWidget(QWidget):
         self.only_entered, self.entered_label = self.symptom_panel.only_entered, self.symptom_panel.entered_label
         self.signs = SignChecklist()
         self.age.changed.connect(self._show_signs_for_age)  # the checklist offers the signs of the patient's age
+        self.sex.currentIndexChanged.connect(self._show_signs_for_sex)  # and sex: no vaginal bleeding for a man
+        self._show_signs_for_sex()  # the combo starts on a sex: the list starts with it
         self.hpo_box = TermPanel(engine, tasks)  # the third tab
         self.hpo_search, self.hpo_results = self.hpo_box.search, self.hpo_box.results
         self.hpo_chosen, self.hpo_chosen_label = self.hpo_box.chosen, self.hpo_box.chosen_label
@@ -332,6 +334,9 @@ class ConsultationWidget(QWidget):
 
     def _show_signs_for_age(self) -> None:
         self.signs.set_age(self.age.years())
+
+    def _show_signs_for_sex(self) -> None:
+        self.signs.set_sex(self.sex.currentData())
 
     def _update_pregnancy(self) -> None:
         shown = pregnancy_applies(self.sex.currentData(), self.age.years())

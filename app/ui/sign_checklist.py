@@ -7,8 +7,9 @@ the space bar ticks, which keeps 30-odd signs usable on a small screen. Each sig
 
 The list shows only the signs that apply at the patient's age (signs.toml says which, from each sign's source), so
 a 78-year-old is not offered "unable to breastfeed" nor grunting, while a 1-month-old gets the young-infant signs:
-`set_age` follows the age field. A ticked sign always stays on screen whatever its ages: what the doctor entered is
-never hidden, and is sent as entered (the contract accepts it, the danger-sign rules read it at any age).
+`set_age` follows the age field. Likewise only those of the patient's sex (a man is not offered vaginal bleeding):
+`set_sex` follows the sex field. A ticked sign always stays on screen whatever its ages and sex: what the doctor
+entered is never hidden, and is sent as entered (the contract accepts it, the danger-sign rules read it at any age).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class SignChecklist(QWidget):
                               | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Unchecked)
                 item.setData(sign.code, CODE_ROLE)
-                item.setToolTip(f"{sign.source}\n{sign.ages_note}" if sign.ages_note else sign.source)
+                item.setToolTip("\n".join(t for t in (sign.source, sign.ages_note, sign.sex_note) if t))
                 header.appendRow(item)
                 self._signs[sign.code] = item
             self.model.appendRow(header)
@@ -102,6 +103,7 @@ class SignChecklist(QWidget):
 
         self._updating = False
         self._age: float | None = None  # unknown: every sign is shown
+        self._sex: str | None = None  # likewise
         self.model.itemChanged.connect(self._item_changed)
         translator().language_changed.connect(self._language_changed)  # bound: disconnected when destroyed
         self.retranslate()
@@ -136,23 +138,28 @@ class SignChecklist(QWidget):
     def set_age(self, age: float | None) -> None:
         """Show the signs that apply at `age` (contract years; None, an age not given yet, shows every sign)."""
         self._age = age
-        self._show_for_age()
+        self._show_for_patient()
 
-    def _show_for_age(self) -> None:
-        # Only on a new age or a new record, not on each tick: a sign unticked outside its ages stays under the
-        # pointer until the age changes, rather than vanishing as the doctor clicks it.
+    def set_sex(self, sex: str | None) -> None:
+        """Show the signs of a patient of `sex` ("F"/"M"; None, not given yet, hides nothing by sex)."""
+        self._sex = sex
+        self._show_for_patient()
+
+    def _show_for_patient(self) -> None:
+        # Only on a new age, sex or record, not on each tick: a sign unticked outside its ages or sex stays under
+        # the pointer until the patient changes, rather than vanishing as the doctor clicks it.
         for header in self._groups.values():
             shown = 0
             for row in range(header.rowCount()):
                 item = header.child(row)
                 visible = (item.checkState() == Qt.CheckState.Checked
-                           or self.vocabulary.applies(item.data(CODE_ROLE), self._age))
+                           or self.vocabulary.applies(item.data(CODE_ROLE), self._age, self._sex))
                 self.view.setRowHidden(row, header.index(), not visible)
                 shown += visible
             self.view.setRowHidden(header.row(), QModelIndex(), shown == 0)  # no empty "young infant" heading
 
     def shown(self) -> list[str]:
-        """The signs on screen (those that apply at the age, and every ticked one), in the vocabulary's order."""
+        """The signs on screen (those of the age and sex, and every ticked one), in the vocabulary's order."""
         return [code for code, item in self._signs.items()
                 if not self.view.isRowHidden(item.row(), item.parent().index())
                 and not self.view.isRowHidden(item.parent().row(), QModelIndex())]
@@ -178,7 +185,7 @@ class SignChecklist(QWidget):
             self._updating = False
         for code in wanted & set(self._signs):  # a ticked sign is never hidden in a folded group
             self.view.expand(self._signs[code].parent().index())
-        self._show_for_age()  # nor by its ages: a record may hold a sign outside them
+        self._show_for_patient()  # nor by its ages or sex: a record may hold a sign outside them
         self.retranslate()
         self.changed.emit()
 
