@@ -123,11 +123,13 @@ PAGE_CONTRACT: dict[str, Any] = {"age_years": _whole(AGE_RANGE), "pregnancy_age"
 
 def _signs() -> dict[str, Any]:
     """The examination signs of contract v2, grouped as IMCI assesses them (app/core/data/signs.toml), each with the
-    ages it applies to in contract years (`below` null: no upper limit), for the page to offer those of the age."""
+    ages it applies to in contract years (`below` null: no upper limit) and its sex ("F"/"M"; null: every sex), for the
+    page to offer those of the patient's age and sex."""
     vocabulary = signs()
     return {"groups": [{"key": group, "label": vocabulary.groups[group],
                         "signs": [{"code": s.code, "label": s.label, "ages": {
-                            "from": s.min_age, "below": None if s.below_age == math.inf else s.below_age}}
+                            "from": s.min_age, "below": None if s.below_age == math.inf else s.below_age},
+                                   "sex": s.sex}
                                   for s in members]}
                        for group, members in vocabulary.by_group() if members]}
 

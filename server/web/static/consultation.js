@@ -211,15 +211,19 @@
     $("pregnancy-days-field").hidden = pregnancyStatus.value !== "postpartum";
   }
 
-  // The signs of the patient's age only (signs.toml's `ages`, from each sign's source: no "unable to breastfeed" at
-  // 78), as the desktop checklist does; an age not given yet shows them all. A ticked sign always stays on screen
-  // and is sent: the contract accepts it and the danger-sign rules read it at any age. Run on an age change, not on
-  // a tick, so a box unticked outside its ages does not vanish under the doctor's finger.
-  function updateSignsForAge() {
+  // The signs of the patient's age and sex only (signs.toml's `ages` and `sex`: no "unable to breastfeed" at 78, no
+  // vaginal bleeding for a man), as the desktop checklist does; an age or sex not given yet hides nothing by it. A
+  // ticked sign always stays on screen and is sent: the contract accepts it and the danger-sign rules read it at any
+  // age. Run on an age or sex change, not on a tick, so a box unticked outside them does not vanish under the finger.
+  function updateSignsForPatient() {
     const age = ageInYears();
+    const checkedSex = form.querySelector('input[name="sex"]:checked');
+    const sex = checkedSex ? checkedSex.value : null;
     signInputs.forEach((input) => {
-      const ages = signsByCode[input.value].ages;
-      const applies = age === null || (age >= ages.from && (ages.below === null || age < ages.below));
+      const sign = signsByCode[input.value];
+      const ages = sign.ages;
+      const applies = (age === null || (age >= ages.from && (ages.below === null || age < ages.below)))
+        && (sex === null || sign.sex === null || sign.sex === sex);
       input.closest(".sign").hidden = !(applies || input.checked);
     });
     document.querySelectorAll(".sign-group").forEach((group) => {
@@ -234,9 +238,12 @@
     node.textContent = t("consult.signs_entered", { count });
   }
 
-  ageInput.addEventListener("input", () => { updatePregnancy(); updateSignsForAge(); });
-  ageUnit.addEventListener("change", () => { updateAgeUnit(); updatePregnancy(); updateSignsForAge(); });
-  form.querySelectorAll('input[name="sex"]').forEach((radio) => radio.addEventListener("change", updatePregnancy));
+  ageInput.addEventListener("input", () => { updatePregnancy(); updateSignsForPatient(); });
+  ageUnit.addEventListener("change", () => { updateAgeUnit(); updatePregnancy(); updateSignsForPatient(); });
+  form.querySelectorAll('input[name="sex"]').forEach((radio) => radio.addEventListener("change", () => {
+    updatePregnancy();
+    updateSignsForPatient();
+  }));
   pregnancyStatus.addEventListener("change", updatePregnancy);
   signInputs.forEach((input) => input.addEventListener("change", updateSignsCount));
 
@@ -447,7 +454,7 @@
     updateAgeUnit();
     updatePregnancy();
     updateSignsCount();
-    updateSignsForAge();
+    updateSignsForPatient();
     resultBody.hidden = true;
     placeholder.hidden = false;
     search.value = "";
@@ -729,5 +736,5 @@
   updateAgeUnit();
   updatePregnancy();
   updateSignsCount();
-  updateSignsForAge();
+  updateSignsForPatient();
 })();
