@@ -22,10 +22,10 @@ from model_export import knowledge
 from model_export.simulator import Simulator
 
 ONE_MONTH = 1 / 12
-YOUNG_INFANT = ("movement_only_when_stimulated", "bulging_fontanelle", "umbilicus_red_or_pus", "skin_pustules")
+YOUNG_INFANT = ("movement_only_when_stimulated", "umbilicus_red_or_pus", "skin_pustules")
 # Signs of a children's source that an old adult is not offered (the examples and IMCI's sick child).
 PAEDIATRIC = (*YOUNG_INFANT, "unable_to_drink_or_breastfeed", "vomits_everything", "chest_indrawing",
-              "nasal_flaring", "grunting", "bilateral_pitting_oedema")
+              "nasal_flaring", "grunting", "bilateral_pitting_oedema", "bulging_fontanelle")
 # Children's sources, but as meaningful in an adult: kept for every age.
 EVERY_AGE = ("convulsions_this_illness", "lethargic_or_unconscious", "stridor", "central_cyanosis",
              "cold_extremities", "weak_fast_pulse", "non_blanching_rash", "mucosal_bleeding", "fang_marks",
@@ -74,6 +74,16 @@ def test_the_sources_ranges() -> None:
     assert not v.applies("umbilicus_red_or_pus", 2 / 12)
     assert v.applies("unable_to_drink_or_breastfeed", 4.99) and not v.applies("unable_to_drink_or_breastfeed", 5)
     assert {s.code for s in v.for_age(None)} == v.codes  # age not given yet: nothing is hidden
+
+
+def test_a_bulging_fontanelle_is_looked_for_while_the_fontanelle_is_open() -> None:
+    # An outside vignette (tests/core/vignettes.toml) is a febrile 14-month-old with a bulging fontanelle, a NICE
+    # NG143 red feature: the sign was offered under 2 months only, so the doctor could not tick it.
+    v = signs()
+    assert v.applies("bulging_fontanelle", ONE_MONTH)
+    assert v.applies("bulging_fontanelle", 14 / 12)
+    assert not v.applies("bulging_fontanelle", 2.0)  # closed by 2 years in nearly all children
+    assert v.sign("bulging_fontanelle").group != "young_infant"  # not under "Young infant (under 2 months)"
 
 
 def test_a_78_year_old_and_a_1_month_old() -> None:

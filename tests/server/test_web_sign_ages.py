@@ -18,7 +18,7 @@ from tests.server.test_web_browser import diagnose
 
 pytestmark = pytest.mark.slow
 
-YOUNG_INFANT = ("movement_only_when_stimulated", "bulging_fontanelle", "umbilicus_red_or_pus", "skin_pustules")
+YOUNG_INFANT = ("movement_only_when_stimulated", "umbilicus_red_or_pus", "skin_pustules")
 BREASTFEEDING = "unable_to_drink_or_breastfeed"
 
 

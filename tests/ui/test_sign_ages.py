@@ -12,7 +12,7 @@ from app.ui.qt import QModelIndex, Qt
 from app.ui.sign_checklist import CODE_ROLE
 from tests.ui.test_consultation_v2 import choose, diagnose, tick_sign, type_symptom, type_value
 
-YOUNG_INFANT = ("movement_only_when_stimulated", "bulging_fontanelle", "umbilicus_red_or_pus", "skin_pustules")
+YOUNG_INFANT = ("movement_only_when_stimulated", "umbilicus_red_or_pus", "skin_pustules")
 BREASTFEEDING = "unable_to_drink_or_breastfeed"
 
 
