@@ -25,7 +25,9 @@ disease with fewer than n gives all it has.
 - Generators (issue 18): one case per eligible disease from each of "frequency" (the headline's: the ranker's own
   reporting model), "uniform" (findings drawn uniformly from the annotations) and "imprecise" (uniform, half the
   findings moved one or two ontology steps in any direction, only 2-5 findings); Vereda on all, the peer's best
-  variant (resnik/funSimAvg) on `--generator-peer-cases` of them, with the paired top-1 difference.
+  variant (resnik/funSimAvg) on `--generator-peer-cases` of them, with the paired top-1 difference. A subsample of
+  300 moves the difference by about ±5 points; `--generator-peer-cases 5000` ranks every case with the peer too
+  (about 16 minutes on 2 cores) and settles it (docs/rare_diseases.md, "Every disease against the peer").
 - Few-shot (issue 18): `--few-shot-diseases` diseases get three simulated cases; one (then two) become confirmed
   evidence in one ranker for all of them and the remaining cases are ranked with and without it; as many control
   diseases without evidence are ranked by both rankers. Patients come from the annotation itself or, "drifted",
