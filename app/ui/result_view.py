@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.vocabulary import Vocabulary
+from app.core.vocabulary import STATE_LABELS, Vocabulary
 from app.ui.explanation_chart import ExplanationChart, finding_label
 from app.ui.i18n import tr, translator
 from app.ui.next_findings_panel import NextFindingsPanel
@@ -171,8 +171,7 @@ class DiagnosisView(QWidget):
             reason_codes = {reason["code"] for reason in triage["reasons"]}
         self._render_scores(r.get("scores") or {})
         background, foreground = STATE_COLOURS[r["severity"]]
-        self.banner.setText(tr("result.banner", state=pick(r["severity_label"]),
-                               confidence=round(100 * r["confidence"])))
+        self.banner.setText(banner_text(r))
         self.banner.setAccessibleName(tr("result.state"))
         self.banner.setStyleSheet(f"QLabel#stateBanner {{ background: {background}; color: {foreground}; "
                                   "font-size: 12pt; font-weight: bold; padding: 4px; }")
@@ -270,3 +269,19 @@ class DiagnosisView(QWidget):
         self.chart.set_contributions(
             [(finding_label(name, self._request, self.vocabulary), value) for name, value in contributions.items()]
         )
+
+
+
+def banner_text(r: dict[str, Any]) -> str:
+    """The state banner's words. `confidence` is the state model's probability of ITS most likely state; when the
+    triage raised the state (an emergency makes it ENFERMEDAD_AGUDA, a rare-disease alert ENFERMEDAD_CRONICA), that
+    number belongs to another state, so the banner names it: "ENFERMEDAD AGUDA - confianza del modelo 99 %" beside a
+    model that gives acute illness 0.5 % would read as the model's certainty of the emergency."""
+    pick = translator().pick
+    probabilities: dict[str, float] = r.get("severity_probabilities") or {}
+    model_state = max(probabilities, key=lambda s: probabilities[s]) if probabilities else r["severity"]
+    confidence = round(100 * r["confidence"])
+    if model_state == r["severity"]:
+        return tr("result.banner", state=pick(r["severity_label"]), confidence=confidence)
+    return tr("result.banner_raised", state=pick(r["severity_label"]), model_state=pick(STATE_LABELS[model_state]),
+              confidence=confidence)
