@@ -24,6 +24,7 @@ from app import __version__
 from app.core.age import AGE_RANGE
 from app.core.contract import CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
 from app.core.signs import signs
+from app.core.vocabulary import STATE_LABELS
 from server.core import security
 from server.core.config import Settings
 from server.core.errors import ApiError
@@ -153,7 +154,7 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
     return {"groups": [g for g in groups if g["symptoms"]], "vitals": vitals, "measurements": measurements,
             "signs": sign_groups["groups"],
             "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
-                     "vitals": vitals + measurements, "signs": sign_groups["groups"]}}
+                     "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS}}
 
 
 @router.get("/app/static/{name}")

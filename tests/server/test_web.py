@@ -207,7 +207,11 @@ def test_login_sets_a_strict_httponly_session_cookie_and_stores_only_its_hash(si
         stored = session.scalars(select(StaffSession.session_hash)).all()
     assert stored == [hashlib.sha256(session_id.encode()).hexdigest()]
     page = site.client.get("/app")
-    assert page.status_code == 200 and USER in page.text and "ENFERMEDAD" not in page.text
+    # No answer on the page before a diagnosis: no state in its markup (the page's data, which names every state
+    # for the banner's words, is not markup).
+    markup = re.sub(r'<script type="application/json" id="page-data">.*?</script>', "", page.text, flags=re.S)
+    assert page.status_code == 200 and USER in page.text and "ENFERMEDAD" not in markup
+    assert markup != page.text  # the page's data was there, and was the only place a state is named
 
 
 @pytest.mark.parametrize(("base_url", "setting", "secure"), [

@@ -8,6 +8,7 @@
 
   const data = JSON.parse(document.getElementById("page-data").textContent);
   const messages = data.messages;
+  const stateLabels = data.vocabulary.states;  // es/en name of each clinical state
   const vocabulary = data.vocabulary;
   const symptomsByKey = Object.fromEntries(vocabulary.symptoms.map((s) => [s.key, s]));
   const vitalsByKey = Object.fromEntries(vocabulary.vitals.map((v) => [v.key, v]));
@@ -579,9 +580,17 @@
     const banner = $("state-banner");
     banner.className = `banner state-${r.severity}`;
     banner.dataset.state = r.severity;
-    banner.textContent = t("result.banner", {
-      state: pick(r.severity_label), confidence: Math.round(100 * r.confidence),
-    });
+    // `confidence` is the state model's probability of ITS most likely state: when the triage raised the state (an
+    // emergency, a rare-disease alert) the banner names that other state, so 99 % never reads as certainty of it.
+    const probabilities = r.severity_probabilities || {};
+    const modelState = Object.keys(probabilities).reduce(
+      (best, s) => (best === null || probabilities[s] > probabilities[best] ? s : best), null) || r.severity;
+    const confidence = Math.round(100 * r.confidence);
+    banner.textContent = modelState === r.severity
+      ? t("result.banner", { state: pick(r.severity_label), confidence })
+      : t("result.banner_raised", {
+        state: pick(r.severity_label), model_state: pick(stateLabels[modelState]), confidence,
+      });
 
     const attention = $("attention");
     attention.hidden = !r.requires_immediate_attention;
