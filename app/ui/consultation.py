@@ -19,6 +19,7 @@ from typing import Any
 from app.core.consultation_session import Answer, ConsultationSession, Findings, final_code, pregnancy_applies
 from app.core.contract import AVPU, ContractError
 from app.core.engine import DiagnosisEngine
+from app.core.plausibility import unlikely_values
 from app.core.predictor import Predictor
 from app.ui import operations as ops
 from app.ui.age_field import AgeField
@@ -480,6 +481,11 @@ class ConsultationWidget(QWidget):
             self.message.setText(exc.message(translator().lang))
             return
         self.message.clear()
+        # A child's weight no child that age could have is most often a slip (10.4 typed as 40): say so beside the
+        # answer, never instead of it.
+        unlikely = unlikely_values(self.engine.features, validated.age, dict(validated.vitals))
+        if unlikely:
+            self.message.setText(" ".join(u.message()[translator().lang] for u in unlikely))
         self.diagnose_button.setEnabled(False)
         self.operations.run(ops.diagnose(self.predictor, validated), lambda response: self._show(request, response))
 
