@@ -12,10 +12,11 @@ It never refuses a request and never changes an answer: a check, not a rule. num
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from app.core.features import FeatureSchema
+from app.core.features import FeatureSchema, FeatureSpec
 
 # WHO Anthro's flags for weight-for-age: biologically implausible below -6 or above +5 z.
 WEIGHT_Z_FLAGS = (-6.0, 5.0)
@@ -54,7 +55,7 @@ def unlikely_values(features: FeatureSchema, age: float | None, vitals: dict[str
     weight = vitals.get("weight_kg")
     if weight is None or age is None or not 0 <= age < WEIGHT_FLAG_AGE:
         return []
-    spec = next((s for s in features.specs if s.kind == "vital_z" and s.name == "weight_kg" and s.reference), None)
+    spec = _weight_spec(features)
     if spec is None:
         return []
     z = spec.z_score(weight, age)
@@ -64,3 +65,18 @@ def unlikely_values(features: FeatureSchema, age: float | None, vitals: dict[str
     ages, medians, sds = spec._reference_arrays()  # the table `z_score` reads
     median, sd = float(np.interp(age, ages, medians)), float(np.interp(age, ages, sds))
     return [UnlikelyValue("weight_kg", weight, z, (max(0.0, median - 2 * sd), median + 2 * sd))]
+
+
+def weight_check_table(features: FeatureSchema) -> dict[str, Any] | None:
+    """What a browser needs to make the same check (`unlikely_values`) itself: the bundle's healthy weight by age
+    and the limits; None when the bundle's models do not read the weight for age."""
+    spec = _weight_spec(features)
+    if spec is None:
+        return None
+    ages, medians, sds = spec._reference_arrays()
+    return {"ages": ages.tolist(), "medians": medians.tolist(), "sds": sds.tolist(), "z_low": WEIGHT_Z_FLAGS[0],
+            "z_high": WEIGHT_Z_FLAGS[1], "below_age": WEIGHT_FLAG_AGE}
+
+
+def _weight_spec(features: FeatureSchema) -> FeatureSpec | None:
+    return next((s for s in features.specs if s.kind == "vital_z" and s.name == "weight_kg" and s.reference), None)

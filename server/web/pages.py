@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.core.age import AGE_RANGE
 from app.core.contract import CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
+from app.core.plausibility import weight_check_table
 from app.core.signs import signs
 from app.core.vocabulary import STATE_LABELS
 from server.core import security
@@ -141,7 +142,8 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
     cloud = request.app.state.cloud_engine
     if cloud.refresh_due:
         await run_in_threadpool(cloud.refresh)  # as /v1/predict does: the form and the answer use one model
-    vocabulary: dict[str, Any] = cloud.current().vocabulary.to_json()
+    engine = cloud.current()
+    vocabulary: dict[str, Any] = engine.vocabulary.to_json()
     groups = [
         {"key": system, "label": label,
          "symptoms": [s for s in vocabulary["symptoms"] if s["system"] == system]}
@@ -154,7 +156,8 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
     return {"groups": [g for g in groups if g["symptoms"]], "vitals": vitals, "measurements": measurements,
             "signs": sign_groups["groups"],
             "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
-                     "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS}}
+                     "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS,
+                     "weight_check": weight_check_table(engine.features)}}
 
 
 @router.get("/app/static/{name}")

@@ -274,6 +274,7 @@
 
   function clearErrors() {
     errorShown = false;
+    showWeightCheck(null);
     formError.hidden = true;
     resultMessage.hidden = true;
     form.querySelectorAll(".field-error").forEach((p) => { p.hidden = true; p.textContent = ""; });
@@ -573,9 +574,56 @@
     return level === "EMERGENCIA" ? t("result.level_emergencia") : t("result.level_prioritario");
   }
 
+  // A child's weight no child that age could have (10.4 typed as 40 at 14 months) is named under the weight box
+  // for the doctor to check, beside the answer, never instead of it: WHO's implausible weight-for-age (z below -6 or
+  // above +5, under 5 years), on the bundle's own healthy weight by age, as the desktop app does
+  // (app/core/plausibility.py).
+  function interp(x, xs, ys) {
+    if (x <= xs[0]) return ys[0];
+    for (let i = 1; i < xs.length; i += 1) {
+      if (x <= xs[i]) return ys[i - 1] + ((ys[i] - ys[i - 1]) * (x - xs[i - 1])) / (xs[i] - xs[i - 1]);
+    }
+    return ys[ys.length - 1];
+  }
+
+  function weightCheck(request) {
+    const table = vocabulary.weight_check;
+    const weight = request.vitals && request.vitals.weight_kg;
+    if (!table || weight == null || request.age == null || request.age < 0 || request.age >= table.below_age) {
+      return null;
+    }
+    const median = interp(request.age, table.ages, table.medians);
+    const sd = interp(request.age, table.ages, table.sds);
+    const z = (weight - median) / sd;
+    if (z >= table.z_low && z <= table.z_high) return null;
+    const number = (x, digits) => {
+      const text = digits === null ? String(x) : x.toFixed(digits);
+      return lang === "es" ? text.replace(".", ",") : text;
+    };
+    return t("check.weight", {
+      value: number(weight, null), low: number(Math.max(0, median - 2 * sd), 1), high: number(median + 2 * sd, 1),
+    });
+  }
+
+  function showWeightCheck(request) {
+    const field = form.querySelector('[data-vital="weight_kg"]');
+    if (!field) return;
+    let note = field.querySelector(":scope > .check");
+    if (!note) {
+      note = el("p", "check");
+      note.id = "weight-check";
+      note.setAttribute("role", "status");
+      field.append(note);
+    }
+    const text = request ? weightCheck(request) : null;
+    note.textContent = text || "";
+    note.hidden = !text;
+  }
+
   function renderResult(request, r) {
     placeholder.hidden = true;
     resultBody.hidden = false;
+    showWeightCheck(request);
     renderTriage(r);
     const banner = $("state-banner");
     banner.className = `banner state-${r.severity}`;
