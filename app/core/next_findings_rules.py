@@ -10,7 +10,8 @@ What each rule reads is traced from the rules' own batch code when the ranking l
 it follows the rules as they change: each rule runs once on an empty batch whose accessors (`symptom`, `vital`,
 `sign`, the pregnancy columns) record what is asked for, including what the shared per-batch values it uses
 (fever, shock index, NEWS2 and qSOFA, ...) were computed from. A rule that reaches the columns any other way reads
-"everything" (it is always evaluated over the variants); if the tracing itself fails, every rule is.
+"everything" (it is always evaluated over the variants); if the tracing itself fails, every rule is. Each rule runs
+on a batch of its own, so a shared value the batch computes on first use is traced as read by every rule using it.
 tests/core/test_next_findings_fast.py holds the lists to the full evaluation's.
 """
 
@@ -114,13 +115,18 @@ def _traced() -> tuple[tuple[frozenset[Input] | None, ...], tuple[bool, ...]]:
                 trace.names.add(name)
             return object.__getattribute__(self, name)
 
-    batch = Recording(cases, batch_scores)
-    trace.stored = False
     out: list[frozenset[Input] | None] = []
     uses_scores: list[bool] = []
     for code in red_flags.CODES:
+        # A fresh batch per rule: what the batch computes when a rule first reads it (`cached_property`, not stored
+        # through __setattr__) is then traced as that rule's own reads.
         trace.read.clear()
         trace.names.clear()
+        trace.stored = False
+        batch = Recording(cases, batch_scores)
+        trace.read.clear()
+        trace.names.clear()
+        trace.stored = False
         red_flags_batch.BATCH_RULES[code](batch)
         reads = set(trace.read).union(*(of_name.get(n, set()) for n in trace.names))
         out.append(None if _ANY in reads else frozenset(reads))
@@ -144,6 +150,9 @@ class RuleSubsets:
         for j, reads in enumerate(inputs):
             for key in reads or ():
                 self._bits[key] = self._bits.get(key, 0) | (1 << j)
+        self._bits_by_kind: dict[str, dict[str, int]] = {}
+        for (kind, finding), bits in self._bits.items():
+            self._bits_by_kind.setdefault(kind, {})[finding] = bits
         self._made: dict[int, Subset] = {}
 
     def needed(self, changed: Iterable[Input]) -> np.ndarray:
@@ -156,11 +165,24 @@ class RuleSubsets:
         get = self._bits.get
         for key in changed:
             bits |= get(key, 0)
+        return self.of_bits(bits)
+
+    def bits_of(self, kind: str) -> dict[str, int]:
+        """Per finding of `kind` ("vital", "symptom", "sign"; "pregnancy": its one key ""), the rules reading it
+        (bit j: rule j), for `of_bits`: a request's subset without a set of its changed findings."""
+        return self._bits_by_kind.get(kind, {})
+
+    def of_bits(self, bits: int) -> Subset:
+        """`subset` of the rules in `bits` (bit j: rule j) and those that may read anything."""
+        bits |= self._always_bits
         made = self._made.get(bits)
         if made is None:
-            needed = np.array([bool(bits >> j & 1) for j in range(len(self.inputs))])
-            made = Subset(needed, bool((needed & self.reads_scores).any()),
-                          tuple(j for j in range(len(self.inputs)) if not bits >> j & 1))
+            n = len(self.inputs)
+            if n < 63:  # the bits fit one int64: unpacked in two array operations
+                needed = ((bits >> np.arange(n)) & 1).astype(bool)
+            else:
+                needed = np.array([bool(bits >> j & 1) for j in range(n)])
+            made = Subset(needed, bool((needed & self.reads_scores).any()), tuple(np.flatnonzero(~needed).tolist()))
             if len(self._made) >= _KEPT:
                 self._made.clear()
             self._made[bits] = made

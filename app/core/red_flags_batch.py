@@ -5,11 +5,17 @@ columns of `Cases` instead of one request: `and`/`or` become `&`/`|`, "not measu
 is False, exactly as `value is not None and value >= limit` was), an age band chain becomes nested `np.where`.
 tests/core/test_engine_batch.py checks on simulated and perturbed patients that every rule fires exactly where its
 one-request form fires; `red_flags.evaluate_batch` refuses to run if a rule has no batch form.
+
+A rule that implies a cheap condition (a pregnancy, an age, a sign, one vital's range: `GATES`) is answered
+"nowhere" at once when no case of the batch meets it: next_findings evaluates the rules over ~80 variants of ONE
+patient, where such a condition is most often false on every row (a man is never pregnant) and the rest of the rule
+would cost ~5-25 us of numpy calls for nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -18,34 +24,75 @@ from app.core.scores import BatchScores
 
 
 class _Batch:
-    """The cases plus what several rules share (fever, scores), each computed once per batch."""
+    """The cases plus what several rules share (fever, scores), each computed once per batch, when a rule first
+    reads it (next_findings evaluates a few of the rules over one patient's variants: what none of them reads is
+    not computed)."""
 
     def __init__(self, cases: Cases, scores: BatchScores) -> None:
         self.c = cases
         self.scores = scores
-        # Each case's age band for `by_age` (0: under 1, 1: under 5, 2: under 12, 3: older), once per batch: four
-        # rules read it, and a chain of np.where per rule cost three times this. Set before any finding is read, so
-        # next_findings_rules' trace credits it with none.
-        self.age_band = (cases.age >= 1).astype(np.int64) + (cases.age >= 5) + (cases.age >= 12)
         s, v, sign = cases.symptom, cases.vital, cases.sign
         self.s, self.v, self.sign = s, v, sign
-        self.fever = (s("fiebre") >= 1) | (v("temperature_c") >= 38.0)
         self.lethargic = sign("lethargic_or_unconscious")
         self.unable_to_drink = sign("unable_to_drink_or_breastfeed")
         self.sbp, self.dbp = v("systolic_bp"), v("diastolic_bp")
         self.hr, self.rr, self.glucose = v("heart_rate"), v("respiratory_rate"), v("glucose_mg_dl")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.shock_index = np.where(cases.age >= 16, self.hr / self.sbp, np.nan)
-        self.weeks = np.where(np.isnan(cases.weeks), 0.0, cases.weeks)  # `(weeks or 0)`; finite by the contract
-        self.severe_acute_malnutrition = (sign("bilateral_pitting_oedema") | sign("visible_severe_wasting")
-                                          | ((v("muac_mm") < 115) & (cases.age >= 0.5) & (cases.age < 5)))
-        self.dengue_bleeding_or_lethargy = (s("sangrado") >= 1) | sign("mucosal_bleeding") | self.lethargic \
-            | sign("restless_irritable") | cases.avpu_vpu
 
-    def by_age(self, value: np.ndarray, infant: float, under5: float, under12: float) -> np.ndarray:
-        """The limit for each case's age band (< 1, < 5, < 12 years, the adult limit last in the caller)."""
-        band = self.age_band
-        limit: np.ndarray = np.where(band == 3, value, np.array((infant, under5, under12, 0.0))[band])
+    @cached_property
+    def age_band(self) -> np.ndarray:
+        """Each case's age band for `by_age` (0: under 1, 1: under 5, 2: under 12, 3: older), once per batch: four
+        rules read it, and a chain of np.where per rule cost three times this."""
+        age = self.c.age
+        band: np.ndarray = (age >= 1).astype(np.int64) + (age >= 5) + (age >= 12)
+        return band
+
+    @cached_property
+    def fever(self) -> np.ndarray:
+        fever: np.ndarray = (self.s("fiebre") >= 1) | (self.v("temperature_c") >= 38.0)
+        return fever
+
+    @cached_property
+    def shock_index(self) -> np.ndarray:
+        if not (self.sbp == 0).any():  # the contract's pressures are never 0: np.errstate costs more than this check
+            index: np.ndarray = np.where(self.c.age >= 16, self.hr / self.sbp, np.nan)
+            return index
+        with np.errstate(divide="ignore", invalid="ignore"):
+            index = np.where(self.c.age >= 16, self.hr / self.sbp, np.nan)
+        return index
+
+    @cached_property
+    def weeks(self) -> np.ndarray:
+        weeks = self.c.weeks
+        finite: np.ndarray = np.where(np.isnan(weeks), 0.0, weeks)  # `(weeks or 0)`; finite by the contract
+        return finite
+
+    @cached_property
+    def severe_acute_malnutrition(self) -> np.ndarray:
+        sign, age = self.sign, self.c.age
+        sam: np.ndarray = (sign("bilateral_pitting_oedema") | sign("visible_severe_wasting")
+                           | ((self.v("muac_mm") < 115) & (age >= 0.5) & (age < 5)))
+        return sam
+
+    @cached_property
+    def dengue_bleeding_or_lethargy(self) -> np.ndarray:
+        sign = self.sign
+        found: np.ndarray = ((self.s("sangrado") >= 1) | sign("mucosal_bleeding") | self.lethargic
+                             | sign("restless_irritable") | self.c.avpu_vpu)
+        return found
+
+    def none(self, gate: np.ndarray) -> bool:
+        """True when the batch has cases and none meets `gate`: a rule that is `gate & ...` then fires nowhere. An
+        empty batch always goes through the whole rule: next_findings_rules traces what each rule reads on one."""
+        return self.c.n > 0 and np.count_nonzero(gate) == 0  # (a third of `not gate.any()`'s cost)
+
+    def obstetric(self, finding: Callable[[], np.ndarray], setting: np.ndarray | None = None) -> np.ndarray:
+        """A gate: pregnant or postpartum (or `setting`), and `finding` (computed only when some case is)."""
+        where = self.c.pregnant | self.c.postpartum if setting is None else setting
+        return where if self.none(where) else where & finding()
+
+    def by_age(self, adult: float, infant: float, under5: float, under12: float) -> np.ndarray:
+        """The limit for each case's age band (< 1, < 5, < 12 years, older): one look-up in the four limits."""
+        limit: np.ndarray = np.array((infant, under5, under12, adult))[self.age_band]
         return limit
 
     def hypertension_in_pregnancy(self, systolic: float, diastolic: float) -> np.ndarray:
@@ -60,6 +107,15 @@ class _Batch:
                     + (aches >= 1) + self.dengue_bleeding_or_lethargy)
         probable: np.ndarray = (criteria >= 2) & self.c.recent(10)
         return probable
+
+    def dengue_warning_signs(self) -> np.ndarray:
+        s = self.s
+        warning: np.ndarray = ((s("dolor_abdominal") >= 6) | (s("vomito") >= 6) | self.sign("vomits_everything")
+                               | (s("confusion") >= 1) | self.dengue_bleeding_or_lethargy)
+        if self.none(warning):  # most batches of one patient's variants: probable dengue is not computed
+            return warning
+        found: np.ndarray = self.probable_dengue() & warning
+        return found
 
     def young_infant_psbi(self) -> np.ndarray:
         s, sign, t = self.s, self.sign, self.v("temperature_c")
@@ -78,18 +134,21 @@ class _Batch:
         return severe
 
     def hypoglycaemia_limit(self) -> np.ndarray:
-        return np.where(self.c.age < 18, np.where(self.severe_acute_malnutrition, 54.0, 45.0), 54.0)
+        child = self.c.age < 18
+        if self.none(child):  # adults only: 54 whatever the malnutrition signs (not computed)
+            return np.full(self.c.n, 54.0)
+        return np.where(child, np.where(self.severe_acute_malnutrition, 54.0, 45.0), 54.0)
 
 
 Predicate = Callable[[_Batch], np.ndarray]
 
 BATCH_RULES: dict[str, Predicate] = {
     "SPO2_LOW": lambda b: b.v("spo2") <= 91,
-    "RESP_RATE_HIGH": lambda b: b.rr >= b.by_age(np.full(b.c.n, 25.0), 60, 50, 40),
+    "RESP_RATE_HIGH": lambda b: b.rr >= b.by_age(25.0, 60, 50, 40),
     "RESP_RATE_LOW": lambda b: b.rr <= 8,
-    "HEART_RATE_HIGH": lambda b: b.hr >= b.by_age(np.full(b.c.n, 131.0), 180, 160, 140),
+    "HEART_RATE_HIGH": lambda b: b.hr >= b.by_age(131.0, 180, 160, 140),
     # Children: below a limit; adults: at or below 40.
-    "HEART_RATE_LOW": lambda b: np.where(b.c.age < 12, b.hr < b.by_age(np.zeros(b.c.n), 90, 70, 60), b.hr <= 40),
+    "HEART_RATE_LOW": lambda b: np.where(b.c.age < 12, b.hr < b.by_age(0.0, 90, 70, 60), b.hr <= 40),
     "HYPOTENSION": lambda b: (b.sbp <= 90) & (b.c.age >= 16),
     "SEPSIS_QSOFA": lambda b: b.scores.qsofa_floor >= 2,
     "HYPERTENSIVE_EMERGENCY": lambda b: ((b.sbp >= 180) | (b.dbp >= 120)) & (b.c.max_symptom(
@@ -109,9 +168,7 @@ BATCH_RULES: dict[str, Predicate] = {
     & (b.c.max_symptom("dolor_epigastrico", "dolor_pecho") >= 5) & (b.s("sudoracion") >= 3),
     "SEVERE_DYSPNEA": lambda b: b.s("dificultad_respirar") >= 8,
     "HEMOPTYSIS": lambda b: b.s("hemoptisis") >= 5,
-    "DENGUE_WARNING_SIGNS": lambda b: b.probable_dengue() & (
-        (b.s("dolor_abdominal") >= 6) | (b.s("vomito") >= 6) | b.sign("vomits_everything")
-        | (b.s("confusion") >= 1) | b.dengue_bleeding_or_lethargy),
+    "DENGUE_WARNING_SIGNS": lambda b: b.dengue_warning_signs(),
     "BLEEDING": lambda b: b.s("sangrado") >= 5,
     "HYPERGLYCAEMIC_CRISIS": lambda b: (b.glucose >= 400) | ((b.glucose >= 250) & (
         (b.s("vomito") >= 3) | (b.s("dolor_abdominal") >= 5) | (b.s("confusion") >= 1)
@@ -163,11 +220,49 @@ BATCH_RULES: dict[str, Predicate] = {
         | (b.s("sibilancias") >= 1)),
 }
 
+# A condition each of these rules implies (the rule is `gate & ...`), cheap to check first: `fired_matrix` answers
+# "nowhere" without the rest of the rule when no case of the batch meets it. tests/core/test_red_flags_gates.py
+# checks on simulated and perturbed patients that the rule never fires where its gate does not hold.
+GATES: dict[str, Predicate] = {
+    "RESP_RATE_HIGH": lambda b: b.rr >= 25,  # the lowest of its limits by age (the adult's)
+    "HEART_RATE_HIGH": lambda b: b.hr >= 131,  # likewise
+    "HEART_RATE_LOW": lambda b: b.hr < 90,  # the highest (an infant's: < 90; an adult's: <= 40)
+    "SHOCK_INDEX_HIGH": lambda b: b.c.age >= 16,  # the shock index is an adult's (NaN under 16)
+    "SHOCK_INDEX_CRITICAL": lambda b: b.c.age >= 16,
+    "HYPERTENSIVE_EMERGENCY": lambda b: (b.sbp >= 180) | (b.dbp >= 120),
+    "CHEST_PAIN_CARDIAC": lambda b: b.s("dolor_pecho") >= 7,
+    "CHEST_PAIN_EQUIVALENT": lambda b: b.c.age >= 50,
+    "HYPERGLYCAEMIC_CRISIS": lambda b: b.glucose >= 250,
+    "HYPOGLYCAEMIA_SEVERE": lambda b: b.glucose < 70,  # both of its limits (45, 54) are below 70
+    "YOUNG_INFANT_SERIOUS_INFECTION": lambda b: b.c.months < 2,
+    "FAST_BREATHING_CHILD": lambda b: b.c.age < 5,
+    "SHOCK": lambda b: b.sign("cold_extremities"),
+    "PURPURA": lambda b: b.sign("non_blanching_rash"),
+    # A pregnancy's rows (the pregnancy question's variants) rarely also carry the finding that would fire the rule:
+    # the finding checked too, on those rows only.
+    "PRE_ECLAMPSIA_SEVERE": lambda b: b.obstetric(lambda: (b.sbp >= 140) | (b.dbp >= 90)),
+    "HYPERTENSION_IN_PREGNANCY": lambda b: b.obstetric(lambda: (b.sbp >= 140) | (b.dbp >= 90)),
+    "ECLAMPSIA": lambda b: b.c.pregnant | b.c.postpartum,
+    "OBSTETRIC_BLEEDING": lambda b: b.obstetric(lambda: b.sign("vaginal_bleeding") | (b.s("sangrado_vaginal") >= 1)),
+    "EARLY_PREGNANCY_PAIN": lambda b: b.obstetric(lambda: (b.s("dolor_abdominal") >= 6) | (b.s("desmayo") >= 1),
+                                                  b.c.pregnant),
+    "PUERPERAL_FEVER": lambda b: b.c.postpartum,
+    "PREGNANCY_FEVER_OR_PAIN": lambda b: b.c.pregnant,
+    "CHOLINERGIC_POISONING": lambda b: b.sign("pinpoint_pupils"),
+}
 
-def fired_matrix(cases: Cases, scores: BatchScores, codes: tuple[str, ...]) -> np.ndarray:
-    """(cases, rules) booleans: whether each rule of `codes`, in that order, fires for each case."""
+
+def fired_matrix(cases: Cases, scores: BatchScores, codes: tuple[str, ...], out: np.ndarray | None = None,
+                 columns: Sequence[int] | None = None) -> np.ndarray:
+    """(cases, rules) booleans: whether each rule of `codes`, in that order, fires for each case. With `out` and
+    `columns`, rule j's answers are written in column `columns[j]` of `out` (which is returned) instead."""
     batch = _Batch(cases, scores)
-    out = np.empty((cases.n, len(codes)), dtype=bool)
-    for j, code in enumerate(codes):
-        out[:, j] = BATCH_RULES[code](batch)
+    if out is None or columns is None:
+        out, columns = np.empty((cases.n, len(codes)), dtype=bool), range(len(codes))
+    for j, code in zip(columns, codes, strict=True):
+        gate = GATES.get(code)
+        if gate is not None and batch.none(gate(batch)):
+            out[:, j] = False
+        else:
+            out[:, j] = BATCH_RULES[code](batch)
     return out

@@ -163,12 +163,16 @@ class BatchScores:
                 for n, q in zip(self.news2.tolist(), self.qsofa.tolist(), strict=True)]
 
 
-def batch_scores(cases: Cases) -> BatchScores:
+def batch_scores(cases: Cases, floors_only: bool = False) -> BatchScores:
     """`news2`, `qsofa`, `news2_floor()[0]` and `qsofa_floor` of every case at once (same numbers as one by one).
 
     A fixed number of numpy calls whatever the batch (next_findings scores ~80 variants a request on every answer):
-    the five vitals banded together as one (cases, vitals, limits) comparison."""
+    the five vitals banded together as one (cases, vitals, limits) comparison. `floors_only`: only the floors the
+    danger-sign rules read (next_findings' variants), the totals left at -1 (not computed)."""
     n = cases.n
+    if n and not (cases.age >= min(NEWS2_MIN_AGE, QSOFA_MIN_AGE)).any():  # children only: neither score applies
+        return BatchScores(np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n, np.int64),
+                           np.zeros(n, np.int64))
     values = np.column_stack([cases.vital(key) for key in _VITAL_KEYS]).reshape(n, len(_VITAL_KEYS))
     known = ~np.isnan(values)  # NaN exceeds no limit: its band is 0, then masked
     band = (values[:, :, None] > _LIMITS[None, :, :]).sum(axis=2)
@@ -177,16 +181,19 @@ def batch_scores(cases: Cases) -> BatchScores:
     altered = cases.avpu_vpu | confusion
     conscious_known = altered | (cases.avpu == 0)
     points = vital_points + np.where(altered, 3, 0)
-    all_known = known.all(axis=1) & conscious_known
     applies = (cases.age >= NEWS2_MIN_AGE) & ~cases.pregnant & ~cases.postpartum
     news2_floor = np.where(applies, points, 0)
-    news2_total = np.where(applies & all_known, points, -1)
-
     rr, sbp = values[:, _RR], values[:, _SBP]
     q_points = ((rr >= 22).astype(np.int64) + (sbp <= 100) + (altered & conscious_known))
-    q_known = known[:, _RR] & known[:, _SBP] & conscious_known
     adult = cases.age >= QSOFA_MIN_AGE
-    qsofa_total = np.where(adult & q_known, q_points, -1)
     qsofa_floor = np.where(adult, q_points, 0)
+    if floors_only:
+        unknown = np.full(n, -1, np.int64)
+        return BatchScores(unknown, unknown, news2_floor.reshape(n), qsofa_floor.reshape(n))
+
+    all_known = known.all(axis=1) & conscious_known
+    news2_total = np.where(applies & all_known, points, -1)
+    q_known = known[:, _RR] & known[:, _SBP] & conscious_known
+    qsofa_total = np.where(adult & q_known, q_points, -1)
     return BatchScores(news2_total.reshape(n), qsofa_total.reshape(n), news2_floor.reshape(n),
                        qsofa_floor.reshape(n))
