@@ -178,8 +178,9 @@ class DiagnosisEngine:
 
         model_version = self.bundle.version
         model_sha = self.bundle.manifest_sha256
-        # A request alone is its own batch of one: next_findings reuses its model columns and probabilities.
-        alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX]), (state_z, cond_z)) if n == 1 else None
+        # A request alone is its own batch of one: next_findings reuses its model columns, probabilities and rules.
+        alone = (expanded, cond_p[0], float(state_p[0, _ACUTE_INDEX]), (state_z, cond_z), fired_rows[0]) if n == 1 \
+            else None
         classes = self.condition_model.classes
         # What to ask next for the whole batch at once: its variants share one call of the danger-sign rules.
         asks = (self.next_findings.rank_many(requests, rare_alert.tolist(), alone) if next_findings

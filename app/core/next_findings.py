@@ -2,7 +2,8 @@
 the answer (value of information, issue 19). numpy only; no Qt.
 
 For each request, the candidates are the findings it leaves open: unmeasured vitals, vocabulary symptoms not
-entered, examination signs not ticked, and the pregnancy question for a woman of 10-60 years who was not asked. Each
+entered, examination signs not ticked, and the pregnancy question for a woman of 10-60 years who was not asked (a
+finding neither model nor danger-sign rule reads, such as height, could change nothing and is never tried). Each
 candidate gets a few plausible values with their probabilities given the case, from the knowledge base's conditional
 distributions mixed by the condition model's probabilities (P(value | case) = sum_c P(c | case) P(value | c, age
 band), each condition's acute and not-acute patients weighed by the state model's P(acute | case), its odds times
@@ -38,8 +39,6 @@ variants), and symptoms are taken as independent given the condition.
 
 from __future__ import annotations
 
-import bisect
-import dataclasses
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -70,19 +69,24 @@ from app.core.next_findings_variants import (
     _register_columns,
     _VitalTable,
     chunk_cases,
+    condition_words,
+    expanded_variants,
     mixture_acute,
     outcomes,
+    places,
     variant_cases,
 )
+from app.core.next_findings_variants import with_finding as with_finding  # where callers have always found it
 from app.core.probability import softmax
 from app.core.signs import signs
 from app.core.triage import TRIAGE_LABELS
 from app.core.vocabulary import STATE_LABELS, STATES
 
-_TRUE = np.ones(1, dtype=bool)
 # What the engine already has for a request it diagnosed alone: its model columns, condition probabilities and
-# P(acute), and optionally the two models' scores of its row (then not computed again).
-Alone = tuple[np.ndarray, np.ndarray, float] | tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray]]
+# P(acute), and optionally the two models' scores of its row and the danger-sign rules that fired for it (their
+# positions in red_flags.RULES), then not computed again.
+Alone = (tuple[np.ndarray, np.ndarray, float] | tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray]]
+         | tuple[np.ndarray, np.ndarray, float, tuple[np.ndarray, np.ndarray], Sequence[int]])
 
 
 class NextFindings:
@@ -164,9 +168,22 @@ class NextFindings:
         self._has_missing = np.array([bool(spec.missing) for spec in specs])
         self._input_of_column = np.repeat(np.arange(len(specs)), widths)
         self._rule_subsets = RuleSubsets()  # which danger-sign rules read which finding
+        subsets = self._rule_subsets
+        # Per candidate kind and finding, the rules that read it (bit j: rule j); the pregnancy answer is one finding.
+        self._rules_of = {kind: subsets.bits_of(kind) for kind in ("vital", "symptom", "sign")}
+        self._rules_of_pregnancy = subsets.bits_of(PREGNANCY[0]).get(PREGNANCY[1], 0)
+        # A finding neither model nor any danger-sign rule reads (height) changes nothing: never tried (its VOI is 0).
+        self._vitals_tried = [k for k, (key, _) in enumerate(self._vitals) if self._reads(("vital", key))]
+        self._symptom_tried = np.array([self._reads(("symptom", key)) for key in d.symptoms])
+        self._sign_tried = np.array([self._reads(("sign", code)) for code in d.signs])
         self._z_reference: dict[tuple[int, float], tuple[float, float]] = {}  # (input, age): median and SD
         self._padded_weights = (None if self._weights is None
                                 else np.vstack([self._weights, np.zeros((1, self._weights.shape[1]))]))
+
+    def _reads(self, finding: tuple[str, str]) -> bool:
+        """Whether a model input or a danger-sign rule reads `finding` (a rule that may read anything: yes)."""
+        inputs = self._rule_subsets.inputs
+        return (finding in self._raw_column or any(i is None or finding in i for i in inputs))
 
     # --- candidates -------------------------------------------------------------------------------------------
 
@@ -184,32 +201,34 @@ class NextFindings:
             acute_p = mixture_acute(acute_p)  # the model's P(acute) recalibrated for an open request
             w = np.concatenate([w * (1.0 - acute_p), w * acute_p])
         out: list[Candidate] = []
-        wanted = [k for k, (key, _) in enumerate(self._vitals) if key not in request.vitals]
+        vitals = self._vitals
+        wanted = [k for k in self._vitals_tried if vitals[k][0] not in request.vitals]
         if wanted:
             grids = vital_table.quantiles(w, wanted)  # as the vital is written: its plausible range, its decimals
-            never = np.isnan(grids).any(axis=1).tolist()  # never measured in any condition of this band
-            for (key, _), picks, skip in zip(self._vitals, grids.tolist(), never, strict=True):
-                if not skip and key not in request.vitals:
-                    out.append(Candidate(key, "vital", _merged(picks)))
+            never = np.isnan(grids[:, 0]).tolist()  # never measured in any condition of this band (a NaN row)
+            picks = grids.tolist()
+            for k in wanted:
+                if not never[k]:
+                    out.append(Candidate(vitals[k][0], "vital", _merged(picks[k])))
         # Each symptom's intensities in slices (`_symptom_slices`), each slice's probability and mean intensity.
         by_level = w @ symptom_levels  # (symptoms x INTENSITY_LEVELS,): P(symptom at that intensity | case)
         mass = np.add.reduceat(by_level, self._slice_start)
         mean = np.add.reduceat(by_level * self._level_of, self._slice_start) / np.maximum(mass, 1e-300)
-        value = np.clip(np.rint(mean), self._slice_low, self._slice_high).astype(np.int64).tolist()
+        value = np.minimum(np.maximum(np.rint(mean), self._slice_low), self._slice_high).astype(np.int64).tolist()
         mass_list = mass.tolist()
         # Only the few symptoms and signs likely enough and not given are looked at one by one.
         p_symptom = w @ symptom_p
-        open_symptoms = p_symptom >= floor
+        open_symptoms = (p_symptom >= floor) & self._symptom_tried
         given = [self._symptom_of[k] for k in request.symptoms if k in self._symptom_of]
         open_symptoms[given] = False
-        slices_of = self._slices_of
+        slices_of, symptoms = self._slices_of, self._symptoms
         for j in np.flatnonzero(open_symptoms[self._symptom_columns]).tolist():
-            key, column = self._symptoms[j]
-            values = tuple((value[k], mass_list[k]) for k in slices_of[column] if mass_list[k] >= MIN_VALUE_P)
+            key, column = symptoms[j]
+            values = tuple([(value[k], mass_list[k]) for k in slices_of[column] if mass_list[k] >= MIN_VALUE_P])
             if values:
                 out.append(Candidate(key, "symptom", values))
         p_sign = w @ sign_p
-        open_signs = p_sign >= floor
+        open_signs = (p_sign >= floor) & self._sign_tried
         found = [self._sign_of[c] for c in request.signs if c in self._sign_of]
         open_signs[found] = False
         for j in np.flatnonzero(open_signs[self._sign_columns]).tolist():
@@ -220,8 +239,8 @@ class NextFindings:
         if request.sex == "F" and low <= request.age <= high and request.pregnancy is None:
             p = w @ d.pregnancy_p[:, band, :]
             p = p / max(float(p.sum()), 1e-12)
-            weeks = float(np.clip(round(float(w @ d.weeks[:, band])), 1, 45))
-            days = float(np.clip(round(float(w @ d.days[:, band])), 0, 42))
+            weeks = float(min(max(round(float(w @ d.weeks[:, band])), 1), 45))  # np.clip's values, without its call
+            days = float(min(max(round(float(w @ d.days[:, band])), 0), 42))
             made = {"pregnant": Pregnancy("pregnant", weeks=weeks),
                     "postpartum": Pregnancy("postpartum", days_since_delivery=days),
                     "not_pregnant": Pregnancy("not_pregnant")}
@@ -269,8 +288,12 @@ class NextFindings:
                 row += n
                 continue
             j, spec = at
-            rows.extend(range(row, row + n))
-            inputs.extend([j] * n)
+            if n == 1:  # a sign, a symptom's one slice
+                rows.append(row)
+                inputs.append(j)
+            else:
+                rows.extend(range(row, row + n))
+                inputs.extend([j] * n)
             row += n
             if spec.kind == "vital_z":  # FeatureSpec.z_score's own formula, its two look-ups made once per vital
                 reference = self._z_reference.get((j, request.age))
@@ -291,26 +314,9 @@ class NextFindings:
 
     def expand_variants(self, base_expanded: np.ndarray, raw: np.ndarray,
                         changed: Sequence[tuple[int, int]]) -> np.ndarray:
-        """`features.expand(raw)` for rows that differ from the first in the `changed` cells only: the first row's
-        columns copied, and only the changed inputs' columns written again (a band one-hot, the linear term, the
-        "not measured" column), as `FeatureSchema.expand` writes them (a test holds the two equal)."""
-        out = np.repeat(base_expanded, raw.shape[0], axis=0)
-        specs = self.engine.features.specs
-        first = self._first_column
-        for row, j in changed:
-            spec = specs[j]
-            at = first[j]
-            x = float(raw[row, j])
-            out[row, at:at + spec.width] = 0.0
-            if x != x:  # NaN: not measured
-                if not spec.missing:
-                    raise ValueError(f"{spec.name} is required by the model but missing")
-                out[row, at + spec.width - 1] = 1.0  # the "not measured" column is the input's last
-                continue
-            out[row, at + bisect.bisect_right(spec.cuts, x)] = 1.0
-            if spec.linear_scale is not None:
-                out[row, at + len(spec.cuts) + 1] = x / spec.linear_scale
-        return out
+        """`features.expand(raw)` for rows that differ from the first in the `changed` cells only
+        (`expanded_variants`)."""
+        return expanded_variants(self.engine.features.specs, self._first_column, base_expanded, raw, changed)
 
     def variant_outcomes(self, request: DiagnoseRequest, candidates: Sequence[Candidate], rare_alert: bool,
                          base: np.ndarray | None = None, base_expanded: np.ndarray | None = None) -> Outcomes:
@@ -355,7 +361,7 @@ class NextFindings:
         if not len(rows):
             return out[:, :self._n_states], out[:, self._n_states:]
         measured = ~np.isnan(x)
-        if not (measured | self._has_missing[inputs]).all():
+        if not measured.all() and not (measured | self._has_missing[inputs]).all():
             j = int(inputs[~(measured | self._has_missing[inputs])][0])
             raise ValueError(f"{self.engine.features.specs[j].name} is required by the model but missing")
         # The input's band (the number of its cuts at or below the value, as `FeatureSchema.expand` counts them),
@@ -368,24 +374,35 @@ class NextFindings:
         term = np.where(has_linear, x / self._linear_scale[inputs], 0.0).astype(np.float32).astype(np.float64)
         # What each changed input adds to its request's scores now: the weights of its few non-zero columns (each
         # request's columns are sparse), summed per (request, input) in column order; 0 for an input without any.
+        # Each sum is its one or two terms gathered and added in that order (np.add.reduceat costs ~0.35 us a group).
         x0 = base_expanded.astype(np.float64)
         at, columns = np.nonzero(x0)
         n_inputs = len(self._width)
         key = at * n_inputs + self._input_of_column[columns]
-        groups = np.flatnonzero(np.concatenate((_TRUE, key[1:] != key[:-1])))
-        sums = np.add.reduceat(x0[at, columns, None] * weights[columns], groups, axis=0)
-        keys = key[groups]
-        wanted = owners * n_inputs + inputs
-        if keys.size:
-            position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-            old = np.where((keys[position] == wanted)[:, None], sums[position], 0.0)
-        else:
-            old = np.zeros((len(wanted), weights.shape[1]))
+        place, depth = places(key)
+        table = np.full((x0.shape[0] * n_inputs, depth), len(key))  # its terms' positions; len(key): a zero term
+        table[key, place] = np.arange(len(key))
+        terms = np.zeros((len(key) + 1, weights.shape[1]))
+        np.multiply(x0[at, columns, None], weights[columns], out=terms[:-1])
+        picked = table[owners * n_inputs + inputs]
+        old = terms[picked[:, 0]]
+        for k in range(1, depth):
+            old += terms[picked[:, k]]
         padded = self._padded_weights
         delta = padded[ones] + term[:, None] * padded[linear] - old
-        # The cells come row by row (a pregnancy answer changes up to three inputs of its row): sum per row.
-        starts = np.flatnonzero(np.concatenate((_TRUE, rows[1:] != rows[:-1])))
-        out[rows[starts]] += np.add.reduceat(delta, starts, axis=0)
+        # The cells come row by row (a pregnancy answer changes up to three inputs of its row): sum per row, in the
+        # cells' order.
+        place, depth = places(rows)
+        if depth == 1:
+            out[rows] += delta
+        else:
+            first_cell = place == 0
+            starts, group = np.flatnonzero(first_cell), np.cumsum(first_cell) - 1
+            sums = delta[starts]
+            for k in range(1, depth):
+                later = place == k
+                sums[group[later]] += delta[later]
+            out[rows[starts]] += sums
         return out[:, :self._n_states], out[:, self._n_states:]
 
     # --- ranking ----------------------------------------------------------------------------------------------
@@ -420,7 +437,7 @@ class NextFindings:
         features = self.engine.features
         if alone is not None and len(requests) == 1:
             expanded, cond_ps, acute_ps = alone[0], [alone[1]], [alone[2]]
-            base_scores = alone[3] if len(alone) == 4 else None
+            base_scores = alone[3] if len(alone) >= 4 else None
         else:
             expanded = features.expand(np.vstack([features.raw_matrix([r]) for r in requests]))
             # The models on each request's one row, as `diagnose` runs them (see `rank`), then softmax by row.
@@ -438,10 +455,13 @@ class NextFindings:
             lists_of.append(candidates)
             size = 1 + sum(len(c.values) for c in candidates)
             rows, inputs, x = self._changes(request, candidates)
-            cells.append((rows + offset, inputs, x))
+            cells.append((rows + offset if offset else rows, inputs, x))
             sizes.append(size)
             offset += size
-        if self._weights is not None:
+        if self._weights is not None and len(requests) == 1:
+            scores = self._scores(expanded, sizes, cells[0][0], np.zeros_like(cells[0][0]), cells[0][1], cells[0][2],
+                                  base_scores)
+        elif self._weights is not None:
             scores = self._scores(expanded, sizes, np.concatenate([c[0] for c in cells]),
                                   np.repeat(np.arange(len(requests)), [len(c[0]) for c in cells]),
                                   np.concatenate([c[1] for c in cells]), np.concatenate([c[2] for c in cells]),
@@ -454,8 +474,13 @@ class NextFindings:
                 parts.append((self.engine.state_model.scores(variants), self.engine.condition_model.scores(variants)))
             scores = (np.vstack([a for a, _ in parts]), np.vstack([b for _, b in parts]))
         alerts = np.repeat(np.asarray(rare_alerts, dtype=bool), sizes)
-        both = outcomes(self.engine, [], alerts, chunk_cases(requests, lists_of), model_scores=scores,
-                        rules=self._rules_for(requests[0], lists_of[0]) if len(requests) == 1 else None)
+        cases = chunk_cases(requests, lists_of, sizes)
+        if len(requests) == 1:  # the desktop's one patient: only the rules its candidates reach, its list whole
+            fired = alone[4] if alone is not None and len(alone) == 5 else None
+            both = outcomes(self.engine, [], alerts, cases, model_scores=scores,
+                            rules=self._rules_for(requests[0], lists_of[0], fired))
+            return [self._ranked(lists_of[0], both, floor, limit)]
+        both = outcomes(self.engine, [], alerts, cases, model_scores=scores)
         prepared = list(zip(lists_of, sizes, strict=True))
         lists: list[list[dict[str, Any]]] = []
         start = 0
@@ -466,17 +491,24 @@ class NextFindings:
                                                            both.danger[part]), floor, limit))
         return lists
 
-    def _rules_for(self, request: DiagnoseRequest,
-                   candidates: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    def _rules_for(self, request: DiagnoseRequest, candidates: Sequence[Candidate],
+                   request_fired: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, bool] | None:
         """For one request's variants: which of the rules no candidate's finding reaches fire for the request (each
         rule's one-request form), the rules that read a finding some candidate changes (only those are evaluated
         over the variants), whether those read NEWS2 / qSOFA; None when every rule must be evaluated anyway
-        (`next_findings_rules.py`)."""
-        subset = self._rule_subsets.subset(
-            {PREGNANCY if c.kind == "pregnancy" else (c.kind, c.finding) for c in candidates})
+        (`next_findings_rules.py`). `request_fired`: the rules the engine found firing for the request (positions in
+        red_flags.RULES, each rule's one-request form), then not evaluated again."""
+        rules_of, pregnancy = self._rules_of, self._rules_of_pregnancy
+        bits = 0
+        for c in candidates:  # the rules reading each changed finding (bits), without a set of the findings
+            bits |= pregnancy if c.kind == "pregnancy" else rules_of[c.kind].get(c.finding, 0)
+        subset = self._rule_subsets.of_bits(bits)
         if not subset.others:
             return None
         fired = np.zeros(len(subset.needed), dtype=bool)  # the needed rules' come from the variants' batch
+        if request_fired is not None:
+            fired[list(request_fired)] = True
+            return fired, subset.needed, subset.with_scores
         rules = red_flags.RULES
         for j in subset.others:  # the others, each in its one-request form (tests/core/test_engine_batch.py)
             fired[j] = rules[j].applies(request)
@@ -508,18 +540,18 @@ class NextFindings:
         owner = np.repeat(np.arange(n), sizes) + np.arange(4)[:, None] * n
         changes = np.bincount(owner.ravel(), weights=(p * effects).ravel(), minlength=4 * n).reshape(4, n)
         voi = (np.asarray(WEIGHTS) @ changes / SCALE).tolist()
-        order = sorted(range(n), key=lambda i: -voi[i])  # stable: vitals, symptoms, signs, pregnancy
+        order = sorted(range(n), key=voi.__getitem__, reverse=True)  # stable: vitals, symptoms, signs, pregnancy
         cap = limit if limit is not None else (MAX_IN_EMERGENCY if emergency else MAX_FINDINGS)
         result: list[dict[str, Any]] = []
-        start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        start = [0, *itertools.accumulate(sizes)]
+        triage, state, top_condition = changes[0] + changes[1], changes[2], changes[3]
         for i in order:
             if voi[i] < floor or voi[i] <= 0 or len(result) >= cap:
                 break
             c = candidates[i]
-            span = slice(int(start[i]), int(start[i + 1]))
-            could = [name for name, e in zip(("triage", "state", "top_condition"),
-                                             (changes[0, i] + changes[1, i], changes[2, i], changes[3, i]),
-                                             strict=True) if e > 0]
+            span = slice(start[i], start[i + 1])
+            could = [name for name, e in (("triage", triage[i]), ("state", state[i]), ("top_condition",
+                                                                                     top_condition[i])) if e > 0]
             result.append({"finding": c.finding, "kind": c.kind,
                            "why": self._why(c, effects[:, span], p[span], lvl[span], st[span], top[span],
                                             emergency),
@@ -531,9 +563,10 @@ class NextFindings:
     def _why(self, c: Candidate, effects: np.ndarray, p: np.ndarray, lvl: np.ndarray, st: np.ndarray,
              top: np.ndarray, emergency: bool) -> dict[str, str]:
         """The headline effect (the first kind of change any value has) with its most likely value."""
-        e = int(np.argmax(effects.any(axis=1)))
-        hits = np.nonzero(effects[e])[0]
-        k = int(hits[np.argmax(p[hits])])
+        rows = effects.tolist()  # (4 effects, a few values): plain Python beats numpy calls on these
+        e = next((i for i, row in enumerate(rows) if any(row)), 0)
+        chance = p.tolist()
+        k = max((i for i, hit in enumerate(rows[e]) if hit), key=chance.__getitem__)  # the first most likely
         value = c.values[k][0]
         es_if, en_if = self._condition_words(c, value)
         if emergency:
@@ -559,39 +592,4 @@ class NextFindings:
                 "en": f"{prefix_en}{en_if}, the most likely condition would become {name['en']}."}
 
     def _condition_words(self, c: Candidate, value: Any) -> tuple[str, str]:
-        """"With SpO2 at 86 %" / "If neck stiffness is present" in the clinic's words, es and en."""
-        vocabulary = self.engine.vocabulary
-        if c.kind == "vital":
-            vital = vocabulary.vital(c.finding)
-            shown = f"{value:.{vital.decimals}f}"
-            return (f"Con {vital.label['es']} en {shown} {vital.unit['es']}",
-                    f"With {vital.label['en']} at {shown} {vital.unit['en']}")
-        if c.kind == "pregnancy":
-            status = value.status
-            if status == "pregnant":
-                weeks = f"{value.weeks:.0f}"
-                return f"Si está embarazada ({weeks} semanas)", f"If she is pregnant ({weeks} weeks)"
-            if status == "postpartum":
-                return "Si tuvo un parto reciente", "If she gave birth recently"
-            return "Si no está embarazada", "If she is not pregnant"
-        if c.kind == "sign":
-            label = signs().sign(c.finding).label
-            return f"Si encuentra «{_lower_first(label['es'])}»", f"If you find '{_lower_first(label['en'])}'"
-        label = vocabulary.symptom(c.finding).label
-        return f"Si hay {_lower_first(label['es'])}", f"If {_lower_first(label['en'])} is present"
-
-
-def _lower_first(text: str) -> str:
-    # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("SpO2", "IMCI") keeps its capitals.
-    return text[:1].lower() + text[1:] if text[1:2].islower() else text
-
-
-def with_finding(request: DiagnoseRequest, c: Candidate, value: Any) -> DiagnoseRequest:
-    """`request` with the finding set to `value`."""
-    if c.kind == "vital":
-        return dataclasses.replace(request, vitals={**request.vitals, c.finding: value})
-    if c.kind == "symptom":
-        return dataclasses.replace(request, symptoms={**request.symptoms, c.finding: value})
-    if c.kind == "sign":
-        return dataclasses.replace(request, signs=(*request.signs, c.finding))
-    return dataclasses.replace(request, pregnancy=value)
+        return condition_words(self.engine.vocabulary, c, value)

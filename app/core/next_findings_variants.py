@@ -5,10 +5,12 @@ ranks them)."""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -17,8 +19,9 @@ from app.core import red_flags, red_flags_batch, scores
 from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
-from app.core.features import FeatureSchema
+from app.core.features import FeatureSchema, FeatureSpec
 from app.core.probability import softmax
+from app.core.signs import signs
 from app.core.vocabulary import STATES, Vocabulary, urgency
 
 
@@ -47,6 +50,8 @@ class DiagnosisEngine(Protocol):
     def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray: ...
 
     def model_emergency(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray: ...
+
+    def _model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray: ...
 
 
 MAX_FINDINGS = 5
@@ -102,9 +107,9 @@ def mixture_acute(acute_p: float) -> float:
     return odds / (1.0 - acute_p + odds) if acute_p < 1.0 else 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One finding the request leaves open, with its plausible values and their probabilities given the case."""
+class Candidate(NamedTuple):
+    """One finding the request leaves open, with its plausible values and their probabilities given the case (a
+    named tuple: ~35 are made for every answer, at half a frozen dataclass's cost)."""
 
     finding: str
     kind: str  # "vital" | "symptom" | "sign" | "pregnancy"
@@ -148,19 +153,36 @@ def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_
     else:
         request_fired, needed, with_scores = rules
         fired = np.repeat(request_fired[None, :], cases.n, axis=0)
-        if needed.any():
-            codes = tuple(code for code, k in zip(red_flags.CODES, needed.tolist(), strict=True) if k)
+        codes, columns = _needed_codes(needed)
+        if codes:
             zero = np.zeros(cases.n, dtype=np.int64)  # no rule evaluated reads the scores: not computed
-            batch = scores.batch_scores(cases) if with_scores else scores.BatchScores(zero, zero, zero, zero)
-            fired[:, needed] = red_flags_batch.fired_matrix(cases, batch, codes)
-    rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
-    model_level = np.where(engine.model_emergency(state_p, cond_p), 2,
-                           np.where(engine.model_risk(state_p, cond_p), 1, 0))
-    level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
+            batch = (scores.batch_scores(cases, floors_only=True) if with_scores  # the rules read only the floors
+                     else scores.BatchScores(zero, zero, zero, zero))
+            red_flags_batch.fired_matrix(cases, batch, codes, fired, columns)
+    rules_level = (fired * red_flags.LEVEL_RANKS).max(axis=1)  # (0/1 times a rank: np.where's numbers)
     model_state = np.argmax(state_p, axis=1)
+    # 2 where `model_emergency`, else 1 where `model_risk`, else 0, the two sharing their sums (the engine's own).
+    model_level = engine._model_levels(state_p, cond_p, model_state)
+    level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
     state = np.where(level == 2, _ACUTE,
                      np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC]), _CHRONIC, model_state))
     return Outcomes(level, state, np.argmax(cond_p, axis=1), fired & _EMERGENCY_RULES)
+
+
+def _needed_codes(needed: np.ndarray) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The codes and positions of the `needed` rules (a request's subset recurs: kept, at most a few thousand)."""
+    key = needed.tobytes()
+    made = _CODES_OF.get(key)
+    if made is None:
+        columns = tuple(np.flatnonzero(needed).tolist())
+        made = tuple(red_flags.CODES[j] for j in columns), columns
+        if len(_CODES_OF) >= 4096:
+            _CODES_OF.clear()
+        _CODES_OF[key] = made
+    return made
+
+
+_CODES_OF: dict[bytes, tuple[tuple[str, ...], tuple[int, ...]]] = {}
 
 
 def variant_cases(request: DiagnoseRequest, candidates: Sequence[Candidate]) -> Cases:
@@ -170,20 +192,22 @@ def variant_cases(request: DiagnoseRequest, candidates: Sequence[Candidate]) -> 
     return chunk_cases([request], [candidates])
 
 
-def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequence[Candidate]]) -> Cases:
+def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequence[Candidate]],
+                sizes: Sequence[int] | None = None) -> Cases:
     """`variant_cases` of each request, one after another, as one batch: the requests' columns read once, each
-    copied once per variant, and each variant's one changed cell written."""
-    base = Cases(requests)
-    sizes = [1 + sum(len(c.values) for c in cs) for cs in candidates]
-    v = object.__new__(Cases)  # the same attributes Cases.__init__ sets, tiled
-    v.n = sum(sizes)
-    repeats: int | list[int] = v.n if len(requests) == 1 else sizes  # one request: a plain repeat costs less
-    for name in ("age", "female", "duration", "avpu", "pregnant", "postpartum", "weeks", "days_since_delivery",
-                 "_symptoms", "_vitals", "_signs"):
-        setattr(v, name, np.repeat(getattr(base, name), repeats, axis=0))
-    if len(requests) == 1:
-        v.requests, v.pregnancy_status = [requests[0]] * v.n, base.pregnancy_status * v.n
+    copied once per variant, and each variant's one changed cell written. `sizes`: each request's rows (1 + its
+    candidates' values), when the caller has them."""
+    if sizes is None:
+        sizes = [1 + sum(len(c.values) for c in cs) for cs in candidates]
+    if len(requests) == 1:  # the desktop's one patient: its rows filled directly, no one-row batch to tile
+        v = _one_request_rows(requests[0], sizes[0])
     else:
+        base = Cases(requests)
+        v = object.__new__(Cases)  # the same attributes Cases.__init__ sets, tiled
+        v.n = sum(sizes)
+        for name in ("age", "female", "duration", "avpu", "pregnant", "postpartum", "weeks", "days_since_delivery",
+                     "_symptoms", "_vitals", "_signs"):
+            setattr(v, name, np.repeat(getattr(base, name), sizes, axis=0))
         v.requests = [r for r, size in zip(requests, sizes, strict=True) for _ in range(size)]
         v.pregnancy_status = [s for s, size in zip(base.pregnancy_status, sizes, strict=True) for _ in range(size)]
     # Cell by cell: for a hundred cells, numpy's scalar writes cost less than building index arrays.
@@ -218,6 +242,35 @@ def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequen
     return v
 
 
+def _one_request_rows(request: DiagnoseRequest, n: int) -> Cases:
+    """`Cases([request] * n)`, each attribute filled in one call (Cases.__init__'s values, not its per-row reads)."""
+    v = object.__new__(Cases)
+    v.n, v.requests = n, [request] * n
+    p = request.pregnancy
+    status = None if p is None else p.status
+    v.pregnancy_status = [status] * n
+    nan = _cases.NAN
+    # The numbers and the flags as the rows of two arrays (one call each, not one a column).
+    v.age, v.duration, v.weeks, v.days_since_delivery = np.repeat(np.array(
+        [[request.age], [nan if request.duration_days is None else request.duration_days],
+         [nan if p is None or p.weeks is None else p.weeks],
+         [nan if p is None or p.days_since_delivery is None else p.days_since_delivery]], np.float64), n, axis=1)
+    v.female, v.pregnant, v.postpartum = np.repeat(np.array(
+        [[request.sex == "F"], [status == "pregnant"], [status == "postpartum"]], np.bool_), n, axis=1)
+    v.avpu = np.full(n, _cases.AVPU_INDEX[request.consciousness], np.int64)
+    # Each key's column looked up (a new key gets one) before the matrices are sized, as Cases' `_dense` does.
+    symptoms = [_cases._SYMPTOMS[k] for k in request.symptoms]
+    vitals = [_cases._VITALS[k] for k in request.vitals]
+    signs = [_cases._SIGNS[c] for c in request.signs]
+    v._symptoms = np.zeros((n, len(_cases._SYMPTOMS)), np.int64)
+    v._symptoms[:, symptoms] = list(request.symptoms.values())
+    v._vitals = np.full((n, len(_cases._VITALS)), _cases.NAN)
+    v._vitals[:, vitals] = list(request.vitals.values())
+    v._signs = np.zeros((n, len(_cases._SIGNS)), np.bool_)
+    v._signs[:, signs] = True
+    return v
+
+
 def _register_columns(symptoms: Sequence[str], vitals: Sequence[str], sign_codes: Sequence[str]) -> None:
     """Give every key a variant can set its column in the process-wide index of app/core/cases.py, so the columns
     of a one-request batch already hold it."""
@@ -245,6 +298,10 @@ class _VitalTable:
     last: np.ndarray  # (vitals,): each vital's last value (end - 1)
     targets: np.ndarray  # (vitals x GRID_LEVELS,): k + level, what `quantiles` searches for
     by_column: np.ndarray  # `counts` in column order: one vital's columns are one block of memory
+    spans: tuple[tuple[int, int], ...]  # (first, end) of each vital, as Python ints
+    shift: np.ndarray  # `vital` as floats (the same numbers, added without a cast)
+    first_column: np.ndarray  # `first` as a column, and `last`
+    last_column: np.ndarray
 
     @classmethod
     def of(cls, q: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray) -> _VitalTable:
@@ -270,8 +327,10 @@ class _VitalTable:
         end = np.r_[starts[1:], sum(len(v) for v in values)].astype(np.int64)
         targets = (np.asarray(GRID_LEVELS)[None, :] + np.arange(n_vitals)[:, None]).ravel()
         counts = np.ascontiguousarray(np.hstack(columns))
-        return cls(counts, np.concatenate(values), starts, np.concatenate(vital).astype(np.int64), end, end - 1,
-                   targets, np.asfortranarray(counts))
+        vital_of = np.concatenate(vital).astype(np.int64)
+        return cls(counts, np.concatenate(values), starts, vital_of, end, end - 1, targets, np.asfortranarray(counts),
+                   tuple(zip(starts.tolist(), end.tolist(), strict=True)), vital_of.astype(np.float64),
+                   starts[:, None].copy(), (end - 1)[:, None].copy())
 
     def quantiles(self, w: np.ndarray, wanted: Sequence[int] | None = None) -> np.ndarray:
         """(vitals, GRID_LEVELS): each vital's quantiles at GRID_LEVELS in the mixture of rows weighted by `w`, as
@@ -281,18 +340,19 @@ class _VitalTable:
             mass = w @ self.counts
         else:
             mass = np.zeros(self.counts.shape[1])
+            spans = self.spans
             for k in wanted:
-                a, b = int(self.first[k]), int(self.end[k])
+                a, b = spans[k]
                 mass[a:b] = w @ self.by_column[:, a:b]
         padded = np.concatenate((_ZERO, np.cumsum(mass)))  # running mass, 0 first
         running = padded[1:]
         before = padded[self.first]  # running mass before each vital's first value
         total = padded[self.end] - before
         # One search for all vitals: each vital's running share, in [0, 1], shifted by its number (k + share).
-        share = (running - before[self.vital]) / np.where(total > 0, total, 1.0)[self.vital] + self.vital
+        share = (running - before[self.vital]) / np.where(total > 0, total, 1.0)[self.vital] + self.shift
         index = np.searchsorted(share, self.targets).reshape(len(self.first), -1)
-        index = np.clip(index, self.first[:, None], self.last[:, None])
-        out = self.values[np.minimum(index, len(self.values) - 1)]
+        # Within the vital's own values (np.clip's Python wrapper costs more than the two ufuncs).
+        out: np.ndarray = self.values[np.minimum(np.maximum(index, self.first_column), self.last_column)]
         out[total <= 0] = np.nan
         return out
 
@@ -315,7 +375,80 @@ def _additive_weights(engine: DiagnosisEngine, width: int) -> np.ndarray | None:
 
 def _merged(values: list[float]) -> tuple[tuple[float, float], ...]:
     """The grid's values with their slices' shares (GRID_WEIGHTS), equal values (adjacent: the grid ascends) merged."""
-    merged: dict[float, float] = {}
+    merged: list[tuple[float, float]] = []
+    last, share = values[0], 0.0
     for value, weight in zip(values, GRID_WEIGHTS, strict=True):
-        merged[value] = merged.get(value, 0.0) + weight
-    return tuple(merged.items())
+        if value != last:
+            merged.append((last, share))
+            last, share = value, 0.0
+        share += weight  # 0.0 + the first share, then the next ones: as a running total per value
+    merged.append((last, share))
+    return tuple(merged)
+
+
+def expanded_variants(specs: Sequence[FeatureSpec], first: Sequence[int], base_expanded: np.ndarray, raw: np.ndarray,
+                      changed: Sequence[tuple[int, int]]) -> np.ndarray:
+    """`features.expand(raw)` for rows that differ from the first in the `changed` cells only: the first row's
+    columns copied, and only the changed inputs' columns written again (a band one-hot, the linear term, the
+    "not measured" column), as `FeatureSchema.expand` writes them (a test holds the two equal)."""
+    out = np.repeat(base_expanded, raw.shape[0], axis=0)
+    for row, j in changed:
+        spec = specs[j]
+        at = first[j]
+        x = float(raw[row, j])
+        out[row, at:at + spec.width] = 0.0
+        if x != x:  # NaN: not measured
+            if not spec.missing:
+                raise ValueError(f"{spec.name} is required by the model but missing")
+            out[row, at + spec.width - 1] = 1.0  # the "not measured" column is the input's last
+            continue
+        out[row, at + bisect.bisect_right(spec.cuts, x)] = 1.0
+        if spec.linear_scale is not None:
+            out[row, at + len(spec.cuts) + 1] = x / spec.linear_scale
+    return out
+
+
+def condition_words(vocabulary: Vocabulary, c: Candidate, value: Any) -> tuple[str, str]:
+    """"With SpO2 at 86 %" / "If neck stiffness is present" in the clinic's words, es and en."""
+    if c.kind == "vital":
+        vital = vocabulary.vital(c.finding)
+        shown = f"{value:.{vital.decimals}f}"
+        return (f"Con {vital.label['es']} en {shown} {vital.unit['es']}",
+                f"With {vital.label['en']} at {shown} {vital.unit['en']}")
+    if c.kind == "pregnancy":
+        status = value.status
+        if status == "pregnant":
+            weeks = f"{value.weeks:.0f}"
+            return f"Si está embarazada ({weeks} semanas)", f"If she is pregnant ({weeks} weeks)"
+        if status == "postpartum":
+            return "Si tuvo un parto reciente", "If she gave birth recently"
+        return "Si no está embarazada", "If she is not pregnant"
+    if c.kind == "sign":
+        label = signs().sign(c.finding).label
+        return f"Si encuentra «{_lower_first(label['es'])}»", f"If you find '{_lower_first(label['en'])}'"
+    label = vocabulary.symptom(c.finding).label
+    return f"Si hay {_lower_first(label['es'])}", f"If {_lower_first(label['en'])} is present"
+
+
+def places(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """For ascending `keys`: each key's place among the equal keys (0 for the first), and the most equal keys."""
+    if not len(keys):
+        return keys, 1
+    place = np.arange(len(keys)) - np.searchsorted(keys, keys)
+    return place, int(place.max()) + 1
+
+
+def _lower_first(text: str) -> str:
+    # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("SpO2", "IMCI") keeps its capitals.
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def with_finding(request: DiagnoseRequest, c: Candidate, value: Any) -> DiagnoseRequest:
+    """`request` with the finding set to `value`."""
+    if c.kind == "vital":
+        return dataclasses.replace(request, vitals={**request.vitals, c.finding: value})
+    if c.kind == "symptom":
+        return dataclasses.replace(request, symptoms={**request.symptoms, c.finding: value})
+    if c.kind == "sign":
+        return dataclasses.replace(request, signs=(*request.signs, c.finding))
+    return dataclasses.replace(request, pregnancy=value)
