@@ -156,7 +156,7 @@ BATCH_RULES: dict[str, Predicate] = {
         "dificultad_respirar") >= 3),
     "TEMPERATURE_EXTREME": lambda b: (b.v("temperature_c") <= 35.0) | (b.v("temperature_c") >= 40.0),
     "INFANT_FEVER": lambda b: (b.c.age < 0.25) & b.fever,
-    "MENINGISM": lambda b: (b.s("rigidez_nuca") >= 1) & b.fever,
+    "MENINGISM": lambda b: ((b.s("rigidez_nuca") >= 1) | b.sign("bulging_fontanelle")) & b.fever,
     "STROKE_SIGNS": lambda b: ((b.s("debilidad_unilateral") >= 3) | (b.s("dificultad_hablar") >= 3)
                                | ((b.s("debilidad_unilateral") >= 1) & (b.s("dificultad_hablar") >= 1)))
     & b.c.recent(7),

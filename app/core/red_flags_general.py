@@ -98,11 +98,14 @@ GENERAL_RULES: tuple[RedFlagRule, ...] = (
     ),
     RedFlagRule(
         "MENINGISM",
-        {"es": "Fiebre con rigidez de nuca: sospecha de meningitis.",
-         "en": "Fever with neck stiffness: suspected meningitis."},
-        "NICE NG240 (suspected bacterial meningitis: urgent transfer)",
+        {"es": "Fiebre con rigidez de nuca o fontanela abombada: sospecha de meningitis.",
+         "en": "Fever with neck stiffness or a bulging fontanelle: suspected meningitis."},
+        # In a baby the fontanelle bulges where an older patient's neck stiffens: a 6-month-old with fever and a
+        # bulging fontanelle was NO URGENTE, since only the young-infant rule (under 2 months) read the sign.
+        "NICE NG240 (suspected bacterial meningitis: urgent transfer; bulging fontanelle in babies); "
+        "NICE NG143 (fever in under 5s: bulging fontanelle is a red feature)",
         EMERGENCIA,
-        lambda r: _s(r, "rigidez_nuca") >= 1 and _fever(r),
+        lambda r: (_s(r, "rigidez_nuca") >= 1 or _sign(r, "bulging_fontanelle")) and _fever(r),
     ),
     RedFlagRule(
         "STROKE_SIGNS",
