@@ -64,6 +64,9 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
     weeks: dict[tuple[int, int, int], list[float]] = {}
     days: dict[tuple[int, int, int], list[float]] = {}
     measured: dict[tuple[int, int, int, int], list[float]] = {}
+    # Format 2: a vital with a healthy value by age (the knowledge base's `reference`, as the models' z-scores) is
+    # tabulated as z-scores, so its quantiles hold for every age of a band and are read at the patient's age.
+    references = [_reference(v.reference) for v in kb.vitals]
     s_index = {k: j for j, k in enumerate(symptoms)}
     g_index = {k: j for j, k in enumerate(signs)}
     for i, condition in enumerate(kb.conditions):
@@ -86,6 +89,12 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
                 for j, key in enumerate(vitals):
                     value = request.get("vitals", {}).get(key)
                     if value is not None:
+                        reference = references[j]
+                        if reference is not None:  # as a z-score against the healthy value at the patient's age
+                            ages, medians, sds = reference
+                            age = float(request["age"])
+                            value = (float(value) - float(np.interp(age, ages, medians))) / float(
+                                np.interp(age, ages, sds))
                         measured.setdefault((*cell, j), []).append(float(value))
                 status = (request.get("pregnancy") or {}).get("status")
                 if status in PREGNANCY_VALUES:
@@ -145,10 +154,28 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
         "sign_p": sign_p,
         "vitals": np.array(vitals),
         "vital_q": vital_q,
+        "vital_reference": _reference_array(references),
         "pregnancy_p": pregnancy_p,
         "weeks": mean_weeks,
         "days": mean_days,
     }
+
+
+def _reference(rows: tuple[tuple[float, float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    if not rows:
+        return None
+    table = np.asarray(rows, dtype=np.float64)
+    return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+
+def _reference_array(references: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]) -> np.ndarray:
+    """(vitals, anchors, 3): each vital's (age, median, sd) anchors, NaN-padded; all NaN: stored as values."""
+    most = max((len(r[0]) for r in references if r is not None), default=0)
+    out = np.full((len(references), most, 3), np.nan)
+    for j, r in enumerate(references):
+        if r is not None:
+            out[j, :len(r[0])] = np.column_stack(r)
+    return out
 
 
 def write_findings(folder: Path, kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION) -> dict[str, Any]:

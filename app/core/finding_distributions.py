@@ -22,11 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 FINDINGS_FILE = "findings.npz"
-FINDINGS_FORMAT = 1
+# 2: the vitals with a healthy value by age (heart and breathing rates, pressures, weight, height, MUAC) are stored
+# as z-scores against it, and read back at the patient's own age. An age band spans years over which these change
+# (5 to 17 years: 18 to 60 kg), so absolute quantiles offered a 14-year-old "weight 13.5 kg" and a 5-year-old's
+# breathing rate. Format 1 files (absolute quantiles only) still load.
+FINDINGS_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 # Age bands of the knowledge base (model_export/knowledge.py AGE_BANDS) by their upper age in years.
 BAND_UPPER = (1.0, 5.0, 18.0, 65.0, float("inf"))
 # Pregnancy values asked about, in the order of `pregnancy_p`.
@@ -83,6 +89,12 @@ class FindingDistributions:
     days: np.ndarray  # (conditions, bands): mean days since delivery of the postpartum
     from_bundle: bool  # False: the generic fallback of a bundle without the file
     states: int = 1
+    # Per vital, its healthy value by age as (ages, medians, sds) when `vital_q` holds z-scores against it (format
+    # 2), else None: absolute quantiles.
+    vital_reference: tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, ...] = ()
+
+    def reference_of(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        return self.vital_reference[j] if j < len(self.vital_reference) else None
 
     @classmethod
     def load(cls, folder: Path, classes: tuple[str, ...] | list[str]) -> FindingDistributions | None:
@@ -91,8 +103,9 @@ class FindingDistributions:
         if not path.is_file():
             return None
         with np.load(path, allow_pickle=False) as data:
-            if int(data["format"]) != FINDINGS_FORMAT:
-                raise ValueError(f"{FINDINGS_FILE}: format {int(data['format'])}, this app reads {FINDINGS_FORMAT}")
+            if int(data["format"]) not in READABLE_FORMATS:
+                raise ValueError(f"{FINDINGS_FILE}: format {int(data['format'])}, this app reads "
+                                 f"{', '.join(map(str, READABLE_FORMATS))}")
             codes = [str(c) for c in data["conditions"]]
             position = {c: i for i, c in enumerate(codes)}
             missing = [c for c in classes if c not in position]
@@ -121,6 +134,7 @@ class FindingDistributions:
                 days=by_row("days"),
                 from_bundle=True,
                 states=int(np.asarray(data["symptom_p"]).shape[1]),
+                vital_reference=_references(data),
             )
 
     @classmethod
@@ -146,6 +160,25 @@ class FindingDistributions:
             days=np.full(shape, GENERIC_DAYS),
             from_bundle=False,
         )
+
+
+def _references(data: Any) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, ...]:
+    """Format 2's `vital_reference` (vitals, anchors, 3; NaN rows pad, an all-NaN vital is absolute)."""
+    if "vital_reference" not in data.files:
+        return ()
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
+    for table in np.asarray(data["vital_reference"], np.float64):
+        rows = table[~np.isnan(table).any(axis=1)]
+        out.append(None if not len(rows) else (rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy()))
+    return tuple(out)
+
+
+def z_to_values(z: np.ndarray, age: float, reference: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Quantiles stored as z-scores (format 2) as values at `age`: the healthy median plus z healthy SDs there, the
+    same interpolation as the models' own z-scores (`FeatureSpec.z_score`)."""
+    ages, medians, sds = reference
+    values: np.ndarray = float(np.interp(age, ages, medians)) + z * float(np.interp(age, ages, sds))
+    return values
 
 
 def _at_mean(intensity: np.ndarray) -> np.ndarray:

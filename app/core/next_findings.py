@@ -10,9 +10,9 @@ band), each condition's acute and not-acute patients weighed by the state model'
 `ACUTE_ODDS`: the model reads an unasked sign as absent, so on an open request it is ~4x too low, and acute
 patients' findings weigh 2.5x more, next_findings_variants.py; `finding_distributions.py`): a vital eight values
 (midpoints of slices of its mixture, narrow at the tails where danger values are: 2%, 8%, 20%, 20%, 20%, 20%, 8%,
-2%; cutting them also where a single-vital danger-sign rule changes its answer, for the exact share of a danger
-value, was tried on tuning seeds 23 and 7 and lost 1.9 and 0.7 points after 2 findings, with up to 13 values a vital
-instead of 8), a symptom one value per slice of its intensities cut where a danger-sign rule changes its answer
+2%; cuts at the danger-sign rules' limits lost 1.9 and 0.7 points after 2 findings on tuning seeds 23 and 7; a vital
+with a healthy value by age mixed as z-scores and read at the patient's age, so a 14-year-old is not offered a
+4-year-old's weight), a symptom one value per slice of its intensities cut where a danger-sign rule changes its answer
 (`RULE_INTENSITY_CUTS`: "dificultad_respirar >= 8" is in the tail, not at the mean; each slice at its mean
 intensity, with its probability), a sign "present" (an absence is what the request already says: no change). Every
 variant of the request (one finding set to one value) goes through the engine's danger-sign rules and triage in ONE
@@ -68,6 +68,7 @@ from app.core.next_findings_variants import (
     _merged,
     _register_columns,
     _VitalTable,
+    at_age,
     chunk_cases,
     condition_words,
     expanded_variants,
@@ -75,6 +76,7 @@ from app.core.next_findings_variants import (
     outcomes,
     places,
     variant_cases,
+    z_vitals,
 )
 from app.core.next_findings_variants import with_finding as with_finding  # where callers have always found it
 from app.core.probability import softmax
@@ -113,6 +115,9 @@ class NextFindings:
         self._vital_low = np.array([[by_key[k].plausible[0]] for k, _ in self._vitals])
         self._vital_high = np.array([[by_key[k].plausible[1]] for k, _ in self._vitals])
         self._vital_scale = np.array([[10.0 ** by_key[k].decimals] for k, _ in self._vitals])
+        # A vital stored as z-scores (format 2) is tabled as z (unwritten) and written at the patient's age.
+        self._z_vitals, self._table_limits = z_vitals([self.dist.reference_of(j) for _, j in self._vitals],
+                                                      self._vital_low, self._vital_high, self._vital_scale)
         _register_columns(vocabulary.symptom_keys, (*vocabulary.vital_keys, *CONTRACT_VITALS), sign_codes)
         # Per age band, what every request of that band reads: contiguous, and the vitals' table.
         d = self.dist
@@ -123,8 +128,7 @@ class NextFindings:
                        np.ascontiguousarray((d.symptom_p[:, b, :, None] * d.symptom_levels[:, b, :, :])
                                             .reshape(d.symptom_p.shape[0], -1)),
                        np.ascontiguousarray(d.sign_p[:, b, :]),
-                       _VitalTable.of(d.vital_q[:, b, vital_columns, :], self._vital_low, self._vital_high,
-                                      self._vital_scale))
+                       _VitalTable.of(d.vital_q[:, b, vital_columns, :], *self._table_limits))
                       for b in range(n_bands)]
         # Each symptom's intensities cut where a danger-sign rule changes its answer (within a slice the rules
         # answer alike): one variant per slice, at the slice's mean intensity. The model's own bands are not cuts:
@@ -205,6 +209,9 @@ class NextFindings:
         wanted = [k for k in self._vitals_tried if vitals[k][0] not in request.vitals]
         if wanted:
             grids = vital_table.quantiles(w, wanted)  # as the vital is written: its plausible range, its decimals
+            for k, reference in self._z_vitals:  # z-scores: at the patient's own age, then written
+                grids[k] = at_age(grids[k], request.age, reference, self._vital_low[k, 0],
+                                  self._vital_high[k, 0], self._vital_scale[k, 0])
             never = np.isnan(grids[:, 0]).tolist()  # never measured in any condition of this band (a NaN row)
             picks = grids.tolist()
             for k in wanted:
@@ -558,8 +565,6 @@ class NextFindings:
                            "could_change": could, "value_of_information": round(float(min(voi[i], 1.0)), 4)})
         return result
 
-    # --- words ------------------------------------------------------------------------------------------------
-
     def _why(self, c: Candidate, effects: np.ndarray, p: np.ndarray, lvl: np.ndarray, st: np.ndarray,
              top: np.ndarray, emergency: bool) -> dict[str, str]:
         """The headline effect (the first kind of change any value has) with its most likely value."""
@@ -569,14 +574,11 @@ class NextFindings:
         k = max((i for i, hit in enumerate(rows[e]) if hit), key=chance.__getitem__)  # the first most likely
         value = c.values[k][0]
         es_if, en_if = self._condition_words(c, value)
-        if emergency:
-            prefix_es = "Ya es EMERGENCIA: no retrase la atención. "
-            prefix_en = "Already an emergency: do not delay care. "
-            if e == 0:
-                return {"es": f"{prefix_es}{es_if}, habría otro signo de peligro (referir con más urgencia).",
-                        "en": f"{prefix_en}{en_if}, there would be another danger sign (refer more urgently)."}
-        else:
-            prefix_es = prefix_en = ""
+        prefix_es, prefix_en = (("Ya es EMERGENCIA: no retrase la atención. ",
+                                 "Already an emergency: do not delay care. ") if emergency else ("", ""))
+        if emergency and e == 0:
+            return {"es": f"{prefix_es}{es_if}, habría otro signo de peligro (referir con más urgencia).",
+                    "en": f"{prefix_en}{en_if}, there would be another danger sign (refer more urgently)."}
         if e == 0:
             return {"es": f"{es_if}, sería EMERGENCIA.", "en": f"{en_if}, it would be an emergency."}
         if e == 1:

@@ -29,7 +29,9 @@ from app.core.next_findings_variants import (
     WEIGHTS,
     Candidate,
     Outcomes,
+    at_age,
     mixture_acute,
+    z_vitals,
 )
 from app.core.probability import softmax
 from app.core.signs import signs
@@ -66,6 +68,10 @@ class ReferenceNextFindings:
         self._vital_low = np.array([[by_key[k].plausible[0]] for k, _ in self._vitals])
         self._vital_high = np.array([[by_key[k].plausible[1]] for k, _ in self._vitals])
         self._vital_scale = np.array([[10.0 ** by_key[k].decimals] for k, _ in self._vitals])
+        # Vitals stored as z-scores (findings format 2), read at the patient's age: the fast path's own helpers,
+        # since this copy checks the speed-ups, not that conversion (tests/core/test_next_findings_age.py does).
+        self._z_vitals, self._table_limits = z_vitals([self.dist.reference_of(j) for _, j in self._vitals],
+                                                      self._vital_low, self._vital_high, self._vital_scale)
         _register_columns(vocabulary.symptom_keys, (*vocabulary.vital_keys, *CONTRACT_VITALS), sign_codes)
         # Per age band, what every request of that band reads: contiguous, and the vitals' table.
         d = self.dist
@@ -76,8 +82,7 @@ class ReferenceNextFindings:
                        np.ascontiguousarray((d.symptom_p[:, b, :, None] * d.symptom_levels[:, b, :, :])
                                             .reshape(d.symptom_p.shape[0], -1)),
                        np.ascontiguousarray(d.sign_p[:, b, :]),
-                       _VitalTable.of(d.vital_q[:, b, vital_columns, :], self._vital_low, self._vital_high,
-                                      self._vital_scale))
+                       _VitalTable.of(d.vital_q[:, b, vital_columns, :], *self._table_limits))
                       for b in range(n_bands)]
         # Each symptom's intensities cut where a danger-sign rule changes its answer (within a slice the rules
         # answer alike): one variant per slice, at the slice's mean intensity. The model's own bands are not cuts:
@@ -141,6 +146,9 @@ class ReferenceNextFindings:
         out: list[Candidate] = []
         if any(key not in request.vitals for key, _ in self._vitals):
             grids = vital_table.quantiles(w)  # as the vital is written: its plausible range, its decimals
+            for k, reference in self._z_vitals:
+                grids[k] = at_age(grids[k], request.age, reference, self._vital_low[k, 0],
+                                  self._vital_high[k, 0], self._vital_scale[k, 0])
             never = np.isnan(grids).any(axis=1).tolist()  # never measured in any condition of this band
             for (key, _), picks, skip in zip(self._vitals, grids.tolist(), never, strict=True):
                 if not skip and key not in request.vitals:

@@ -263,8 +263,8 @@ def test_a_vitals_values_are_its_mixtures_quantiles(engine: DiagnosisEngine) -> 
             got = table.quantiles(w)
             for k, j in enumerate(columns):
                 q = d.vital_q[:, band, j, :]
-                written = np.rint(np.clip(q, nf._vital_low[k, 0], nf._vital_high[k, 0]) * nf._vital_scale[k, 0]) \
-                    / nf._vital_scale[k, 0]
+                low, high, scale = (limit[k, 0] for limit in nf._table_limits)  # z-scores: unwritten (format 2)
+                written = np.rint(np.clip(q, low, high) * scale) / scale
                 weight = np.where(np.isnan(written), 0.0, w[:, None])
                 order = np.argsort(np.where(np.isnan(written), np.inf, written).ravel(), kind="stable")
                 values, running = written.ravel()[order], np.cumsum(weight.ravel()[order])
