@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.server.browser import DESKTOP, chromium_path, launch, staff_user
 from tests.server.helpers import ROOT, Server
 
 
@@ -31,6 +32,48 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     yield start
     for server in servers:
         server.stop()
+
+
+# --- The browser page in headless Chromium -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(start_server: Callable[..., Server], tmp_path_factory: pytest.TempPathFactory,
+         request: pytest.FixtureRequest) -> Server:
+    """A real `vereda-server serve` on SQLite with one staff account, for one module's browser tests."""
+    workdir = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    database = f"sqlite:///{workdir / 'vereda-server.db'}"
+    staff_user(database, workdir)
+    return start_server(database)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright; the module's tests skip, saying why, when either is missing."""
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, executable)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop-sized page of its own; a script error or a console error on it (a CSP violation) fails the test."""
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Refused requests (401, 403, 422) are logged by Chromium as "Failed to load resource"; they are expected here.
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    yield page
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------

@@ -12,50 +12,16 @@ Chromium or Playwright is missing (.ci/run installs Chromium).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.server.browser import DESKTOP, PHONE, chromium_path, enter_case, launch, log_in, staff_user
+from tests.server.browser import PHONE, enter_case, log_in
 from tests.server.helpers import CASE4, INFANT, PREECLAMPSIA, Server
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def site(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Server:
-    workdir = tmp_path_factory.mktemp("web-browser")
-    database = f"sqlite:///{workdir / 'vereda-server.db'}"
-    staff_user(database, workdir)
-    return start_server(database)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, executable)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Refused requests (401, 403, 422) are logged by Chromium as "Failed to load resource"; they are expected here.
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    yield page
-    context.close()
-    assert not errors, f"the page reported errors: {errors}"  # a CSP violation or a script error shows here
 
 
 def diagnose(page: Any) -> dict[str, Any]:

@@ -6,51 +6,18 @@ service accepts it. Skipped, with the reason, when Chromium or Playwright is mis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from app.core.signs import signs
-from tests.server.browser import DESKTOP, chromium_path, launch, log_in, staff_user
+from tests.server.browser import log_in
 from tests.server.helpers import Server
 from tests.server.test_web_browser import diagnose
 
 pytestmark = pytest.mark.slow
 
 VAGINAL_BLEEDING = "vaginal_bleeding"
-
-
-@pytest.fixture(scope="module")
-def site(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Server:
-    workdir = tmp_path_factory.mktemp("web-sign-sex")
-    database = f"sqlite:///{workdir / 'vereda-server.db'}"
-    staff_user(database, workdir)
-    return start_server(database)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, executable)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"the page reported errors: {errors}"
 
 
 def shown(page: Any) -> set[str]:

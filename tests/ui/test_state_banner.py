@@ -15,6 +15,7 @@ pytest.importorskip("pytestqt")
 from app.core.vocabulary import STATE_LABELS
 from app.ui.i18n import translator
 from app.ui.qt import Qt
+from tests.ui.test_consultation import type_symptom
 from tests.ui.test_consultation_v2 import type_value
 
 WAIT = 10_000
@@ -23,10 +24,7 @@ WAIT = 10_000
 def enter_mild_case(qtbot, consultation) -> None:
     type_value(qtbot, consultation.age.number, "40")
     for query, level in (("tos", "3"), ("dolor de garganta", "4"), ("congestion", "3")):
-        consultation.search.clear()
-        qtbot.keyClicks(consultation.search, query)
-        qtbot.keyClick(consultation.search, Qt.Key.Key_Down)
-        qtbot.keyClick(consultation.table, level)
+        type_symptom(qtbot, consultation, query, level)
 
 
 def diagnose(qtbot, consultation) -> dict:

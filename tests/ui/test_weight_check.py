@@ -8,16 +8,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.ui.qt import Qt
+from tests.ui.test_consultation import type_symptom
 from tests.ui.test_consultation_v2 import choose, type_value
-
-WAIT = 10_000
-
-
-def diagnose(qtbot, consultation) -> dict:
-    with qtbot.waitSignal(consultation.diagnosed, timeout=WAIT) as blocker:
-        qtbot.keyClick(consultation, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    return blocker.args[1]
+from tests.ui.test_state_banner import diagnose
 
 
 def test_a_toddler_weighed_at_40_kg_is_answered_and_asked_to_check_the_weight(qtbot, consultation_screen):
@@ -25,10 +18,7 @@ def test_a_toddler_weighed_at_40_kg_is_answered_and_asked_to_check_the_weight(qt
     choose(qtbot, consultation.age.unit, "months")
     type_value(qtbot, consultation.age.number, "14")
     for query, level in (("fiebre", "7"), ("tos", "4"), ("vomito", "5")):
-        consultation.search.clear()
-        qtbot.keyClicks(consultation.search, query)
-        qtbot.keyClick(consultation.search, Qt.Key.Key_Down)
-        qtbot.keyClick(consultation.table, level)
+        type_symptom(qtbot, consultation, query, level)
     type_value(qtbot, consultation.vitals["weight_kg"], "40")
     answer = diagnose(qtbot, consultation)
     assert answer["triage"]["level"] in ("NO_URGENTE", "PRIORITARIO", "EMERGENCIA")  # answered, not held back
