@@ -14,7 +14,7 @@ import pytest
 
 from tests.server.browser import enter_case, log_in
 from tests.server.helpers import Server
-from tests.server.test_web_browser import browser, diagnose, page, site  # noqa: F401 - fixtures
+from tests.server.test_web_browser import diagnose  # the server, Chromium and page fixtures: conftest.py
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def items(tab: Any) -> list[dict[str, str]]:
         text: b.textContent, why: b.nextElementSibling.textContent}))""")
 
 
-def test_the_list_points_at_inputs_and_spo2_86_makes_it_an_emergency(page: Any, site: Server) -> None:  # noqa: F811
+def test_the_list_points_at_inputs_and_spo2_86_makes_it_an_emergency(page: Any, site: Server) -> None:
     log_in(page, site.url)
     enter_case(page, COUGH_WITHOUT_SPO2)
     with page.expect_response(lambda r: r.url.split("?")[0].endswith("/v1/predict")) as replied:
@@ -80,7 +80,7 @@ def test_the_list_points_at_inputs_and_spo2_86_makes_it_an_emergency(page: Any, 
     page.locator("html[lang=es]").wait_for(state="attached")
 
 
-def test_a_sign_item_ticks_through_its_checkbox_and_re_diagnoses(page: Any, site: Server) -> None:  # noqa: F811
+def test_a_sign_item_ticks_through_its_checkbox_and_re_diagnoses(page: Any, site: Server) -> None:
     log_in(page, site.url)
     # A boy of 4, few vitals: the examination signs weigh more here, and chest indrawing is IMCI's sign of a child
     # (signs.toml's ages: never proposed at 45).

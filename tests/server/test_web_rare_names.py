@@ -12,12 +12,12 @@ import pytest
 
 from tests.server.browser import enter_case, log_in
 from tests.server.helpers import CASE4, Server
-from tests.server.test_web_browser import browser, diagnose, page, site  # noqa: F401 - fixtures
+from tests.server.test_web_browser import diagnose  # the server, Chromium and page fixtures: conftest.py
 
 pytestmark = pytest.mark.slow
 
 
-def test_rare_disease_names_say_they_are_in_english_on_the_spanish_page(page: Any, site: Server) -> None:  # noqa: F811
+def test_rare_disease_names_say_they_are_in_english_on_the_spanish_page(page: Any, site: Server) -> None:
     log_in(page, site.url)
     enter_case(page, CASE4)
     diagnose(page)
