@@ -89,12 +89,9 @@ def tabulate(kb: knowledge.KnowledgeBase, per_condition: int = PER_CONDITION,
                 for j, key in enumerate(vitals):
                     value = request.get("vitals", {}).get(key)
                     if value is not None:
-                        reference = references[j]
-                        if reference is not None:  # as a z-score against the healthy value at the patient's age
-                            ages, medians, sds = reference
-                            age = float(request["age"])
-                            value = (float(value) - float(np.interp(age, ages, medians))) / float(
-                                np.interp(age, ages, sds))
+                        if references[j] is not None:  # as a z-score against the healthy value at the patient's age
+                            mean, sd = kb.vitals[j].norm(float(request["age"]))
+                            value = (float(value) - mean) / sd
                         measured.setdefault((*cell, j), []).append(float(value))
                 status = (request.get("pregnancy") or {}).get("status")
                 if status in PREGNANCY_VALUES:
