@@ -76,8 +76,13 @@ class FeatureSpec:
         The one-patient path: `np.interp`'s own arithmetic on Python floats (~8 us a vital less than calling it for
         one value); `raw_matrix` calls `np.interp` on a batch's ages: the same bits (tests/core/test_feature_rows.py).
         """
+        median, sd = self.healthy(age)
+        return (value - median) / sd
+
+    def healthy(self, age: float) -> tuple[float, float]:
+        """The healthy value's median and SD at `age` (kind "vital_z"): what `z_score` measures against."""
         ages, medians, sds = _REFERENCE_LISTS.get(self.reference) or _reference_lists(self.reference)
-        return (value - _interp(age, ages, medians)) / _interp(age, ages, sds)
+        return _interp(age, ages, medians), _interp(age, ages, sds)
 
     def _reference_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         arrays = _REFERENCE_CACHE.get(self.reference)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from app.core.features import FeatureSchema, FeatureSpec
 
 # WHO Anthro's flags for weight-for-age: biologically implausible below -6 or above +5 z.
@@ -58,12 +56,11 @@ def unlikely_values(features: FeatureSchema, age: float | None, vitals: dict[str
     spec = _weight_spec(features)
     if spec is None:
         return []
-    z = spec.z_score(weight, age)
+    median, sd = spec.healthy(age)
+    z = (weight - median) / sd  # `spec.z_score`, the number the models read
     low, high = WEIGHT_Z_FLAGS
     if low <= z <= high:
         return []
-    ages, medians, sds = spec._reference_arrays()  # the table `z_score` reads
-    median, sd = float(np.interp(age, ages, medians)), float(np.interp(age, ages, sds))
     return [UnlikelyValue("weight_kg", weight, z, (max(0.0, median - 2 * sd), median + 2 * sd))]
 
 
