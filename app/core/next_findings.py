@@ -210,8 +210,9 @@ class NextFindings:
         if wanted:
             grids = vital_table.quantiles(w, wanted)  # as the vital is written: its plausible range, its decimals
             for k, reference in self._z_vitals:  # z-scores: at the patient's own age, then written
-                grids[k] = at_age(grids[k], request.age, reference, self._vital_low[k, 0],
-                                  self._vital_high[k, 0], self._vital_scale[k, 0])
+                if k in wanted:  # (the rows of vitals not wanted are meaningless)
+                    grids[k] = at_age(grids[k], request.age, reference, self._vital_low[k, 0],
+                                      self._vital_high[k, 0], self._vital_scale[k, 0])
             never = np.isnan(grids[:, 0]).tolist()  # never measured in any condition of this band (a NaN row)
             picks = grids.tolist()
             for k in wanted:
