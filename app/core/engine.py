@@ -152,7 +152,7 @@ class DiagnosisEngine:
                 fired_rows[i].append(j)
         model_state = np.argmax(state_p, axis=1)
         # Model's own level: 2 EMERGENCIA, 1 PRIORITARIO, 0 NO_URGENTE.
-        model_level = self._model_levels(state_p, cond_p, model_state)
+        model_level = self.model_levels(state_p, cond_p, model_state)
         rare = self._rank_rare(requests)
         rare_alert = np.array([self.rare.alert(r) for r in rare] if self.rare is not None else [False] * n,
                               dtype=bool)
@@ -250,7 +250,7 @@ class DiagnosisEngine:
         # row of ~110 inputs, two rows per answer).
         return [dict(zip(k, v, strict=False)) for k, v in zip(names, values, strict=True)]
 
-    def _model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray:
+    def model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray:
         """2 where `model_emergency`, else 1 where `model_risk`, else 0: the two share their sums (same floats)."""
         acute = state_p[:, _ACUTE_INDEX]
         critical = cond_p[:, self._critical].sum(axis=1)

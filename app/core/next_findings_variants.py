@@ -52,7 +52,7 @@ class DiagnosisEngine(Protocol):
 
     def model_emergency(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray: ...
 
-    def _model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray: ...
+    def model_levels(self, state_p: np.ndarray, cond_p: np.ndarray, model_state: np.ndarray) -> np.ndarray: ...
 
 
 MAX_FINDINGS = 5
@@ -163,7 +163,7 @@ def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_
     rules_level = (fired * red_flags.LEVEL_RANKS).max(axis=1)  # (0/1 times a rank: np.where's numbers)
     model_state = np.argmax(state_p, axis=1)
     # 2 where `model_emergency`, else 1 where `model_risk`, else 0, the two sharing their sums (the engine's own).
-    model_level = engine._model_levels(state_p, cond_p, model_state)
+    model_level = engine.model_levels(state_p, cond_p, model_state)
     level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
     state = np.where(level == 2, _ACUTE,
                      np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC]), _CHRONIC, model_state))
