@@ -96,6 +96,9 @@ class SimulatedPatients:
     state: np.ndarray  # state per patient
     critical: np.ndarray  # needs immediate attention (state ENFERMEDAD_AGUDA)
     comorbidity: np.ndarray  # code of the added chronic condition, or ""
+    # Per patient, the vitals the clinic did not record, at the value they had (`Simulator(unrecorded_seed=...)`);
+    # empty when the simulator was not asked for them.
+    unrecorded: tuple[dict[str, float], ...] = ()
 
     def __len__(self) -> int:
         return len(self.requests)
@@ -115,8 +118,14 @@ def _choice(rng: np.random.Generator, shares: dict[str, float]) -> str:
 
 
 class Simulator:
-    def __init__(self, kb: KnowledgeBase, mix: dict[str, float] | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, mix: dict[str, float] | None = None,
+                 unrecorded_seed: int | None = None) -> None:
+        """`unrecorded_seed`: also draw, for every vital the clinic did not record, the value the patient had (what
+        a doctor who measured it would find), from a generator of its own seeded with this: the recorded patients
+        are the same as without it (bench/next_findings.py asks for a vital and needs its true value)."""
         self.kb = kb
+        self._unrecorded_rng = None if unrecorded_seed is None else np.random.default_rng(unrecorded_seed)
+        self._unrecorded: dict[str, float] = {}
         self.mix = mix or case_mix(kb)
         self.codes = [c.code for c in kb.conditions]
         self.weights = np.array([self.mix[c] for c in self.codes])
@@ -132,15 +141,19 @@ class Simulator:
         rng = np.random.default_rng(seed)
         chosen = rng.choice(len(self.codes), size=n, p=self.weights / self.weights.sum())
         requests, conditions, states, comorbid = [], [], [], []
+        unrecorded: list[dict[str, float]] = []
         for index in chosen:
             condition = self.kb.conditions[index]
             request, state, other = self.patient(condition, rng)
+            if self._unrecorded_rng is not None:
+                unrecorded.append(dict(self._unrecorded))
             requests.append(request)
             conditions.append(condition.code)
             states.append(state)
             comorbid.append(other)
         state_arr = np.array(states)
-        return SimulatedPatients(requests, np.array(conditions), state_arr, state_arr == ACUTE, np.array(comorbid))
+        return SimulatedPatients(requests, np.array(conditions), state_arr, state_arr == ACUTE, np.array(comorbid),
+                                 tuple(unrecorded))
 
     # --- one patient -------------------------------------------------------------------------------------------
 
@@ -343,11 +356,15 @@ class Simulator:
         vitals: dict[str, float] = {}
         systolic_z: float | None = None
         adult_profile = {**c.vitals, **(c.acute_vitals if acute else {})}
+        hidden = self._unrecorded_rng
+        self._unrecorded = {}
+        drawn_systolic_z: float | None = None  # recorded or not: what an unrecorded diastolic moves with
         for v in self.kb.vitals:
             missing = v.missing(band) * (ACUTE_MEASURED_FACTOR if acute else 1.0)
             if v.key in c.measured:
                 missing = 1.0 - c.measured[v.key]
-            if rng.random() < missing:
+            recorded = rng.random() >= missing
+            if not recorded and hidden is None:
                 continue
             normal_mean, normal_sd = v.norm(age)
             factor = 1.0 if (acute and v.key in c.acute_vitals) else v_factor
@@ -377,13 +394,18 @@ class Simulator:
                 else:
                     centre += severity * shift
                     sd = float(np.hypot(sd, spread))
-            z = float(rng.normal())
+            z = float((rng if recorded or hidden is None else hidden).normal())
             if v.key == "systolic_bp":
-                systolic_z = z
-            elif v.key == "diastolic_bp" and systolic_z is not None:
-                z = BP_CORRELATION * systolic_z + float(np.sqrt(1 - BP_CORRELATION**2)) * z
+                drawn_systolic_z = z
+                if recorded:
+                    systolic_z = z
+            elif v.key == "diastolic_bp":
+                partner = systolic_z if recorded else drawn_systolic_z
+                if partner is not None:
+                    z = BP_CORRELATION * partner + float(np.sqrt(1 - BP_CORRELATION**2)) * z
             value = float(np.clip(centre + z * sd, *v.plausible))
-            vitals[v.key] = round(value, v.decimals) if v.decimals else float(round(value))
+            (vitals if recorded else self._unrecorded)[v.key] = (round(value, v.decimals) if v.decimals
+                                                                 else float(round(value)))
         if "systolic_bp" in vitals and "diastolic_bp" in vitals and vitals["diastolic_bp"] >= vitals["systolic_bp"]:
             vitals["diastolic_bp"] = float(max(20.0, vitals["systolic_bp"] - 10.0))
         return vitals

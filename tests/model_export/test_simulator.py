@@ -102,3 +102,30 @@ def test_acute_patients_show_emergency_signs_and_others_rarely_do():
     acute = np.array([shows(r) for r, s in zip(patients.requests, patients.critical, strict=True) if s])
     other = np.array([shows(r) for r, s in zip(patients.requests, patients.critical, strict=True) if not s])
     assert acute.mean() > 0.5 and other.mean() < 0.03
+
+
+def test_unrecorded_vitals_are_drawn_without_changing_the_recorded_patients():
+    """bench/next_findings.py asks for a vital the clinic skipped and needs the value a doctor would find: the
+    simulator draws it from the same presentation, on a generator of its own, so the recorded patients stay the
+    same and whether a vital was recorded still says nothing about the patient."""
+    kb = knowledge.load()
+    plain = Simulator(kb).sample(1500, seed=41)
+    drawn = Simulator(kb, unrecorded_seed=7).sample(1500, seed=41)
+    assert plain.requests == drawn.requests and list(plain.state) == list(drawn.state)
+    assert plain.unrecorded == () and len(drawn.unrecorded) == len(drawn)
+    keys = {v.key for v in kb.vitals}
+    for request, hidden in zip(drawn.requests, drawn.unrecorded, strict=True):
+        assert set(hidden).isdisjoint(request["vitals"]) and set(hidden) | set(request["vitals"]) == keys
+        for key, value in hidden.items():
+            low, high = kb.vital(key).plausible
+            assert low <= value <= high
+    # Acute patients' skipped SpO2 is as low as their recorded SpO2 (not the healthy value), and lower than others'.
+    acute = drawn.state == "ENFERMEDAD_AGUDA"
+
+    def mean_spo2(where: np.ndarray, recorded: bool) -> float:
+        values = [(r["vitals"] if recorded else h).get("spo2") for r, h, w in
+                  zip(drawn.requests, drawn.unrecorded, where, strict=True) if w]
+        return float(np.mean([v for v in values if v is not None]))
+
+    assert abs(mean_spo2(acute, False) - mean_spo2(acute, True)) < 1.5
+    assert mean_spo2(acute, False) < mean_spo2(~acute, False) - 1.0
