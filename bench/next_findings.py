@@ -6,9 +6,16 @@ Held-out simulated patients (model_export.simulator, a seed used for nothing els
 the findings file 1919). Each starts from the patient's three strongest complaints (highest intensities; age, sex and
 duration kept; no vitals, no signs, no pregnancy, no AVPU; an infant with fewer than three complaints starts with
 its examination signs to reach the contract's three findings). Then findings are added one at a time, taking the
-patient's true value (a vital the simulation did not measure is entered at the healthy value for the age; a symptom
-the patient does not have as 0; a sign not present is "looked for and absent", which the contract cannot say, so it
-is only marked as asked; pregnancy as recorded, else "not_pregnant"), in three orders:
+patient's true value (a symptom the patient does not have as 0; a sign not present is "looked for and absent", which
+the contract cannot say, so it is only marked as asked; pregnancy as recorded, else "not_pregnant"), in three orders.
+
+A vital the clinic did not record still has a value: the simulator draws it from the same presentation
+(`Simulator(unrecorded_seed=...)`, its own generator, so the recorded patients are unchanged), and a doctor who
+measures it finds that value. The simulator records a vital or not regardless of the patient's state, so an
+unrecorded vital of an acute patient is as deranged as a recorded one. Who is critical is decided on that complete
+case. Until 2026-12 the bench entered an unrecorded vital at the healthy value for the age instead, which made every
+asked vital normal as often as the clinic skips it (SpO2 about half the time, capillary refill three times in four);
+`--unrecorded healthy` still measures that way, and the default run prints its headline line too. The orders:
 
 - vereda: the first finding of `next_findings` not asked yet (the full ranking, `NextFindings.rank` with no floor
   and no length limit, whose head is the list the doctor sees); when nothing is left with a positive value of
@@ -64,9 +71,19 @@ STEPS = 3
 STRATEGIES = ("vereda", "checklist", "random")
 BEFORE = "vereda_before"
 TARGET_POINTS = 10.0
+UNRECORDED_SEED_OFFSET = 500_000  # the unrecorded vitals' generator: seed + this (never a seed of anything else)
 TARGET_EXTRA_P95_MS = 2.0  # issue 19: next_findings' own cost per case, before the engine's issue-14 budget
 RESULTS = ROOT / "bench" / "results" / "next_findings.json"
 Finding = tuple[str, str]  # (kind, finding)
+
+
+def complete(recorded: dict[str, Any], unrecorded: dict[str, float]) -> dict[str, Any]:
+    """The patient as a doctor who measured every vital would find them: the recorded request with the values of
+    the vitals the clinic did not record (`Simulator(unrecorded_seed=...)`)."""
+    vitals = {**unrecorded, **recorded.get("vitals", {})}
+    if {"systolic_bp", "diastolic_bp"} <= set(vitals) and vitals["diastolic_bp"] >= vitals["systolic_bp"]:
+        vitals["diastolic_bp"] = float(max(20.0, vitals["systolic_bp"] - 10.0))  # the simulator's own rule
+    return {**recorded, "vitals": vitals}
 
 
 def start_request(patient: dict[str, Any]) -> dict[str, Any] | None:
@@ -98,7 +115,8 @@ def open_findings(engine: DiagnosisEngine, request: dict[str, Any], asked: set[F
 
 def add_truth(request: dict[str, Any], finding: Finding, patient: dict[str, Any],
               kb: knowledge.KnowledgeBase) -> dict[str, Any]:
-    """`request` with the patient's true value of `finding` (absent or normal when the patient does not have it)."""
+    """`request` with the patient's true value of `finding` (absent or normal when the patient does not have it; a
+    vital `patient` does not hold, at the healthy value for the age: `--unrecorded healthy`)."""
     kind, key = finding
     out = json.loads(json.dumps(request))
     if kind == "vital":
@@ -171,9 +189,12 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
     kb = knowledge.load()
     engine = engine if engine is not None else DiagnosisEngine.load()
     reference = reference if reference is not None else engine
-    sim = Simulator(kb)
+    drawn = getattr(args, "unrecorded", "drawn") == "drawn"
+    sim = Simulator(kb, unrecorded_seed=args.seed + UNRECORDED_SEED_OFFSET if drawn else None)
     patients = sim.sample(args.patients, seed=args.seed)
-    prevalence_sample = sim.sample(3000, seed=5).requests
+    truths = [complete(r, u) for r, u in zip(patients.requests, patients.unrecorded, strict=True)] if drawn \
+        else patients.requests
+    prevalence_sample = Simulator(kb).sample(3000, seed=5).requests
     symptom_count = {k: sum(1 for p in prevalence_sample if p.get("symptoms", {}).get(k, 0) >= 1)
                      for k in engine.vocabulary.symptom_keys}
     sign_count = {c: sum(1 for p in prevalence_sample if c in p.get("signs", [])) for c in signs().codes}
@@ -189,7 +210,7 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
     critical_starts: list[tuple[dict[str, Any], dict[str, Any]]] = []  # the oracle's patients
     skipped = 0
     started = time.perf_counter()
-    for patient, condition, state in zip(patients.requests, patients.condition.tolist(), patients.state.tolist(),
+    for patient, condition, state in zip(truths, patients.condition.tolist(), patients.state.tolist(),
                                          strict=True):
         first = start_request(patient)
         if first is None:
@@ -249,15 +270,19 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
             members = [r for r in rows if band == "all" or r["band"] == band]
             critical = [r for r in members if r["critical"]]
             not_acute = [r for r in members if not r["acute"]]
+            not_critical = [r for r in members if not r["critical"]]
             table[strategy][band] = {
                 "patients": len(members), "critical": len(critical),
                 "critical_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in critical)
                                                  / max(len(critical), 1), 1) for k in range(STEPS + 1)],
                 "top3_accuracy": [round(100 * sum(r[strategy][k]["top3"] for r in members) / max(len(members), 1), 1)
                                   for k in range(STEPS + 1)],
-                # Over-triage: patients the simulation does not make acute (state other than ENFERMEDAD_AGUDA).
+                # Over-triage: patients the simulation does not make acute (state other than ENFERMEDAD_AGUDA), and
+                # patients the engine does not put at EMERGENCIA on their complete case.
                 "not_acute_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in not_acute)
                                                   / max(len(not_acute), 1), 1) for k in range(STEPS + 1)],
+                "not_critical_at_emergencia": [round(100 * sum(r[strategy][k]["emergency"] for r in not_critical)
+                                                     / max(len(not_critical), 1), 1) for k in range(STEPS + 1)],
             }
     if args.oracle:
         table["oracle"] = {}
@@ -272,6 +297,7 @@ def run(args: argparse.Namespace, engine: Any = None, reference: Any = None) -> 
     reachable = {"oracle_points_after_2_vs_checklist": round(after_2["oracle"] - after_2["checklist"], 1),
                  "reachable": after_2["oracle"] - after_2["checklist"] >= TARGET_POINTS} if args.oracle else {}
     return {"patients": len(rows), "skipped_fewer_than_3_findings": skipped, "seed": args.seed,
+            "unrecorded_vitals": "drawn" if drawn else "healthy",
             "bundle": engine.bundle.version, "distributions_from_bundle": engine.next_findings.dist.from_bundle,
             "acute_odds": odds, "seconds": round(seconds, 1), "oracle_seconds": round(oracle_seconds, 1),
             "steps": STEPS,
@@ -313,6 +339,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1990)
+    parser.add_argument("--unrecorded", choices=("drawn", "healthy"), default="drawn",
+                        help="a vital the simulation did not record: its drawn value (default) or the healthy one")
+    parser.add_argument("--no-healthy-row", dest="healthy_row", action="store_false",
+                        help="skip the headline line with unrecorded vitals entered healthy (the bench before 2026-12;"
+                             " a second pass, ~35 s)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-oracle", dest="oracle", action="store_false",
                         help="skip the oracle row (the best any order could do; ~a minute or two)")
@@ -327,6 +358,12 @@ def main() -> None:
     result = run(args)
     shown = (*STRATEGIES, BEFORE) if args.before else STRATEGIES
     del result["rows"]  # each patient's path: for tests, too long for the results file
+    if args.unrecorded == "drawn" and args.healthy_row:
+        healthy = run(argparse.Namespace(**{**vars(args), "unrecorded": "healthy", "oracle": False}))
+        after = {s: healthy["table"][s]["all"]["critical_at_emergencia"] for s in STRATEGIES}
+        result["healthy_unrecorded"] = {"critical": healthy["table"]["vereda"]["all"]["critical"],
+                                        "critical_at_emergencia": after,
+                                        "points_after_2_vs_checklist": healthy["target"]["measured_points"]}
     if args.cost_cases:
         result["cost_ms"] = cost(DiagnosisEngine.load(), args.cost_cases)
     skipped = result["skipped_fewer_than_3_findings"]
@@ -344,9 +381,10 @@ def main() -> None:
                          + " ".join(f"{v:4.0f}" for v in t["top3_accuracy"][1:]))
         t0 = result["table"]["vereda"][band]
         print(f"{band:12}{t0['patients']:6d}{t0['critical']:6d}  " + "  ".join(f"{c:>27}" for c in cells))
-    print("over-triage: patients the simulation does not make acute at EMERGENCIA (%), after 0, 1, 2, 3 findings: "
-          + "; ".join(f"{s} " + " ".join(f"{v:.1f}" for v in result["table"][s]["all"]["not_acute_at_emergencia"])
-                      for s in shown))
+    for key, who in (("not_acute_at_emergencia", "patients the simulation does not make acute"),
+                     ("not_critical_at_emergencia", "patients not at EMERGENCIA on their complete case")):
+        print(f"over-triage: {who} at EMERGENCIA (%), after 0, 1, 2, 3 findings: "
+              + "; ".join(f"{s} " + " ".join(f"{v:.1f}" for v in result["table"][s]["all"][key]) for s in shown))
     if "oracle" in result["table"]:
         print("oracle: the best ANY order could do, knowing the patient's true values (exhaustive over the subsets of"
               f" at most 1, 2, 3 findings; {result['oracle_seconds']} s), critical patients at EMERGENCIA (%):")
@@ -359,6 +397,13 @@ def main() -> None:
     target = result["target"]
     print(f"target: after 2 findings vereda - checklist >= {TARGET_POINTS:.0f} points -> "
           f"{target['measured_points']:+.1f} points: {'MET' if target['met'] else 'NOT MET'}")
+    if "healthy_unrecorded" in result:
+        h = result["healthy_unrecorded"]
+        print(f"with unrecorded vitals entered at the healthy value instead (the bench before 2026-12; {h['critical']}"
+              " critical patients), critical at EMERGENCIA after 1, 2, 3 findings: "
+              + "; ".join(f"{s} " + " ".join(f"{v:.1f}" for v in h["critical_at_emergencia"][s][1:])
+                          for s in STRATEGIES)
+              + f" -> {h['points_after_2_vs_checklist']:+.1f} points after 2")
     if "reachable" in target:
         print(f"  the oracle after 2 findings: {target['oracle_points_after_2_vs_checklist']:+.1f} points over the "
               f"checklist: +{TARGET_POINTS:.0f} is " + ("within reach of some order" if target["reachable"] else

@@ -230,7 +230,8 @@ def main() -> None:
                                        "must": v["must"], "benign_at_e": len(v["benign_at_e"]), "benign": v["benign"],
                                        "missed": v["must_missed"], "benign_at_e_ids": v["benign_at_e"]}
         result[f"full_case_{name}"] = over_triage(eng, patients)
-        bench_args = argparse.Namespace(patients=args.patients, seed=args.seed, oracle=False)
+        bench_args = argparse.Namespace(patients=args.patients, seed=args.seed, oracle=False,
+                                        unrecorded="healthy")  # as the decision was measured
         table = nf.run(bench_args, engine=eng, reference=engine)  # the same critical patients for both
         result[f"orders_{name}"] = {s: table["table"][s]["all"] for s in nf.STRATEGIES}
         result[f"orders_levels_{name}"] = along_orders(table["rows"])

@@ -73,3 +73,26 @@ def test_one_finding_the_oracle_agrees_with_trying_every_open_finding() -> None:
         brute = any(engine.diagnose(bench.add_truth(first, f, patient, kb), next_findings=False)["triage"]["level"]
                     == "EMERGENCIA" for f in bench.open_findings(engine, first, set()))
         assert best[1] == brute, (first, patient)
+
+
+def test_a_vital_the_clinic_skipped_is_found_at_its_drawn_value_not_the_healthy_one() -> None:
+    """The bench's patients are complete: a vital the simulation did not record is asked and found at the value the
+    simulator drew for it; who is critical is decided on that complete case, and the table says which way it ran."""
+    bench = load_bench()
+    kb = bench.knowledge.load()
+    patients = bench.Simulator(kb, unrecorded_seed=5).sample(300, seed=37)
+    checked = 0
+    for recorded, hidden in zip(patients.requests, patients.unrecorded, strict=True):
+        first = bench.start_request(recorded)
+        if first is None or "spo2" not in hidden:
+            continue
+        truth = bench.complete(recorded, hidden)
+        assert truth["vitals"]["spo2"] == hidden["spo2"] and truth["symptoms"] == recorded["symptoms"]
+        assert bench.add_truth(first, ("vital", "spo2"), truth, kb)["vitals"]["spo2"] == hidden["spo2"]
+        healthy = round(kb.vital("spo2").norm(float(recorded["age"]))[0])
+        assert bench.add_truth(first, ("vital", "spo2"), recorded, kb)["vitals"]["spo2"] == healthy
+        checked += 1
+    assert checked >= 50
+    assert bench.run(argparse.Namespace(patients=20, seed=31, oracle=False))["unrecorded_vitals"] == "drawn"
+    healthy_run = bench.run(argparse.Namespace(patients=20, seed=31, oracle=False, unrecorded="healthy"))
+    assert healthy_run["unrecorded_vitals"] == "healthy"
