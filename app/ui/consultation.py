@@ -13,6 +13,7 @@ extra HPO findings, each on its own tab so the screen fits a 1366x768 laptop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -133,6 +134,7 @@ class ConsultationWidget(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b71c1c;")
+        self._message_words: Callable[[str], str] | None = None  # what `message` says, in a given language
 
         # Result and confirmation ------------------------------------------------------------------------------
         self.result = DiagnosisView(vocabulary)
@@ -276,6 +278,13 @@ class ConsultationWidget(QWidget):
         self.stale.setText(tr("consult.stale"))
         self._fill_final_choices()
         self._show_findings_state()
+        self._say(self._message_words)
+
+    def _say(self, words: Callable[[str], str] | None) -> None:
+        """Show a message under the form (None: none), and again in the other language when the doctor switches: a
+        weight note left in Spanish after a switch to English would not be read."""
+        self._message_words = words
+        self.message.setText("" if words is None else words(translator().lang))
 
     # The session: fields to findings, findings to fields -----------------------------------------------------------
     def findings_on_screen(self) -> Findings:
@@ -445,7 +454,7 @@ class ConsultationWidget(QWidget):
         self.findings_tabs.setCurrentIndex(TAB_SYMPTOMS)
         self.notes.clear()
         self.notes.setReadOnly(False)
-        self.message.clear()
+        self._say(None)
         self.result.clear()
         self._fill_final_choices(keep=False)
         self.confirm_box.setEnabled(False)
@@ -472,20 +481,20 @@ class ConsultationWidget(QWidget):
             for field in refused:
                 field.show_error()
             refused[0].setFocus()
-            self.message.setText(tr("consult.fix_numbers"))
+            self._say(lambda _lang: tr("consult.fix_numbers"))
             return
         request = self.request()
         try:
             validated = self.engine.validate(request)  # cheap; errors shown at once, in the doctor's words
         except ContractError as exc:
-            self.message.setText(exc.message(translator().lang))
+            self._say(exc.message)
             return
-        self.message.clear()
+        self._say(None)
         # A child's weight no child that age could have is most often a slip (10.4 typed as 40): say so beside the
         # answer, never instead of it.
         unlikely = unlikely_values(self.engine.features, validated.age, dict(validated.vitals))
         if unlikely:
-            self.message.setText(" ".join(u.message()[translator().lang] for u in unlikely))
+            self._say(lambda lang: " ".join(u.message()[lang] for u in unlikely))
         self.diagnose_button.setEnabled(False)
         self.operations.run(ops.diagnose(self.predictor, validated), lambda response: self._show(request, response))
 
@@ -511,7 +520,7 @@ class ConsultationWidget(QWidget):
         problem = self.session.closing_problem(choice)  # a stale answer: closing stores the findings it did not see
         if problem is not None:
             self._show_findings_state()
-            self.message.setText(tr(problem))
+            self._say(lambda _lang: tr(problem))
             return
         self.close_requested.emit(final_code(choice), self.notes.toPlainText().strip())
 

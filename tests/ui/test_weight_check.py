@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from app.ui.i18n import translator
 from tests.ui.test_consultation import type_symptom
 from tests.ui.test_consultation_v2 import choose, type_value
 from tests.ui.test_state_banner import diagnose
@@ -26,6 +27,13 @@ def test_a_toddler_weighed_at_40_kg_is_answered_and_asked_to_check_the_weight(qt
     text = consultation.message.text()
     assert text.startswith("Revise el peso: 40 kg está muy lejos de lo posible a esta edad"), text
     assert consultation.message.isVisible()
+    try:  # the doctor switches to English (the settings' language does this): the note follows
+        translator().set_language("en")
+        assert consultation.message.text().startswith("Check the weight: 40 kg is far from anything possible"), \
+            consultation.message.text()
+    finally:
+        translator().set_language("es")
+    assert consultation.message.text().startswith("Revise el peso: 40 kg")
 
     type_value(qtbot, consultation.vitals["weight_kg"], "10,4")  # corrected, with the decimal comma
     diagnose(qtbot, consultation)
