@@ -166,6 +166,8 @@ BATCH_RULES: dict[str, Predicate] = {
                                                                  | (b.s("sudoracion") >= 3) | (b.s("nausea") >= 3)),
     "CHEST_PAIN_EQUIVALENT": lambda b: (b.c.age >= 50) & b.c.recent(1)
     & (b.c.max_symptom("dolor_epigastrico", "dolor_pecho") >= 5) & (b.s("sudoracion") >= 3),
+    "CHEST_PAIN_ASSESS": lambda b: (b.c.age >= 18) & b.c.recent(3) & (b.s("dolor_pecho") >= 3)
+    & (b.c.max_symptom("dificultad_respirar", "sudoracion", "nausea", "vomito") >= 3),
     "SEVERE_DYSPNEA": lambda b: b.s("dificultad_respirar") >= 8,
     "HEMOPTYSIS": lambda b: b.s("hemoptisis") >= 5,
     "DENGUE_WARNING_SIGNS": lambda b: b.dengue_warning_signs(),
@@ -232,6 +234,7 @@ GATES: dict[str, Predicate] = {
     "HYPERTENSIVE_EMERGENCY": lambda b: (b.sbp >= 180) | (b.dbp >= 120),
     "CHEST_PAIN_CARDIAC": lambda b: b.s("dolor_pecho") >= 7,
     "CHEST_PAIN_EQUIVALENT": lambda b: b.c.age >= 50,
+    "CHEST_PAIN_ASSESS": lambda b: b.s("dolor_pecho") >= 3,
     "HYPERGLYCAEMIC_CRISIS": lambda b: b.glucose >= 250,
     "HYPOGLYCAEMIA_SEVERE": lambda b: b.glucose < 70,  # both of its limits (45, 54) are below 70
     "YOUNG_INFANT_SERIOUS_INFECTION": lambda b: b.c.months < 2,

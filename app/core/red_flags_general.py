@@ -154,6 +154,23 @@ GENERAL_RULES: tuple[RedFlagRule, ...] = (
         and max(_s(r, "dolor_epigastrico"), _s(r, "dolor_pecho")) >= 5 and _s(r, "sudoracion") >= 3,
     ),
     RedFlagRule(
+        "CHEST_PAIN_ASSESS",
+        {"es": "Dolor de pecho reciente con falta de aire, sudoración, náusea o vómito en un adulto: posible "
+               "síndrome coronario; valorar antes de la fila y hacer un ECG si lo hay.",
+         "en": "Recent chest pain with breathlessness, sweating, nausea or vomiting in an adult: possible acute "
+               "coronary syndrome; assess before the queue, with an ECG if there is one."},
+        # Moderate pain: the severe form is CHEST_PAIN_CARDIAC. NICE refers a suspected ACS as an emergency while
+        # pain lasts; the rule cannot tell it from pleuritic or panic chest pain, so it is a floor (never a routine
+        # visit) and the model can still raise it. Without it a 47-year-old with chest pain 6/10 and breathlessness
+        # 6/10 for 5 hours fell to NO URGENTE once a normal SpO2 was entered (docs/architecture.md).
+        "NICE CG95 1.1.1 and 1.1.2.1 (chest pain with nausea and vomiting, marked sweating or breathlessness "
+        "suggests an acute coronary syndrome: emergency referral while the pain lasts, same-day assessment up to "
+        "72 hours after it)",
+        PRIORITARIO,
+        lambda r: r.age >= 18 and _recent(r, 3) and _s(r, "dolor_pecho") >= 3
+        and max(_s(r, "dificultad_respirar"), _s(r, "sudoracion"), _s(r, "nausea"), _s(r, "vomito")) >= 3,
+    ),
+    RedFlagRule(
         "SEVERE_DYSPNEA",
         {"es": "Dificultad respiratoria grave.", "en": "Severe breathing difficulty."},
         "GINA 2024 (severe exacerbation: talks in words, agitated); NEWS2",
