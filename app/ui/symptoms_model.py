@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from app.core.vocabulary import Vocabulary
+from app.core.vocabulary import Vocabulary, search_words
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractTableModel,
@@ -156,7 +156,7 @@ class SymptomFilter(QSortFilterProxyModel):
 
     def set_query(self, text: str) -> None:
         self.beginFilterChange()
-        self._words = fold(text).split()
+        self._words = search_words(fold(text))
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         self.invalidate()  # re-rank: the best-named symptom first, so Down then a number sets the right one
         self.sort(0)

@@ -25,7 +25,7 @@ from app.core.age import AGE_RANGE
 from app.core.contract import CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
 from app.core.plausibility import weight_check_table
 from app.core.signs import signs
-from app.core.vocabulary import STATE_LABELS
+from app.core.vocabulary import SEARCH_FILLER_WORDS, STATE_LABELS
 from server.core import security
 from server.core.config import Settings
 from server.core.errors import ApiError
@@ -157,7 +157,8 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
             "signs": sign_groups["groups"],
             "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
                      "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS,
-                     "weight_check": weight_check_table(engine.features)}}
+                     "weight_check": weight_check_table(engine.features),
+                     "search_filler_words": sorted(SEARCH_FILLER_WORDS)}}
 
 
 @router.get("/app/static/{name}")

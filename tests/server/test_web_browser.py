@@ -263,6 +263,10 @@ def test_the_page_fits_a_390_px_phone(browser: Any, site: Server) -> None:
         assert page.evaluate(width) <= PHONE["width"]
         page.fill("#symptom-search", "respir")
         assert page.is_visible("#s-dificultad_respirar") and not page.is_visible("#s-fiebre")
+        page.fill("#symptom-search", "dolor de pecho")  # as a doctor says it: the little words do not hide it
+        assert page.is_visible("#s-dolor_pecho") and not page.is_visible("#s-dolor_cabeza")
+        page.fill("#symptom-search", "dificultad para respirar")
+        assert page.is_visible("#s-dificultad_respirar") and not page.is_visible("#s-fiebre")
         page.fill("#symptom-search", "")
         enter_case(page, CASE4)
         diagnose(page)

@@ -96,3 +96,19 @@ def test_extra_findings_from_hpo_search_reach_the_rare_ranking(qtbot, consultati
     response = blocker.args[1]
     assert response["rare_disease_alert"] and response["rare_diseases"][0]["orpha_code"] == "ORPHA:558"
     assert "Marfan" in consultation.result.rare.text()
+
+
+def test_symptoms_are_found_as_a_doctor_says_them(qtbot, consultation):
+    """«dolor de pecho» and «dificultad para respirar» are how a tired doctor types them; every typed word had to
+    be in the symptom's names, so the little words hid every row (seen under Xvfb, 2026-12-01)."""
+    type_symptom(qtbot, consultation, "dolor de pecho", "6")
+    type_symptom(qtbot, consultation, "dificultad para respirar", "6")
+    type_symptom(qtbot, consultation, "dolor en la cabeza", "4")
+    type_symptom(qtbot, consultation, "pain in the ear", "3")
+    assert consultation.symptom_model.intensities() == {"dolor_pecho": 6, "dificultad_respirar": 6,
+                                                        "dolor_cabeza": 4, "dolor_oido": 3}
+    consultation.symptom_panel.search.clear()
+    qtbot.keyClicks(consultation.symptom_panel.search, "de")  # one word: still what is being typed ("debilidad")
+    assert all("de" in consultation.symptom_model.search_text(consultation.symptom_panel.filter.mapToSource(
+        consultation.symptom_panel.filter.index(row, 0)).row())
+        for row in range(consultation.symptom_panel.filter.rowCount()))

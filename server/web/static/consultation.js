@@ -145,8 +145,12 @@
     s.key, fold(`${s.key.replace(/_/g, " ")} ${s.label.es} ${s.label.en}`),
   ]));
 
+  // As the desktop's search (app/core/vocabulary.py, search_words): "dolor de pecho" must find "Dolor torácico".
+  const filler = new Set(vocabulary.search_filler_words);
+
   function filterSymptoms() {
-    const words = fold(search.value).split(/\s+/).filter(Boolean);
+    const typed = fold(search.value).split(/\s+/).filter(Boolean);
+    const words = typed.length <= 1 ? typed : typed.filter((w) => !filler.has(w));
     let shown = 0;
     document.querySelectorAll(".system").forEach((system) => {
       let visible = 0;
