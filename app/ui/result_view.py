@@ -189,7 +189,8 @@ class DiagnosisView(QWidget):
         while self.conditions.count():
             item = self.conditions.takeAt(0)
             widget = item.widget() if item is not None else None
-            if widget is not None:
+            if widget is not None:  # hidden now: it is deleted only when the event loop next turns, and a
+                widget.hide()  # language switch would draw both names on top of each other until then
                 widget.deleteLater()
         for row, c in enumerate(r["top_conditions"]):
             name = QLabel(f"{pick(c['name'])} ({c['code']})")
