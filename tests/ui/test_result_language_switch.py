@@ -18,6 +18,7 @@ REQUEST = {"age": 1.2, "sex": "M", "symptoms": {"fiebre": 7, "tos": 4, "vomito":
 
 def _shown_names(view: DiagnosisView) -> list[str]:
     box = view.conditions.parentWidget()
+    assert box is not None
     return [w.text() for w in box.findChildren(QLabel) if not w.isHidden()]
 
 
