@@ -23,6 +23,8 @@ class AgeField(QWidget):
         super().__init__(parent)
         self.number = NumberField(0, MAXIMUM["years"], 1)  # empty: unknown
         self.unit = QComboBox()
+        # Sized to the language shown, not the first one: "meses" fits where "months" was cut after a switch.
+        self.unit.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for unit in UNITS:
             self.unit.addItem("", unit)
         column = QVBoxLayout(self)

@@ -35,3 +35,29 @@ def test_after_a_switch_only_the_new_languages_names_are_drawn(qtbot, engine) ->
         assert _shown_names(view) == [f"{c['name']['en']} ({c['code']})" for c in top]
     finally:
         translator().set_language("es")
+
+
+def test_the_age_unit_fits_its_longest_name_after_a_switch(qtbot) -> None:
+    """«months» was cut to «month:» after a switch from Spanish: the unit kept the width of «meses»."""
+    from app.ui.age_field import AgeField
+
+    def shown(lang: str) -> AgeField:
+        translator().set_language(lang)
+        field = AgeField()
+        qtbot.addWidget(field)
+        field.retranslate()  # as the consultation screen labels it
+        field.resize(300, field.sizeHint().height())  # the consultation's age row: room for the unit to grow
+        field.show()
+        qtbot.wait(20)
+        return field
+
+    try:
+        english = shown("en")
+        english_from_the_start = english.unit.width()
+        switched = shown("es")
+        translator().set_language("en")
+        switched.retranslate()
+        qtbot.wait(50)  # the layout settles, as on screen
+        assert switched.unit.width() >= english_from_the_start
+    finally:
+        translator().set_language("es")
