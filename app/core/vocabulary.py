@@ -27,21 +27,6 @@ STATE_LABELS: dict[str, dict[str, str]] = {
     "ENFERMEDAD_AGUDA": {"es": "ENFERMEDAD AGUDA", "en": "Acute illness"},
 }
 LANGUAGES: tuple[str, ...] = ("es", "en")
-# Words a doctor types between the ones that name a symptom ("dolor de pecho", "dificultad para respirar", "pain in
-# the chest"). The symptom search keeps a row only when every typed word is in its names, and these are in few of
-# them, so "dolor de pecho" found nothing. Dropped from a query of several words (a lone "de" may be the start of
-# "debilidad"). Folded (lower case, no accents), as the search compares. The desktop and the browser page use this.
-SEARCH_FILLER_WORDS: frozenset[str] = frozenset({
-    "a", "al", "con", "de", "del", "el", "en", "la", "las", "lo", "los", "para", "por", "que", "un", "una", "y",
-    "and", "in", "of", "on", "the", "to", "with",
-})
-
-
-def search_words(folded: str) -> list[str]:
-    """The words of a folded symptom query that must each be found: a query of several words without its filler
-    words (`SEARCH_FILLER_WORDS`); a single word as typed."""
-    words = folded.split()
-    return words if len(words) <= 1 else [w for w in words if w not in SEARCH_FILLER_WORDS]
 
 
 def urgency(state: str) -> int:

@@ -7,10 +7,10 @@ the end of a long day.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
-from app.core.vocabulary import Vocabulary, search_words
+from app.core.symptom_search import fold, found, haystack, lay_terms, search_words, starts_a_word
+from app.core.vocabulary import Vocabulary
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractTableModel,
@@ -25,11 +25,6 @@ from app.ui.qt import (
 ModelIndex = QModelIndex | QPersistentModelIndex
 COL_SYMPTOM, COL_INTENSITY, COL_SYSTEM = range(3)
 MAX_INTENSITY = 10
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for matching what the doctor types."""
-    return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
 
 
 def intensity_text(value: int) -> str:
@@ -120,25 +115,27 @@ class SymptomTableModel(QAbstractTableModel):
 
     def match_rank(self, row: int, words: list[str]) -> int:
         """How well the typed words name this row's symptom, best first: 0 its label (in the screen's language)
-        starts with them, 1 each starts a word of a label, 2 each is inside a label, 3 only the key or the body
-        system matches. «torac» must put "Dolor torácico" above "Expectoración" (a chest symptom)."""
+        starts with them, 1 each starts a word of a label, 2 each starts a word of a label or of its everyday words
+        (app/core/data/symptom_terms.toml), 3 each is inside a label, 4 inside a label or its everyday words, 5
+        only the key or the body system matches. «torac» must put "Dolor torácico" above "Expectoración" (a chest
+        symptom), «sed» "Polidipsia" (mucha sed) above "Hinchazón localizada" (localised)."""
         if not words:
             return 0
         s = self._symptoms[row]
         own = fold(translator().pick(s.label))
         labels = f"{fold(s.label['es'])} {fold(s.label['en'])}"
-        label_words = labels.split()
+        everyday = f"{labels} {lay_terms().get(s.key, '')}"
         if own.startswith(" ".join(words)):
             return 0
-        if all(any(w.startswith(word) for w in label_words) for word in words):
-            return 1
-        if all(word in labels for word in words):
-            return 2
-        return 3
+        for rank, names, test in ((1, labels, starts_a_word), (2, everyday, starts_a_word), (3, labels, found),
+                                  (4, everyday, found)):
+            if all(test(word, names) for word in words):
+                return rank
+        return 5
 
     def search_text(self, row: int) -> str:
         s = self._symptoms[row]
-        return fold(f"{s.key} {s.label['es']} {s.label['en']} {self.vocabulary.systems[s.system]['es']}")
+        return haystack(s.key, s.label, self.vocabulary.systems[s.system]["es"])
 
     def _relabel(self, _lang: str) -> None:
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 2)
@@ -147,7 +144,7 @@ class SymptomTableModel(QAbstractTableModel):
 
 
 class SymptomFilter(QSortFilterProxyModel):
-    """Rows whose label (es or en), key or body system contains every word typed; optionally only those entered."""
+    """Rows whose names contain every word typed (app/core/symptom_search.py); optionally only those entered."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -179,5 +176,5 @@ class SymptomFilter(QSortFilterProxyModel):
             key = model.index(source_row, 0).data(Qt.ItemDataRole.UserRole)
             if model.intensities().get(key, 0) == 0:
                 return False
-        haystack = model.search_text(source_row)
-        return all(word in haystack for word in self._words)
+        names = model.search_text(source_row)
+        return all(found(word, names) for word in self._words)

@@ -21,11 +21,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.core import symptom_search
 from app.core.age import AGE_RANGE
 from app.core.contract import CONTRACT_VITALS, POSTPARTUM_DAYS, PREGNANCY_AGE, PREGNANCY_WEEKS
 from app.core.plausibility import weight_check_table
 from app.core.signs import signs
-from app.core.vocabulary import SEARCH_FILLER_WORDS, STATE_LABELS
+from app.core.vocabulary import STATE_LABELS
 from server.core import security
 from server.core.config import Settings
 from server.core.errors import ApiError
@@ -158,7 +159,7 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
             "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
                      "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS,
                      "weight_check": weight_check_table(engine.features),
-                     "search_filler_words": sorted(SEARCH_FILLER_WORDS)}}
+                     "search": symptom_search.for_page()}}
 
 
 @router.get("/app/static/{name}")

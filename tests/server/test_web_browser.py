@@ -267,6 +267,10 @@ def test_the_page_fits_a_390_px_phone(browser: Any, site: Server) -> None:
         assert page.is_visible("#s-dolor_pecho") and not page.is_visible("#s-dolor_cabeza")
         page.fill("#symptom-search", "dificultad para respirar")
         assert page.is_visible("#s-dificultad_respirar") and not page.is_visible("#s-fiebre")
+        page.fill("#symptom-search", "falta de aire")  # everyday words, and a plural, as on the desktop
+        assert page.is_visible("#s-dificultad_respirar") and not page.is_visible("#s-fiebre")
+        page.fill("#symptom-search", "vómitos")
+        assert page.is_visible("#s-vomito") and not page.is_visible("#s-fiebre")
         page.fill("#symptom-search", "")
         enter_case(page, CASE4)
         diagnose(page)

@@ -105,8 +105,12 @@ def test_symptoms_are_found_as_a_doctor_says_them(qtbot, consultation):
     type_symptom(qtbot, consultation, "dificultad para respirar", "6")
     type_symptom(qtbot, consultation, "dolor en la cabeza", "4")
     type_symptom(qtbot, consultation, "pain in the ear", "3")
+    type_symptom(qtbot, consultation, "vomitos", "5")  # a plural finds «Vómito» (QTest types no accents)
+    type_symptom(qtbot, consultation, "calentura", "7")  # an everyday word finds «Fiebre»
+    type_symptom(qtbot, consultation, "sed", "2")  # «mucha sed» (polidipsia) before «localised» (a swelling)
     assert consultation.symptom_model.intensities() == {"dolor_pecho": 6, "dificultad_respirar": 6,
-                                                        "dolor_cabeza": 4, "dolor_oido": 3}
+                                                        "dolor_cabeza": 4, "dolor_oido": 3, "vomito": 5,
+                                                        "fiebre": 7, "polidipsia": 2}
     consultation.symptom_panel.search.clear()
     qtbot.keyClicks(consultation.symptom_panel.search, "de")  # one word: still what is being typed ("debilidad")
     assert all("de" in consultation.symptom_model.search_text(consultation.symptom_panel.filter.mapToSource(

@@ -141,12 +141,16 @@
   const onlyEntered = $("only-entered");
   const symptomInputs = Array.from(form.querySelectorAll(".symptom input"));
   const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  // As the desktop's search (app/core/symptom_search.py): labels, key, body system and everyday words («falta de
+  // aire»), filler words dropped («dolor de pecho»), a plural found in the singular («vómitos»).
+  const terms = vocabulary.search;
+  const filler = new Set(terms.filler_words);
   const haystack = Object.fromEntries(vocabulary.symptoms.map((s) => [
-    s.key, fold(`${s.key.replace(/_/g, " ")} ${s.label.es} ${s.label.en}`),
+    s.key, `${fold(`${s.key.replace(/_/g, " ")} ${s.label.es} ${s.label.en} ${vocabulary.systems[s.system].es}`)} `
+      + (terms.lay_terms[s.key] || ""),
   ]));
-
-  // As the desktop's search (app/core/vocabulary.py, search_words): "dolor de pecho" must find "Dolor torácico".
-  const filler = new Set(vocabulary.search_filler_words);
+  const found = (word, names) => names.includes(word) || (word.length >= terms.min_plural && word.endsWith("s")
+    && (names.includes(word.slice(0, -1)) || (word.endsWith("es") && names.includes(word.slice(0, -2)))));
 
   function filterSymptoms() {
     const typed = fold(search.value).split(/\s+/).filter(Boolean);
@@ -156,7 +160,7 @@
       let visible = 0;
       system.querySelectorAll(".symptom").forEach((row) => {
         const input = row.querySelector("input");
-        const match = words.every((w) => haystack[row.dataset.symptom].includes(w))
+        const match = words.every((w) => found(w, haystack[row.dataset.symptom]))
           && (!onlyEntered.checked || input.value !== "" || input.validity.badInput);
         row.hidden = !match;
         if (match) visible += 1;
