@@ -78,6 +78,35 @@ class Cases:
         self._vitals = _dense(n, vitals, [v for m in vitals for v in m.values()], _VITALS, NAN, np.float64)
         self._signs = _dense(n, [r.signs for r in requests], None, _SIGNS, False, np.bool_)
 
+    @classmethod
+    def repeated(cls, request: DiagnoseRequest, n: int) -> Cases:
+        """`Cases([request] * n)`, each column filled in one call instead of read row by row: next_findings starts
+        a request's variants from its columns copied (tests/core/test_cases.py holds the two equal)."""
+        v = object.__new__(cls)
+        v.n, v.requests = n, [request] * n
+        p = request.pregnancy
+        status = None if p is None else p.status
+        v.pregnancy_status = [status] * n
+        # The numbers and the flags as the rows of two arrays (one call each, not one a column).
+        v.age, v.duration, v.weeks, v.days_since_delivery = np.repeat(np.array(
+            [[request.age], [NAN if request.duration_days is None else request.duration_days],
+             [NAN if p is None or p.weeks is None else p.weeks],
+             [NAN if p is None or p.days_since_delivery is None else p.days_since_delivery]], np.float64), n, axis=1)
+        v.female, v.pregnant, v.postpartum = np.repeat(np.array(
+            [[request.sex == "F"], [status == "pregnant"], [status == "postpartum"]], np.bool_), n, axis=1)
+        v.avpu = np.full(n, AVPU_INDEX[request.consciousness], np.int64)
+        # Each key's column looked up (a new key gets one) before the matrices are sized, as `_dense` does.
+        symptoms = [_SYMPTOMS[k] for k in request.symptoms]
+        vitals = [_VITALS[k] for k in request.vitals]
+        signs = [_SIGNS[c] for c in request.signs]
+        v._symptoms = np.zeros((n, len(_SYMPTOMS)), np.int64)
+        v._symptoms[:, symptoms] = list(request.symptoms.values())
+        v._vitals = np.full((n, len(_VITALS)), NAN)
+        v._vitals[:, vitals] = list(request.vitals.values())
+        v._signs = np.zeros((n, len(_SIGNS)), np.bool_)
+        v._signs[:, signs] = True
+        return v
+
     def symptom(self, key: str) -> np.ndarray:
         """Intensity 0-10 of a symptom (0 when not given)."""
         j = _SYMPTOMS.get(key)

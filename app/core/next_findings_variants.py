@@ -201,7 +201,7 @@ def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequen
     if sizes is None:
         sizes = [1 + sum(len(c.values) for c in cs) for cs in candidates]
     if len(requests) == 1:  # the desktop's one patient: its rows filled directly, no one-row batch to tile
-        v = _one_request_rows(requests[0], sizes[0])
+        v = Cases.repeated(requests[0], sizes[0])
     else:
         base = Cases(requests)
         v = object.__new__(Cases)  # the same attributes Cases.__init__ sets, tiled
@@ -240,35 +240,6 @@ def chunk_cases(requests: Sequence[DiagnoseRequest], candidates: Sequence[Sequen
                     v.weeks[row] = np.nan if p.weeks is None else p.weeks
                     v.days_since_delivery[row] = np.nan if p.days_since_delivery is None else p.days_since_delivery
                     row += 1
-    return v
-
-
-def _one_request_rows(request: DiagnoseRequest, n: int) -> Cases:
-    """`Cases([request] * n)`, each attribute filled in one call (Cases.__init__'s values, not its per-row reads)."""
-    v = object.__new__(Cases)
-    v.n, v.requests = n, [request] * n
-    p = request.pregnancy
-    status = None if p is None else p.status
-    v.pregnancy_status = [status] * n
-    nan = _cases.NAN
-    # The numbers and the flags as the rows of two arrays (one call each, not one a column).
-    v.age, v.duration, v.weeks, v.days_since_delivery = np.repeat(np.array(
-        [[request.age], [nan if request.duration_days is None else request.duration_days],
-         [nan if p is None or p.weeks is None else p.weeks],
-         [nan if p is None or p.days_since_delivery is None else p.days_since_delivery]], np.float64), n, axis=1)
-    v.female, v.pregnant, v.postpartum = np.repeat(np.array(
-        [[request.sex == "F"], [status == "pregnant"], [status == "postpartum"]], np.bool_), n, axis=1)
-    v.avpu = np.full(n, _cases.AVPU_INDEX[request.consciousness], np.int64)
-    # Each key's column looked up (a new key gets one) before the matrices are sized, as Cases' `_dense` does.
-    symptoms = [_cases._SYMPTOMS[k] for k in request.symptoms]
-    vitals = [_cases._VITALS[k] for k in request.vitals]
-    signs = [_cases._SIGNS[c] for c in request.signs]
-    v._symptoms = np.zeros((n, len(_cases._SYMPTOMS)), np.int64)
-    v._symptoms[:, symptoms] = list(request.symptoms.values())
-    v._vitals = np.full((n, len(_cases._VITALS)), _cases.NAN)
-    v._vitals[:, vitals] = list(request.vitals.values())
-    v._signs = np.zeros((n, len(_cases._SIGNS)), np.bool_)
-    v._signs[:, signs] = True
     return v
 
 
