@@ -36,7 +36,7 @@ def test_a_state_raised_by_the_triage_names_the_models_own_state(page: Any, site
     probabilities = plain["severity_probabilities"]
     assert plain["severity"] == max(probabilities, key=probabilities.get)  # nothing raised: the plain banner
     assert page.inner_text("#state-banner") == (
-        f"{STATE_LABELS[plain['severity']]['es']} — confianza del modelo {round(100 * plain['confidence'])} %")
+        f"{STATE_LABELS[plain['severity']]['es']} — confianza del modelo {round(100 * plain['confidence'])}\u00a0%")
 
     page.fill("#v-spo2", "86")  # SpO2 <= 91: a danger sign (NEWS2, IMCI)
     raised = answer(page)
@@ -47,7 +47,7 @@ def test_a_state_raised_by_the_triage_names_the_models_own_state(page: Any, site
     page.wait_for_function("document.getElementById('state-banner').textContent.includes('por el triaje')")
     assert page.inner_text("#state-banner") == (
         f"ENFERMEDAD AGUDA (por el triaje) — el modelo solo: {STATE_LABELS[own]['es']}, "
-        f"{round(100 * raised['confidence'])} %")
+        f"{round(100 * raised['confidence'])}\u00a0%")
 
     page.click(".lang-switch a[data-lang=en]")  # the same answer, in English
     page.locator("html[lang=en]").wait_for(state="attached")

@@ -45,7 +45,7 @@ def test_a_danger_sign_raises_the_state_and_the_banner_says_whose_confidence_it_
     assert plain["triage"]["level"] != "EMERGENCIA"
     assert plain["severity"] == models_own_state(plain)  # nothing raised: the plain banner
     assert consultation.result.banner.text() == (
-        f"{STATE_LABELS[plain['severity']]['es']} — confianza del modelo {round(100 * plain['confidence'])} %")
+        f"{STATE_LABELS[plain['severity']]['es']} — confianza del modelo {round(100 * plain['confidence'])}\u00a0%")
 
     type_value(qtbot, consultation.vitals["spo2"], "86")  # SpO2 <= 91: a danger sign (NEWS2, IMCI)
     raised = diagnose(qtbot, consultation)
@@ -54,7 +54,7 @@ def test_a_danger_sign_raises_the_state_and_the_banner_says_whose_confidence_it_
     assert own != "ENFERMEDAD_AGUDA"  # the model alone would not call it acute: the triage raised it
     text = consultation.result.banner.text()
     assert text == (f"ENFERMEDAD AGUDA (por el triaje) — el modelo solo: {STATE_LABELS[own]['es']}, "
-                    f"{round(100 * raised['confidence'])} %")
+                    f"{round(100 * raised['confidence'])}\u00a0%")
     assert "confianza del modelo" not in text
 
     translator().set_language("en")  # the same answer in English, redrawn on the language change
