@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from app.core.vocabulary import Vocabulary
+
 TERMS_FILE = Path(__file__).resolve().parent / "data" / "symptom_terms.toml"
 # Words a doctor types between the ones that name a symptom. Every typed word must be found, and these are in few
 # names, so "dolor de pecho" found nothing. Dropped from a query of several words (a lone "de" may be the start of
@@ -38,22 +40,22 @@ def search_words(folded: str) -> list[str]:
     return words if len(words) <= 1 else [w for w in words if w not in FILLER_WORDS]
 
 
+def _forms(word: str) -> tuple[str, ...]:
+    """A folded typed word as typed, then in the singular (-s, -es) when it is long enough to be a plural."""
+    if len(word) < MIN_PLURAL or not word.endswith("s"):
+        return (word,)
+    return (word, word[:-1], word[:-2]) if word.endswith("es") else (word, word[:-1])
+
+
 def found(word: str, haystack: str) -> bool:
-    """Whether a folded typed word is in a folded haystack, as typed or in the singular (-s, -es)."""
-    if word in haystack:
-        return True
-    if len(word) >= MIN_PLURAL and word.endswith("s"):
-        return word[:-1] in haystack or (word.endswith("es") and word[:-2] in haystack)
-    return False
+    """Whether a folded typed word is in a folded haystack, as typed or in the singular."""
+    return any(form in haystack for form in _forms(word))
 
 
 def starts_a_word(word: str, names: str) -> bool:
     """Whether a folded typed word starts one of the words of `names`, as typed or in the singular."""
-    if (" " + word) in (" " + names):
-        return True
-    if len(word) >= MIN_PLURAL and word.endswith("s"):
-        return (" " + word[:-1]) in (" " + names) or (word.endswith("es") and (" " + word[:-2]) in (" " + names))
-    return False
+    padded = " " + names
+    return any(" " + form in padded for form in _forms(word))
 
 
 @cache
@@ -71,6 +73,9 @@ def haystack(key: str, label: dict[str, str], system: str) -> str:
     return fold(f"{key.replace('_', ' ')} {label['es']} {label['en']} {system}") + " " + lay_terms().get(key, "")
 
 
-def for_page() -> dict[str, Any]:
-    """What the browser page needs to search as the desktop does."""
-    return {"filler_words": sorted(FILLER_WORDS), "lay_terms": lay_terms(), "min_plural": MIN_PLURAL}
+def for_page(vocabulary: Vocabulary) -> dict[str, Any]:
+    """What the browser page needs to search as the desktop does: each symptom's `haystack`, made here so the page
+    does not compose its own, the filler words and the plural rule's length."""
+    return {"filler_words": sorted(FILLER_WORDS), "min_plural": MIN_PLURAL,
+            "haystacks": {s.key: haystack(s.key, s.label, vocabulary.systems[s.system]["es"])
+                          for s in vocabulary.symptoms}}

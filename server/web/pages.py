@@ -159,7 +159,7 @@ async def _vocabulary(request: Request) -> dict[str, Any]:
             "json": {"systems": vocabulary["systems"], "symptoms": vocabulary["symptoms"],
                      "vitals": vitals + measurements, "signs": sign_groups["groups"], "states": STATE_LABELS,
                      "weight_check": weight_check_table(engine.features),
-                     "search": symptom_search.for_page()}}
+                     "search": symptom_search.for_page(engine.vocabulary)}}
 
 
 @router.get("/app/static/{name}")

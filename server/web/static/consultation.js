@@ -145,10 +145,7 @@
   // aire»), filler words dropped («dolor de pecho»), a plural found in the singular («vómitos»).
   const terms = vocabulary.search;
   const filler = new Set(terms.filler_words);
-  const haystack = Object.fromEntries(vocabulary.symptoms.map((s) => [
-    s.key, `${fold(`${s.key.replace(/_/g, " ")} ${s.label.es} ${s.label.en} ${vocabulary.systems[s.system].es}`)} `
-      + (terms.lay_terms[s.key] || ""),
-  ]));
+  const haystack = terms.haystacks;  // each symptom's names, folded, made by the server as the desktop makes them
   const found = (word, names) => names.includes(word) || (word.length >= terms.min_plural && word.endsWith("s")
     && (names.includes(word.slice(0, -1)) || (word.endsWith("es") && names.includes(word.slice(0, -2)))));
 
