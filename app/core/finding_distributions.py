@@ -176,9 +176,15 @@ def _references(data: Any) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | 
 def z_to_values(z: np.ndarray, age: float, reference: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """Quantiles stored as z-scores (format 2) as values at `age`: the healthy median plus z healthy SDs there, the
     same interpolation as the models' own z-scores (`FeatureSpec.z_score`)."""
-    ages, medians, sds = reference
-    values: np.ndarray = float(np.interp(age, ages, medians)) + z * float(np.interp(age, ages, sds))
+    median, sd = healthy_at(age, reference)
+    values: np.ndarray = median + z * sd
     return values
+
+
+def healthy_at(age: float, reference: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """The healthy median and SD at `age` of a z-score reference (ages, medians, SDs), interpolated."""
+    ages, medians, sds = reference
+    return float(np.interp(age, ages, medians)), float(np.interp(age, ages, sds))
 
 
 def _at_mean(intensity: np.ndarray) -> np.ndarray:

@@ -61,6 +61,7 @@ from app.core.next_findings_variants import (
     RULE_INTENSITY_CUTS,
     SCALE,
     WEIGHTS,
+    AtAge,
     Candidate,
     DiagnosisEngine,
     Outcomes,
@@ -68,7 +69,6 @@ from app.core.next_findings_variants import (
     _merged,
     _register_columns,
     _VitalTable,
-    at_age,
     chunk_cases,
     condition_words,
     expanded_variants,
@@ -118,6 +118,7 @@ class NextFindings:
         # A vital stored as z-scores (format 2) is tabled as z (unwritten) and written at the patient's age.
         self._z_vitals, self._table_limits = z_vitals([self.dist.reference_of(j) for _, j in self._vitals],
                                                       self._vital_low, self._vital_high, self._vital_scale)
+        self._at_age = AtAge(self._z_vitals, self._vital_low, self._vital_high, self._vital_scale)
         _register_columns(vocabulary.symptom_keys, (*vocabulary.vital_keys, *CONTRACT_VITALS), sign_codes)
         # Per age band, what every request of that band reads: contiguous, and the vitals' table.
         d = self.dist
@@ -209,10 +210,7 @@ class NextFindings:
         wanted = [k for k in self._vitals_tried if vitals[k][0] not in request.vitals]
         if wanted:
             grids = vital_table.quantiles(w, wanted)  # as the vital is written: its plausible range, its decimals
-            for k, reference in self._z_vitals:  # z-scores: at the patient's own age, then written
-                if k in wanted:  # (the rows of vitals not wanted are meaningless)
-                    grids[k] = at_age(grids[k], request.age, reference, self._vital_low[k, 0],
-                                      self._vital_high[k, 0], self._vital_scale[k, 0])
+            self._at_age.write(grids, request.age)  # z-scores: at the patient's own age, then written
             never = np.isnan(grids[:, 0]).tolist()  # never measured in any condition of this band (a NaN row)
             picks = grids.tolist()
             for k in wanted:
