@@ -46,7 +46,7 @@ from tests.core.reference_engine import reference_diagnose_many  # noqa: E402
 TARGET_BATCH = 25_000  # cases/s
 TARGET_P95_MS = 0.3
 TARGET_RANK_P95_MS = 2.0
-TARGET_NEXT_FINDINGS_P95_MS = 2.0  # issue 19: what to ask next, extra per case
+TARGET_NEXT_FINDINGS_P95_MS = 2.0  # issue 19: the answer with what to ask next, one case, until the 0.3 ms above
 
 
 def pct(values: list[float], q: float) -> float:
@@ -249,8 +249,9 @@ def main() -> None:
     nf_p50 = (pct(per_case_nf, 50) - pct(per_case, 50)) * ms
     nf_p95 = (pct(per_case_nf, 95) - pct(per_case, 95)) * ms
     print(f"with next_findings (issue 19): one case p50 {pct(per_case_nf, 50) * ms:.3f} ms, p95 "
-          f"{pct(per_case_nf, 95) * ms:.3f} ms; extra cost p50 {nf_p50:.3f} ms, p95 {nf_p95:.3f} ms (target extra "
-          f"p95 <= {TARGET_NEXT_FINDINGS_P95_MS} ms -> {'OK' if nf_p95 <= TARGET_NEXT_FINDINGS_P95_MS else 'NOT MET'})"
+          f"{pct(per_case_nf, 95) * ms:.3f} ms (target: the whole answer p95 <= {TARGET_NEXT_FINDINGS_P95_MS} ms -> "
+          f"{'OK' if pct(per_case_nf, 95) * ms <= TARGET_NEXT_FINDINGS_P95_MS else 'NOT MET'}); extra cost p50 "
+          f"{nf_p50:.3f} ms, p95 {nf_p95:.3f} ms"
           f"; a batch with it: {len(nf_requests) / nf_batch:.0f} cases/s")
     if rank_case:
         print(f"rare-disease ranking of one patient (rank): p50 {pct(rank_case, 50) * ms:.3f} ms, "

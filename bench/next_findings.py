@@ -72,7 +72,9 @@ STRATEGIES = ("vereda", "checklist", "random")
 BEFORE = "vereda_before"
 TARGET_POINTS = 10.0
 UNRECORDED_SEED_OFFSET = 500_000  # the unrecorded vitals' generator: seed + this (never a seed of anything else)
-TARGET_EXTRA_P95_MS = 2.0  # issue 19: next_findings' own cost per case, before the engine's issue-14 budget
+# Issue 19: the answer with next_findings, one case p95, within the engine's budget: 2 ms until the engine meets its
+# own 0.3 ms (read strictly, as the whole answer's time, not only the list's extra).
+TARGET_P95_MS = 2.0
 RESULTS = ROOT / "bench" / "results" / "next_findings.json"
 Finding = tuple[str, str]  # (kind, finding)
 
@@ -415,7 +417,9 @@ def main() -> None:
         for kind, label in labels.items():
             t = c[kind]
             print(f"  {label:22} {t['wall_p50']:7.3f} {t['wall_p95']:7.3f}   {t['cpu_p50']:7.3f} {t['cpu_p95']:7.3f}")
-        print(f"  target (issue 19): next_findings' extra p95 <= {TARGET_EXTRA_P95_MS} ms")
+        whole = c["with"]["wall_p95"]
+        print(f"  target (issue 19): the answer with next_findings, p95 <= {TARGET_P95_MS} ms -> {whole:.3f} ms: "
+              + ("MET" if whole <= TARGET_P95_MS else "NOT MET"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
