@@ -461,8 +461,8 @@ def condition_words(vocabulary: Vocabulary, c: Candidate, value: Any) -> tuple[s
     if c.kind == "vital":
         vital = vocabulary.vital(c.finding)
         shown = f"{value:.{vital.decimals}f}"
-        return (f"Con {vital.label['es']} en {shown} {vital.unit['es']}",
-                f"With {vital.label['en']} at {shown} {vital.unit['en']}")
+        return (f"Con {_lower_first(vital.label['es'])} en {shown} {vital.unit['es']}",
+                f"With {_lower_first(vital.label['en'])} at {shown} {vital.unit['en']}")
     if c.kind == "pregnancy":
         status = value.status
         if status == "pregnant":
@@ -487,7 +487,7 @@ def places(keys: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _lower_first(text: str) -> str:
-    # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("SpO2", "IMCI") keeps its capitals.
+    # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("IMCI", "MUAC") keeps its capitals.
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 

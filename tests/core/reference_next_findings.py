@@ -30,6 +30,7 @@ from app.core.next_findings_variants import (
     Candidate,
     Outcomes,
     at_age,
+    condition_words,
     mixture_acute,
     z_vitals,
 )
@@ -446,31 +447,9 @@ class ReferenceNextFindings:
                 "en": f"{prefix_en}{en_if}, the most likely condition would become {name['en']}."}
 
     def _condition_words(self, c: Candidate, value: Any) -> tuple[str, str]:
-        """"With SpO2 at 86 %" / "If neck stiffness is present" in the clinic's words, es and en."""
-        vocabulary = self.engine.vocabulary
-        if c.kind == "vital":
-            vital = vocabulary.vital(c.finding)
-            shown = f"{value:.{vital.decimals}f}"
-            return (f"Con {vital.label['es']} en {shown} {vital.unit['es']}",
-                    f"With {vital.label['en']} at {shown} {vital.unit['en']}")
-        if c.kind == "pregnancy":
-            status = value.status
-            if status == "pregnant":
-                weeks = f"{value.weeks:.0f}"
-                return f"Si está embarazada ({weeks} semanas)", f"If she is pregnant ({weeks} weeks)"
-            if status == "postpartum":
-                return "Si tuvo un parto reciente", "If she gave birth recently"
-            return "Si no está embarazada", "If she is not pregnant"
-        if c.kind == "sign":
-            label = signs().sign(c.finding).label
-            return f"Si encuentra «{_lower_first(label['es'])}»", f"If you find '{_lower_first(label['en'])}'"
-        label = vocabulary.symptom(c.finding).label
-        return f"Si hay {_lower_first(label['es'])}", f"If {_lower_first(label['en'])} is present"
+        # The app's own words: wording is not what this frozen copy holds the ranking to.
+        return condition_words(self.engine.vocabulary, c, value)
 
-
-def _lower_first(text: str) -> str:
-    # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("SpO2", "IMCI") keeps its capitals.
-    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def with_finding(request: DiagnoseRequest, c: Candidate, value: Any) -> DiagnoseRequest:

@@ -81,6 +81,9 @@ def test_a_respiratory_case_without_spo2_asks_for_spo2_first_and_86_makes_it_an_
     assert (first["finding"], first["kind"]) == ("spo2", "vital")
     assert "triage" in first["could_change"] and 0 < first["value_of_information"] <= 1
     assert "EMERGENCIA" in first["why"]["es"] and "emergency" in first["why"]["en"]
+    # The vital's name in the middle of a sentence, as a doctor writes it (an acronym keeps its capitals).
+    assert first["why"]["es"].startswith("Con saturación de oxígeno (SpO2) en "), first["why"]
+    assert first["why"]["en"].startswith("With oxygen saturation (SpO2) at "), first["why"]
     entered = engine.diagnose(EMERGENCY)
     assert entered["triage"]["level"] == "EMERGENCIA"
     assert "spo2" not in [f["finding"] for f in entered["next_findings"]]
