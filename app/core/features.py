@@ -14,6 +14,9 @@ centiles for heart and breathing rates), so a 6-month-old's heart rate of 140 re
 on the same bands as an adult's 75 and 30. The raw input keeps the vital's name, so explanations still say
 "heart_rate"; it depends on one measured vital (age only sets its scale), which keeps SHAP per input exact.
 Kinds added by contract v2 never change the old ones, so a bundle built before them loads and runs unchanged.
+One input reads findings together where medicine defines them together: blood pressure in a pregnancy from 20 weeks
+or after delivery (kind "pregnancy_pressure", pre-eclampsia's setting); it is still one raw input, with its own exact
+share of the explanation, and next_findings changes it with the pressure or the pregnancy answer that moves it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class FeatureSpec:
 
     name: str  # "age", "sex", "duration_days", a symptom key, a vital key, a sign code, "pregnancy_status", ...
     kind: str  # "age" | "sex" | "duration" | "symptom" | "vital" | "vital_z" | "sign" | "pregnancy_status" |
-    #            "pregnancy_weeks" | "postpartum_days" | "consciousness"
+    #            "pregnancy_weeks" | "postpartum_days" | "consciousness" | "pregnancy_pressure"
     cuts: tuple[float, ...]  # band edges; a value equal to an edge falls in the upper band
     linear_scale: float | None = None  # add a column x / scale
     missing: bool = False  # add a "not measured" column
@@ -103,6 +106,42 @@ _REFERENCE_LISTS: dict[tuple[tuple[float, float, float], ...], tuple[list[float]
 # Raw codes of the categorical contract v2 inputs. Pregnancy 0 = not recorded or not asked (men, children).
 PREGNANCY_CODES: dict[str, float] = {"not_pregnant": 1.0, "unknown": 2.0, "pregnant": 3.0, "postpartum": 4.0}
 AVPU_CODES: dict[str, float] = {"A": 0.0, "V": 1.0, "P": 2.0, "U": 3.0}
+
+
+# Blood pressure where it means pre-eclampsia (kind "pregnancy_pressure"): pregnant from 20 weeks, or after delivery
+# (ACOG Practice Bulletin 222, 2020; WHO 2011), the limits of the danger-sign rules (red_flags: 140/90, 160/110).
+PRE_ECLAMPSIA_WEEKS = 20.0
+RAISED_PRESSURE = (140.0, 90.0)
+SEVERE_PRESSURE = (160.0, 110.0)
+
+
+def pregnancy_pressure(pregnant: bool, weeks: float | None, postpartum: bool, systolic: float | None,
+                       diastolic: float | None) -> float:
+    """The blood pressure of a pregnancy from 20 weeks or after delivery, as one input the additive models can weigh
+    on its own: 0 outside that setting, else 1 below 140/90, 2 from 140/90, 3 from 160/110, and NaN when neither
+    pressure was measured. A hypertension of late pregnancy is pre-eclampsia until proven otherwise: an additive
+    model reading pregnancy and pressure only apart took the higher pressure for a hypertensive urgency."""
+    if not (postpartum or (pregnant and weeks is not None and weeks >= PRE_ECLAMPSIA_WEEKS)):
+        return 0.0
+    if systolic is None and diastolic is None:
+        return np.nan
+    sbp = -np.inf if systolic is None else systolic
+    dbp = -np.inf if diastolic is None else diastolic
+    if sbp >= SEVERE_PRESSURE[0] or dbp >= SEVERE_PRESSURE[1]:
+        return 3.0
+    return 2.0 if sbp >= RAISED_PRESSURE[0] or dbp >= RAISED_PRESSURE[1] else 1.0
+
+
+def pregnancy_pressure_batch(cases: Cases) -> np.ndarray:
+    """`pregnancy_pressure` of each case of a batch (the same numbers)."""
+    setting = cases.postpartum | (cases.pregnant & (np.nan_to_num(cases.weeks, nan=-1.0) >= PRE_ECLAMPSIA_WEEKS))
+    sbp, dbp = cases.vital("systolic_bp"), cases.vital("diastolic_bp")
+    severe = (sbp >= SEVERE_PRESSURE[0]) | (dbp >= SEVERE_PRESSURE[1])
+    raised = (sbp >= RAISED_PRESSURE[0]) | (dbp >= RAISED_PRESSURE[1])
+    value = np.where(severe, 3.0, np.where(raised, 2.0, 1.0))
+    value = np.where(np.isnan(sbp) & np.isnan(dbp), np.nan, value)
+    out: np.ndarray = np.where(setting, value, 0.0)
+    return out
 
 
 def _reference_lists(reference: tuple[tuple[float, float, float], ...]) -> tuple[list[float], ...]:
@@ -246,6 +285,11 @@ class FeatureSchema:
             return np.nan if days is None else float(days)
         if kind == "consciousness":
             return np.nan if request.consciousness is None else AVPU_CODES[request.consciousness]
+        if kind == "pregnancy_pressure":
+            p = request.pregnancy
+            return pregnancy_pressure(p is not None and p.status == "pregnant", None if p is None else p.weeks,
+                                      p is not None and p.status == "postpartum", request.vitals.get("systolic_bp"),
+                                      request.vitals.get("diastolic_bp"))
         raise ValueError(f"unknown feature kind {kind!r}")  # pragma: no cover - a bundle from a newer format
 
     def raw_matrix(self, requests: Sequence[DiagnoseRequest], cases: Cases | None = None) -> np.ndarray:
@@ -285,6 +329,8 @@ class FeatureSchema:
                 out[:, j] = c.days_since_delivery
             elif kind == "consciousness":
                 out[:, j] = np.where(c.avpu < 0, np.nan, c.avpu)
+            elif kind == "pregnancy_pressure":
+                out[:, j] = pregnancy_pressure_batch(c)
             else:
                 out[:, j] = [self._one(spec, r) for r in requests]
         return out

@@ -52,11 +52,11 @@ from app.core.finding_distributions import INTENSITY_LEVELS, PREGNANCY_VALUES, F
 from app.core.next_findings_rules import PREGNANCY, RuleSubsets
 from app.core.next_findings_variants import (
     _ACUTE,
-    _LEVELS,
     MAX_FINDINGS,
     MAX_IN_EMERGENCY,
     MIN_VALUE_P,
     MIN_VOI,
+    PRESSURES,
     RANK_CHUNK,
     RULE_INTENSITY_CUTS,
     SCALE,
@@ -70,19 +70,19 @@ from app.core.next_findings_variants import (
     _register_columns,
     _VitalTable,
     chunk_cases,
-    condition_words,
     expanded_variants,
+    late_pregnancy,
     mixture_acute,
     outcomes,
     places,
+    pressure_of,
     variant_cases,
+    why,
     z_vitals,
 )
 from app.core.next_findings_variants import with_finding as with_finding  # where callers have always found it
 from app.core.probability import softmax
 from app.core.signs import signs
-from app.core.triage import TRIAGE_LABELS
-from app.core.vocabulary import STATE_LABELS, STATES
 
 # What the engine already has for a request it diagnosed alone: its model columns, condition probabilities and
 # P(acute), and optionally the two models' scores of its row and the danger-sign rules that fired for it (their
@@ -182,6 +182,9 @@ class NextFindings:
         self._symptom_tried = np.array([self._reads(("symptom", key)) for key in d.symptoms])
         self._sign_tried = np.array([self._reads(("sign", code)) for code in d.signs])
         self._z_reference: dict[tuple[int, float], tuple[float, float]] = {}  # (input, age): median and SD
+        # The input that reads blood pressure and pregnancy together (features.pregnancy_pressure), if the bundle's
+        # models have it: a pressure or a pregnancy answer changes it too.
+        self._pressure = next((j for j, spec in enumerate(specs) if spec.kind == "pregnancy_pressure"), None)
         self._padded_weights = (None if self._weights is None
                                 else np.vstack([self._weights, np.zeros((1, self._weights.shape[1]))]))
 
@@ -274,6 +277,7 @@ class NextFindings:
         inputs: list[int] = []
         x: list[float] = []
         column = self._raw_column
+        pressure = self._pressure
         row = 1
         for c in candidates:
             if c.kind == "pregnancy":
@@ -286,6 +290,10 @@ class NextFindings:
                             rows.append(row)
                             inputs.append(at[0])
                             x.append(np.nan if number is None else number)
+                    if pressure is not None:
+                        rows.append(row)
+                        inputs.append(pressure)
+                        x.append(pressure_of(request, value))
                     row += 1
                 continue
             at = column.get((c.kind, c.finding))
@@ -294,6 +302,7 @@ class NextFindings:
                 row += n
                 continue
             j, spec = at
+            start = len(x)
             if n == 1:  # a sign, a symptom's one slice
                 rows.append(row)
                 inputs.append(j)
@@ -315,6 +324,14 @@ class NextFindings:
                 x.extend([1.0] * n)
             else:
                 x.extend([value for value, _ in c.values])
+            if pressure is not None and c.finding in PRESSURES and late_pregnancy(request.pregnancy):
+                # Each value's cell, then the pressure-in-pregnancy input it changes with it (rows stay in order).
+                own, first = x[start:], row - n
+                del rows[start:], inputs[start:], x[start:]
+                for k, (value, _) in enumerate(c.values):
+                    rows.extend((first + k, first + k))
+                    inputs.extend((j, pressure))
+                    x.extend((own[k], pressure_of(request, request.pregnancy, c.finding, value)))
         return (np.asarray(rows, dtype=np.int64), np.asarray(inputs, dtype=np.int64),
                 np.asarray(x, dtype=np.float64))
 
@@ -559,38 +576,7 @@ class NextFindings:
             could = [name for name, e in (("triage", triage[i]), ("state", state[i]), ("top_condition",
                                                                                      top_condition[i])) if e > 0]
             result.append({"finding": c.finding, "kind": c.kind,
-                           "why": self._why(c, effects[:, span], p[span], lvl[span], st[span], top[span],
-                                            emergency),
+                           "why": why(self.engine.vocabulary, self.engine.condition_model.classes, c,
+                                      effects[:, span], p[span], lvl[span], st[span], top[span], emergency),
                            "could_change": could, "value_of_information": round(float(min(voi[i], 1.0)), 4)})
         return result
-
-    def _why(self, c: Candidate, effects: np.ndarray, p: np.ndarray, lvl: np.ndarray, st: np.ndarray,
-             top: np.ndarray, emergency: bool) -> dict[str, str]:
-        """The headline effect (the first kind of change any value has) with its most likely value."""
-        rows = effects.tolist()  # (4 effects, a few values): plain Python beats numpy calls on these
-        e = next((i for i, row in enumerate(rows) if any(row)), 0)
-        chance = p.tolist()
-        k = max((i for i, hit in enumerate(rows[e]) if hit), key=chance.__getitem__)  # the first most likely
-        value = c.values[k][0]
-        es_if, en_if = self._condition_words(c, value)
-        prefix_es, prefix_en = (("Ya es EMERGENCIA: no retrase la atención. ",
-                                 "Already an emergency: do not delay care. ") if emergency else ("", ""))
-        if emergency and e == 0:
-            return {"es": f"{prefix_es}{es_if}, habría otro signo de peligro (referir con más urgencia).",
-                    "en": f"{prefix_en}{en_if}, there would be another danger sign (refer more urgently)."}
-        if e == 0:
-            return {"es": f"{es_if}, sería EMERGENCIA.", "en": f"{en_if}, it would be an emergency."}
-        if e == 1:
-            label = TRIAGE_LABELS[_LEVELS[int(lvl[k])]]
-            return {"es": f"{es_if}, el triaje pasaría a {label['es']}.",
-                    "en": f"{en_if}, triage would become {label['en']}."}
-        if e == 2:
-            state = STATE_LABELS[STATES[int(st[k])]]
-            return {"es": f"{prefix_es}{es_if}, el estado pasaría a {state['es']}.",
-                    "en": f"{prefix_en}{en_if}, the state would become {state['en']}."}
-        name = self.engine.vocabulary.condition(self.engine.condition_model.classes[int(top[k])]).name
-        return {"es": f"{prefix_es}{es_if}, lo más probable pasaría a ser {name['es']}.",
-                "en": f"{prefix_en}{en_if}, the most likely condition would become {name['en']}."}
-
-    def _condition_words(self, c: Candidate, value: Any) -> tuple[str, str]:
-        return condition_words(self.engine.vocabulary, c, value)

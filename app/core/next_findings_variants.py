@@ -19,11 +19,12 @@ from app.core import red_flags, red_flags_batch, scores
 from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
-from app.core.features import FeatureSchema, FeatureSpec
+from app.core.features import PRE_ECLAMPSIA_WEEKS, FeatureSchema, FeatureSpec, pregnancy_pressure
 from app.core.finding_distributions import healthy_at, z_to_values
 from app.core.probability import softmax
 from app.core.signs import signs
-from app.core.vocabulary import STATES, Vocabulary, urgency
+from app.core.triage import TRIAGE_LABELS
+from app.core.vocabulary import STATE_LABELS, STATES, Vocabulary, urgency
 
 
 class _ScoringModel(Protocol):
@@ -478,6 +479,37 @@ def condition_words(vocabulary: Vocabulary, c: Candidate, value: Any) -> tuple[s
     return f"Si hay {_lower_first(label['es'])}", f"If {_lower_first(label['en'])} is present"
 
 
+def why(vocabulary: Vocabulary, classes: Sequence[str], c: Candidate, effects: np.ndarray, p: np.ndarray,
+        lvl: np.ndarray, st: np.ndarray, top: np.ndarray, emergency: bool) -> dict[str, str]:
+    """A list item's "why": the headline effect (the first kind of change any value has) with its most likely value
+    (`effects`, `p`, `lvl`, `st`, `top`: the candidate's variants' rows, as `NextFindings._ranked` has them;
+    `classes`: the condition model's)."""
+    rows = effects.tolist()  # (4 effects, a few values): plain Python beats numpy calls on these
+    e = next((i for i, row in enumerate(rows) if any(row)), 0)
+    chance = p.tolist()
+    k = max((i for i, hit in enumerate(rows[e]) if hit), key=chance.__getitem__)  # the first most likely
+    value = c.values[k][0]
+    es_if, en_if = condition_words(vocabulary, c, value)
+    prefix_es, prefix_en = (("Ya es EMERGENCIA: no retrase la atención. ",
+                             "Already an emergency: do not delay care. ") if emergency else ("", ""))
+    if emergency and e == 0:
+        return {"es": f"{prefix_es}{es_if}, habría otro signo de peligro (referir con más urgencia).",
+                "en": f"{prefix_en}{en_if}, there would be another danger sign (refer more urgently)."}
+    if e == 0:
+        return {"es": f"{es_if}, sería EMERGENCIA.", "en": f"{en_if}, it would be an emergency."}
+    if e == 1:
+        label = TRIAGE_LABELS[_LEVELS[int(lvl[k])]]
+        return {"es": f"{es_if}, el triaje pasaría a {label['es']}.",
+                "en": f"{en_if}, triage would become {label['en']}."}
+    if e == 2:
+        state = STATE_LABELS[STATES[int(st[k])]]
+        return {"es": f"{prefix_es}{es_if}, el estado pasaría a {state['es']}.",
+                "en": f"{prefix_en}{en_if}, the state would become {state['en']}."}
+    name = vocabulary.condition(classes[int(top[k])]).name
+    return {"es": f"{prefix_es}{es_if}, lo más probable pasaría a ser {name['es']}.",
+            "en": f"{prefix_en}{en_if}, the most likely condition would become {name['en']}."}
+
+
 def places(keys: np.ndarray) -> tuple[np.ndarray, int]:
     """For ascending `keys`: each key's place among the equal keys (0 for the first), and the most equal keys."""
     if not len(keys):
@@ -489,6 +521,27 @@ def places(keys: np.ndarray) -> tuple[np.ndarray, int]:
 def _lower_first(text: str) -> str:
     # "Rigidez de nuca" -> "rigidez de nuca", but an acronym ("IMCI", "MUAC") keeps its capitals.
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+PRESSURES = ("systolic_bp", "diastolic_bp")
+
+
+def late_pregnancy(pregnancy: Pregnancy | None) -> bool:
+    """Pregnant from 20 weeks or after delivery: where a pressure also moves `pregnancy_pressure`."""
+    return pregnancy is not None and (pregnancy.status == "postpartum" or (
+        pregnancy.status == "pregnant" and pregnancy.weeks is not None and pregnancy.weeks >= PRE_ECLAMPSIA_WEEKS))
+
+
+def pressure_of(request: DiagnoseRequest, pregnancy: Pregnancy | None, finding: str | None = None,
+                value: float | None = None) -> float:
+    """`pregnancy_pressure` of `request` with its pregnancy answer `pregnancy` and, given, `finding` (a pressure)
+    at `value`."""
+    vitals = request.vitals
+    systolic = value if finding == "systolic_bp" else vitals.get("systolic_bp")
+    diastolic = value if finding == "diastolic_bp" else vitals.get("diastolic_bp")
+    status = None if pregnancy is None else pregnancy.status
+    return pregnancy_pressure(status == "pregnant", None if pregnancy is None else pregnancy.weeks,
+                              status == "postpartum", systolic, diastolic)
 
 
 def with_finding(request: DiagnoseRequest, c: Candidate, value: Any) -> DiagnoseRequest:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.features import pregnancy_pressure
 from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
 from app.ui.clinical_text import avpu_text, pregnancy_status_text, sign_text, vital_text
@@ -79,6 +80,19 @@ class ExplanationChart(QWidget):
         painter.drawLine(int(centre), 0, int(centre), 4 + len(self._bars) * row)
 
 
+def pregnancy_pressure_text(request: dict[str, Any]) -> str:
+    """The value the models read as `pregnancy_pressure` for this request, in words: not applicable, not measured,
+    or the pressure's band (< 140/90, >= 140/90, >= 160/110)."""
+    pregnancy = request.get("pregnancy") or {}
+    vitals = request.get("vitals") or {}
+    status = pregnancy.get("status")
+    value = pregnancy_pressure(status == "pregnant", pregnancy.get("weeks"), status == "postpartum",
+                               vitals.get("systolic_bp"), vitals.get("diastolic_bp"))
+    if value != value:  # NaN: neither pressure measured
+        return tr("result.pregnancy_pressure_unmeasured")
+    return {0.0: tr("result.pregnancy_pressure_na"), 1.0: "< 140/90", 2.0: "≥ 140/90"}.get(value, "≥ 160/110")
+
+
 def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) -> str:
     """'Fiebre 8/10', 'SpO2 86 %', 'SpO2 (no medido)': the finding with the value this patient actually had."""
     pick = translator().pick
@@ -107,6 +121,8 @@ def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) ->
                 else tr("result.postpartum_days_none"))
     if name == "consciousness":
         return f"{tr('consult.consciousness')}: {avpu_text(request.get('consciousness'))}"
+    if name == "pregnancy_pressure":
+        return tr("result.pregnancy_pressure", value=pregnancy_pressure_text(request))
     if name == "age":
         return tr("result.age", age=f"{request.get('age', 0):g}")
     if name == "sex":

@@ -14,11 +14,10 @@ import numpy as np
 
 from app.core.cases import Cases
 from app.core.contract import CONTRACT_VITALS, PREGNANCY_AGE, DiagnoseRequest, Pregnancy
-from app.core.features import PREGNANCY_CODES
+from app.core.features import PREGNANCY_CODES, pregnancy_pressure_batch
 from app.core.finding_distributions import INTENSITY_LEVELS, PREGNANCY_VALUES, FindingDistributions, age_band
 from app.core.next_findings_variants import (
     _ACUTE,
-    _LEVELS,
     MAX_FINDINGS,
     MAX_IN_EMERGENCY,
     MIN_VALUE_P,
@@ -30,14 +29,12 @@ from app.core.next_findings_variants import (
     Candidate,
     Outcomes,
     at_age,
-    condition_words,
     mixture_acute,
+    why,
     z_vitals,
 )
 from app.core.probability import softmax
 from app.core.signs import signs
-from app.core.triage import TRIAGE_LABELS
-from app.core.vocabulary import STATE_LABELS, STATES
 from tests.core.reference_next_findings_variants import (
     DiagnosisEngine,
     _additive_weights,
@@ -220,6 +217,16 @@ class ReferenceNextFindings:
                 raw[row, j] = (value - median) / sd if spec.kind == "vital_z" else 1.0 if c.kind == "sign" else value
                 changed.append((row, j))
                 row += 1
+        # The input that reads pressure and pregnancy together (bundles from 2026-12), from the variants' own columns
+        # (added after this copy was frozen: a pressure or a pregnancy answer changes it too).
+        pressure = next((j for j, s in enumerate(self.engine.features.specs) if s.kind == "pregnancy_pressure"), None)
+        if pressure is not None:
+            derived = pregnancy_pressure_batch(variant_cases(request, candidates))
+            old = raw[:, pressure]
+            for r in np.flatnonzero(~((derived == old) | (np.isnan(derived) & np.isnan(old)))).tolist():
+                raw[r, pressure] = derived[r]
+                changed.append((r, pressure))
+            changed.sort()  # row by row, as the ranking's own cells come
         return raw, changed
 
     def expand_variants(self, base_expanded: np.ndarray, raw: np.ndarray,
@@ -418,37 +425,9 @@ class ReferenceNextFindings:
 
     def _why(self, c: Candidate, effects: np.ndarray, p: np.ndarray, lvl: np.ndarray, st: np.ndarray,
              top: np.ndarray, emergency: bool) -> dict[str, str]:
-        """The headline effect (the first kind of change any value has) with its most likely value."""
-        e = int(np.argmax(effects.any(axis=1)))
-        hits = np.nonzero(effects[e])[0]
-        k = int(hits[np.argmax(p[hits])])
-        value = c.values[k][0]
-        es_if, en_if = self._condition_words(c, value)
-        if emergency:
-            prefix_es = "Ya es EMERGENCIA: no retrase la atención. "
-            prefix_en = "Already an emergency: do not delay care. "
-            if e == 0:
-                return {"es": f"{prefix_es}{es_if}, habría otro signo de peligro (referir con más urgencia).",
-                        "en": f"{prefix_en}{en_if}, there would be another danger sign (refer more urgently)."}
-        else:
-            prefix_es = prefix_en = ""
-        if e == 0:
-            return {"es": f"{es_if}, sería EMERGENCIA.", "en": f"{en_if}, it would be an emergency."}
-        if e == 1:
-            label = TRIAGE_LABELS[_LEVELS[int(lvl[k])]]
-            return {"es": f"{es_if}, el triaje pasaría a {label['es']}.",
-                    "en": f"{en_if}, triage would become {label['en']}."}
-        if e == 2:
-            state = STATE_LABELS[STATES[int(st[k])]]
-            return {"es": f"{prefix_es}{es_if}, el estado pasaría a {state['es']}.",
-                    "en": f"{prefix_en}{en_if}, the state would become {state['en']}."}
-        name = self.engine.vocabulary.condition(self.engine.condition_model.classes[int(top[k])]).name
-        return {"es": f"{prefix_es}{es_if}, lo más probable pasaría a ser {name['es']}.",
-                "en": f"{prefix_en}{en_if}, the most likely condition would become {name['en']}."}
+        # The app's own words for the effects this copy found (wording is not what it holds the ranking to).
+        return why(self.engine.vocabulary, self.engine.condition_model.classes, c, effects, p, lvl, st, top, emergency)
 
-    def _condition_words(self, c: Candidate, value: Any) -> tuple[str, str]:
-        # The app's own words: wording is not what this frozen copy holds the ranking to.
-        return condition_words(self.engine.vocabulary, c, value)
 
 
 

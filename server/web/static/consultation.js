@@ -508,6 +508,18 @@
         ? t("result.postpartum_days", { days: fmt(pregnancy.days_since_delivery) })
         : t("result.not_measured", { name: t("consult.pregnancy_days") });
     }
+    if (name === "pregnancy_pressure") {
+      // features.pregnancy_pressure: pregnant from 20 weeks or postpartum, then the pressure's band
+      const vitals = request.vitals || {};
+      const late = pregnancy.status === "postpartum" || (pregnancy.status === "pregnant" && pregnancy.weeks >= 20);
+      const sbp = vitals.systolic_bp, dbp = vitals.diastolic_bp;
+      let value = t("result.pregnancy_pressure_na");
+      if (late && sbp == null && dbp == null) value = t("result.pregnancy_pressure_unmeasured");
+      else if (late && (sbp >= 160 || dbp >= 110)) value = "≥ 160/110";
+      else if (late && (sbp >= 140 || dbp >= 90)) value = "≥ 140/90";
+      else if (late) value = "< 140/90";
+      return t("result.pregnancy_pressure", { value });
+    }
     if (name === "consciousness") {
       return t("result.consciousness", {
         value: t(request.consciousness ? `consult.avpu_${request.consciousness.toLowerCase()}` : "consult.avpu_none"),
