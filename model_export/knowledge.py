@@ -123,6 +123,7 @@ class ConditionProfile:
     vitals_z: dict[str, tuple[float, float]] = field(default_factory=dict)  # z-score against the age reference
     measured: dict[str, float] = field(default_factory=dict)  # vital -> probability measured (overrides missingness)
     pregnant_share: float | None = None  # share pregnant among women 15-49 (None: the background share)
+    postpartum_share: float | None = None  # share postpartum (<= 42 days) among them (None: the background share)
 
     @property
     def age(self) -> dict[str, float]:
@@ -216,6 +217,7 @@ def _condition(c: dict[str, Any]) -> ConditionProfile:
         benign=bool(c.get("benign", False)),
         vitals_z=_symptoms(c.get("vitals_z", {})), measured=_floats(c.get("measured", {})),
         pregnant_share=None if "pregnant_share" not in c else float(c["pregnant_share"]),
+        postpartum_share=None if "postpartum_share" not in c else float(c["postpartum_share"]),
     )
 
 
@@ -306,6 +308,11 @@ def check(kb: KnowledgeBase) -> list[str]:
                 problems.append(f"{where}: pregnant cases need weeks")
             if pg.status.get("postpartum", 0) and pg.days_since_delivery is None:
                 problems.append(f"{where}: postpartum cases need days_since_delivery")
+        shares = [x for x in (c.pregnant_share, c.postpartum_share) if x is not None]
+        if any(not 0 <= x <= 1 for x in shares) or sum(shares) > 1:
+            problems.append(f"{where}: pregnant and postpartum shares must be in [0, 1] and sum to at most 1")
+        if shares and c.pregnancy is not None:
+            problems.append(f"{where}: pregnant or postpartum shares adjust the background, not [condition.pregnancy]")
         if not 0 <= c.female <= 1:
             problems.append(f"{where}: female share out of [0, 1]")
         if c.duration_days[0] <= 0 or c.duration_days[1] < 0:

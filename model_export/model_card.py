@@ -19,9 +19,9 @@ START, END = "<!-- generated:start -->", "<!-- generated:end -->"
 # the rule's source; the origin document gives no vitals, age or duration, so the symptoms alone must carry it.
 ORIGIN_REASONS: dict[int, str] = {
     2: "No vitals were given, so nothing rules out hypertension (blood pressure not measured) and the model "
-       "splits between a chronic state (39%), mild illness (36%) and minor complaints (25%); the most likely is "
-       "ENFERMEDAD CRÓNICA; triage NO URGENTE. More urgent than the document's answer, which the precautionary "
-       "order allows; measuring temperature and blood pressure settles it.",
+       "splits between mild illness (35%), minor complaints (35%) and a chronic state (30%); the most likely is "
+       "ENFERMEDAD LEVE; triage NO URGENTE. A step above the document's answer, which the precautionary order "
+       "allows; measuring temperature and blood pressure settles it.",
     3: "Severe chest pain (8/10) with breathlessness (7/10) is a suspected acute coronary syndrome or pneumonia "
        "until proven otherwise (NICE CG95): the CHEST_PAIN_CARDIAC rule escalates to ENFERMEDAD AGUDA.",
     5: "Maximal chest pain, cough and breathlessness (10/10 each) meet the CHEST_PAIN_CARDIAC and SEVERE_DYSPNEA "

@@ -249,10 +249,13 @@ class Simulator:
                 return None
             if not CHILDBEARING[0] <= age <= CHILDBEARING[1]:
                 profile = PregnancyProfile({"absent": 0.6, "not_pregnant": 0.4})
-            elif c.pregnant_share is not None:
-                rest = {k: v for k, v in background.status.items() if k != "pregnant"}
-                scale = (1.0 - c.pregnant_share) / sum(rest.values())
-                profile = PregnancyProfile({**{k: v * scale for k, v in rest.items()}, "pregnant": c.pregnant_share},
+            elif c.pregnant_share is not None or c.postpartum_share is not None:
+                # The condition's own shares; the other statuses keep the background's proportions.
+                fixed = {k: v for k, v in (("pregnant", c.pregnant_share), ("postpartum", c.postpartum_share))
+                         if v is not None}
+                rest = {k: v for k, v in background.status.items() if k not in fixed}
+                scale = (1.0 - sum(fixed.values())) / sum(rest.values())
+                profile = PregnancyProfile({**{k: v * scale for k, v in rest.items()}, **fixed},
                                            background.weeks, background.days_since_delivery)
             else:
                 profile = background

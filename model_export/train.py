@@ -95,6 +95,9 @@ def default_schema(vocabulary: Vocabulary, kb: KnowledgeBase | None = None) -> F
         FeatureSpec("postpartum_days", "postpartum_days", POSTPARTUM_DAYS_CUTS, missing=True),
         # AVPU: A, V, P, U (features.AVPU_CODES) and "not assessed".
         FeatureSpec("consciousness", "consciousness", (0.5, 1.5, 2.5), missing=True),
+        # Blood pressure in a pregnancy from 20 weeks or after delivery (features.pregnancy_pressure): 0 outside,
+        # 1 below 140/90, 2 from 140/90, 3 from 160/110, "not measured".
+        FeatureSpec("pregnancy_pressure", "pregnancy_pressure", (0.5, 1.5, 2.5), missing=True),
     ]
     return FeatureSchema(tuple(specs))
 
@@ -244,6 +247,11 @@ VALIDATION_MARGIN = {"emergency_recall": 0.012, "urgent_recall": 0.004, "share":
 MIN_GROUP_CRITICAL = 30  # a group with fewer critical validation patients constrains nothing (too noisy)
 LEVEL_RANK = {"NO_URGENTE": 0, "PRIORITARIO": 1, "EMERGENCIA": 2}
 GRID = np.round(np.concatenate([np.arange(0.02, 0.30, 0.01), np.arange(0.30, 0.96, 0.025)]), 3)
+# A patient more likely than not to have a critical condition is an emergency, whatever the aggregate figures
+# (ETAT: treat the suspected emergency first): the model's emergency threshold on P(critical condition) is never
+# above this. Without it a rebuild chose 0.875 (its P(acute) threshold alone met the targets), and a 47-year-old
+# woman with chest pain and breathlessness for 5 hours, acute coronary syndrome 62 %, fell to PRIORITARIO.
+EMERGENCY_CRITICAL_CAP = 0.5
 
 
 def tune_triage(
@@ -257,7 +265,8 @@ def tune_triage(
     unreachable thresholds). The model then adds EMERGENCIA when P(ENFERMEDAD_AGUDA) >= e_acute or P(critical
     conditions) >= e_critical, and PRIORITARIO when they reach the lower attention thresholds.
 
-    EMERGENCIA pair: in every group (all, each age band, pregnant or postpartum), recall of critical patients at
+    EMERGENCIA pair (the critical threshold at most `EMERGENCY_CRITICAL_CAP`): in every group (all, each age band,
+    pregnant or postpartum), recall of critical patients at
     EMERGENCIA >= 95% and share at EMERGENCIA <= 1.25 x the group's critical prevalence, both with a margin; among
     the pairs that meet them, the one with the highest worst-group recall (then the fewest emergencies). If none
     does, the pair that comes closest (largest worst-group slack), reported as not met.
@@ -281,7 +290,7 @@ def tune_triage(
         return worst_slack, worst_recall, float(flag.mean())
 
     best_e: tuple[Any, ...] | None = None
-    for t_crit in GRID:
+    for t_crit in (t for t in GRID if t <= EMERGENCY_CRITICAL_CAP):
         crit_hit = crit >= t_crit
         for t_acute in GRID:
             flag = base_e | crit_hit | (acute >= t_acute)

@@ -17,7 +17,9 @@ WOMAN_47 = {"age": 47, "sex": "F", "duration_days": 0.2,
 
 
 def _codes(answer: Mapping[str, Any]) -> list[str]:
-    return [r["code"] for r in answer["triage"]["reasons"]]
+    """Every rule that fired, at any level (the triage's reasons list only those of its own level: with the model
+    at EMERGENCIA, this PRIORITARIO floor is among the other warning signs)."""
+    return [r["code"] for r in answer["red_flags"]]
 
 
 @pytest.mark.parametrize("vitals", [{}, {"spo2": 97}, {"spo2": 97, "heart_rate": 78, "respiratory_rate": 16,

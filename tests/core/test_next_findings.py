@@ -32,6 +32,18 @@ RESPIRATORY: dict[str, Any] = {
 # Already an emergency by a danger sign (SpO2 86 %).
 EMERGENCY: dict[str, Any] = {**RESPIRATORY, "vitals": {**RESPIRATORY["vitals"], "spo2": 86}}
 LEVELS = ("NO_URGENTE", "PRIORITARIO", "EMERGENCIA")
+# Where a pressure and a pregnancy answer also move the input reading them together (features.pregnancy_pressure): late
+# pregnancy without pressures, with one, after delivery, and a woman not yet asked whose pressure is high.
+SEVERE_FEATURES = {"dolor_cabeza": 8, "cambios_vision": 5, "nausea": 3}
+LATE_PREGNANCY: list[dict[str, Any]] = [
+    {"age": 29, "sex": "F", "duration_days": 1, "symptoms": SEVERE_FEATURES,
+     "pregnancy": {"status": "pregnant", "weeks": 34}},
+    {"age": 29, "sex": "F", "symptoms": SEVERE_FEATURES, "vitals": {"systolic_bp": 150},
+     "pregnancy": {"status": "pregnant", "weeks": 26}},
+    {"age": 24, "sex": "F", "symptoms": SEVERE_FEATURES,
+     "pregnancy": {"status": "postpartum", "days_since_delivery": 5}},
+    {"age": 27, "sex": "F", "symptoms": SEVERE_FEATURES, "vitals": {"systolic_bp": 150, "diastolic_bp": 100}},
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +58,8 @@ def _cond_p(engine: DiagnosisEngine, request: Any) -> np.ndarray:
 
 def test_each_variant_is_answered_as_diagnose_answers_it(engine: DiagnosisEngine, patients: list[Any]) -> None:
     checked = 0
-    for request in [engine.validate(RESPIRATORY), engine.validate(EMERGENCY), *patients[:40]]:
+    for request in [engine.validate(RESPIRATORY), engine.validate(EMERGENCY),
+                    *(engine.validate(r) for r in LATE_PREGNANCY), *patients[:40]]:
         nf = engine.next_findings
         candidates = nf.candidates(request, _cond_p(engine, request), 0.5, floor=0.0)
         alert = engine.diagnose(request, next_findings=False)["rare_disease_alert"]
@@ -70,7 +83,7 @@ def test_each_variant_is_answered_as_diagnose_answers_it(engine: DiagnosisEngine
                     assert engine.condition_model.classes[int(got.top[row])] == full["top_conditions"][0]["code"]
                     checked += 1
                 row += 1
-    assert checked > 2000  # vitals, symptoms, signs and pregnancy of 42 requests
+    assert checked > 2000  # vitals, symptoms, signs and pregnancy of 46 requests
 
 
 def test_a_respiratory_case_without_spo2_asks_for_spo2_first_and_86_makes_it_an_emergency(
@@ -214,10 +227,15 @@ def test_the_variants_model_scores_are_the_models_own(engine: DiagnosisEngine, p
     nf = engine.next_findings
     assert nf._weights is not None  # the committed models are additive: the cheap path is the one measured
     kinds = set()
-    for request in [engine.validate(RESPIRATORY), *patients[:30]]:
+    for request in [engine.validate(RESPIRATORY), *(engine.validate(r) for r in LATE_PREGNANCY), *patients[:30]]:
         candidates = nf.candidates(request, _cond_p(engine, request), 0.3, floor=0.0)
         kinds |= {c.kind for c in candidates}
         raw, changed = nf.variant_raw(request, candidates)
+        # The variants' raw inputs are those of the variants' own requests (a pressure moves two inputs in late
+        # pregnancy, a pregnancy answer four).
+        own = engine.features.raw_matrix([request, *(with_finding(request, c, v) for c in candidates
+                                                     for v, _ in c.values)])
+        assert np.allclose(raw, own, rtol=0, atol=1e-9, equal_nan=True)
         base = engine.features.expand(raw[:1])
         state, condition = nf.variant_scores(base, raw, changed)
         expanded = engine.features.expand(raw)

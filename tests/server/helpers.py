@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEV_PRIVATE_KEY = ROOT / "tests" / "fixtures" / "keys" / "dev-private.pem"
 DEV_PUBLIC_KEY = ROOT / "assets" / "keys" / "dev-public.pem"
 SHIPPED_BUNDLE = ROOT / "assets" / "models"
+# The version of the bundle the app ships (what a clinic runs before any update, what the service answers with
+# before a model is published): read from it, so a rebuilt bundle does not break the tests that mean "the shipped".
+SHIPPED_VERSION = str(json.loads((SHIPPED_BUNDLE / "manifest.json").read_text(encoding="utf-8"))["version"])
 CASE4 = {"age": 40, "sex": "F", "symptoms": {"dolor_pecho": 7, "dificultad_respirar": 9, "fatiga": 8}}
 METRICS_TOKEN = "metrics-token-for-the-tests-0123456789abcdef"
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}

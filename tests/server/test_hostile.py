@@ -22,6 +22,7 @@ from tests.server.helpers import (
     CASE4,
     METRICS_AUTH,
     SHIPPED_BUNDLE,
+    SHIPPED_VERSION,
     Server,
     auth,
     enroll,
@@ -252,7 +253,7 @@ def test_the_service_refuses_to_load_a_production_bundle_it_cannot_verify(server
         crud.promote(session, "2026.11.7", "attacker")
         session.commit()
     answer = requests.post(f"{server.url}/v1/predict", json=CASE4, timeout=TIMEOUT)
-    assert answer.status_code == 200 and answer.json()["model"]["version"] == "2026.11.1"  # the shipped bundle
+    assert answer.status_code == 200 and answer.json()["model"]["version"] == SHIPPED_VERSION  # the shipped bundle
     log = server.log.read_text(errors="replace")
     assert "refused the production model" in log and "another key" in log
     assert list((Path(server.env["VEREDA_SERVER_CACHE_DIR"])).glob("2026.11.7-*")) == []

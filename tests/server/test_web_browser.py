@@ -119,12 +119,16 @@ def test_a_pregnant_woman_with_severe_pre_eclampsia_reads_emergencia_first(page:
     assert page.evaluate("getComputedStyle(document.getElementById('triage-banner')).backgroundColor") \
         == "rgb(183, 28, 28)"  # ETAT red (#b71c1c), and the word EMERGENCIA on it
     assert "preeclampsia grave" in page.inner_text("#triage-reasons")
+    assert page.inner_text("#conditions li >> nth=0").startswith("Preeclampsia")
+    # The input that reads pressure and pregnancy together, named with this patient's band, among the chart's bars.
+    assert "PA embarazo/puerperio: ≥ 160/110" in page.inner_text("#chart")
     assert not page.is_visible("#scores")  # NEWS2 excludes pregnancy; qSOFA needs the breathing rate
     assert "REQUIERE ATENCIÓN INMEDIATA" in page.inner_text("#attention")
     page.click(".lang-switch a[data-lang=en]")
     page.locator("html[lang=en]").wait_for(state="attached")
     assert page.inner_text("#triage-level") == "Emergency"
     assert "severe pre-eclampsia" in page.inner_text("#triage-reasons")
+    assert "BP pregnancy/postpartum: ≥ 160/110" in page.inner_text("#chart")
     assert page.inner_text("label[for=pregnancy-weeks]") == "Weeks of pregnancy"
     assert page.input_value("#pregnancy-weeks") == "34"
     page.click(".lang-switch a[data-lang=es]")

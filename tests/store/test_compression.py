@@ -12,9 +12,9 @@ from app.store.models import dump_json
 
 
 def test_dictionaries_are_the_pinned_ones():
-    from app.store import response_dictionary_v1, response_dictionary_v2
+    from app.store import response_dictionary_v1, response_dictionary_v2, response_dictionary_v3
 
-    for version, module in ((1, response_dictionary_v1), (2, response_dictionary_v2)):
+    for version, module in ((1, response_dictionary_v1), (2, response_dictionary_v2), (3, response_dictionary_v3)):
         assert hashlib.sha256(module.DICTIONARY).hexdigest() == module.SHA256 == compression._PINNED[version]
 
 
@@ -43,4 +43,13 @@ def test_values_written_with_the_first_dictionary_stay_readable(diagnosis):
     raw = dump_json(response).encode("utf-8")
     compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, compression.dictionary(1))
     written_by_an_older_version = bytes([1]) + compressor.compress(raw) + compressor.flush()
+    assert compression.unpack(written_by_an_older_version) == raw
+
+
+def test_values_written_with_the_second_dictionary_stay_readable(diagnosis):
+    """Encounters stored under bundle 2026.11.1 (dictionary 2) read back after the update to 2026.11.2."""
+    _, response = diagnosis
+    raw = dump_json(response).encode("utf-8")
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, compression.dictionary(2))
+    written_by_an_older_version = bytes([2]) + compressor.compress(raw) + compressor.flush()
     assert compression.unpack(written_by_an_older_version) == raw

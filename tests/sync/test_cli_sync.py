@@ -12,7 +12,7 @@ from typing import Any
 
 from app.store.config_vars import LAST_SYNC
 from app.sync.enrollment import load_enrollment
-from tests.server.helpers import ROOT, Server, enrollment_code
+from tests.server.helpers import ROOT, SHIPPED_VERSION, Server, enrollment_code
 from tests.sync.conftest import Clinic, close_encounters
 
 
@@ -43,7 +43,7 @@ def test_enroll_then_sync_from_the_command_line(clinic: Clinic, answers: Any, se
     summary = json.loads(synced.stdout)
     assert {k: summary[k] for k in ("pushed", "acknowledged", "pending", "failed")} == {
         "pushed": 7, "acknowledged": 7, "pending": 0, "failed": 0}
-    assert summary["model"]["status"] == "none_published" and summary["model"]["active"] == "2026.11.1"
+    assert summary["model"]["status"] == "none_published" and summary["model"]["active"] == SHIPPED_VERSION
 
     with clinic.admin() as admin:
         enrollment = load_enrollment(admin)

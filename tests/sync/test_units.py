@@ -20,6 +20,7 @@ from app.store.config_vars import CENTRAL_URL, DEVICE_TOKEN, LAST_SYNC, MODE
 from app.sync.client import RetryPolicy, normalise_server_url, probe
 from app.sync.messages import MESSAGES, SyncError
 from app.sync.outbox import UnmappableRow, iso_week, record_uuid, service_record
+from tests.server.helpers import SHIPPED_VERSION
 from tests.sync.conftest import Clinic, close_encounters, direct
 
 PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -50,7 +51,7 @@ def test_the_service_record_is_built_from_the_outbox_payload(clinic: Clinic, ans
     assert record["request"]["age"] == 90.0 and "tos" in record["request"]["symptoms"]  # 95 -> 90; "Tos" -> "tos"
     assert record["request"]["hpo_terms"] == ["HP:0002090"] and "duration_days" not in record["request"]
     assert record["response_summary"]["top_condition"] == answers[1][1]["top_conditions"][0]["code"]
-    assert record["confirmed_diagnosis"] == "J18.9" and record["model_version"] == "2026.11.1"
+    assert record["confirmed_diagnosis"] == "J18.9" and record["model_version"] == SHIPPED_VERSION
     assert record == service_record(rows[1].payload, rows[1].created_at, "puesto-1234")  # replays are identical
     from server.schemas import FeedbackRecordCreate
 
@@ -156,7 +157,7 @@ def test_sync_needs_an_enrollment(clinic: Clinic) -> None:
         assert info.value.code == "not_enrolled"
         status = sync_status(doctor, clinic.data_dir)
     assert status["enrolled"] is False and status["auto_sync"] is False and status["mode"] == "offline"
-    assert status["pending"] == 0 and status["model_version"] == "2026.11.1"
+    assert status["pending"] == 0 and status["model_version"] == SHIPPED_VERSION
 
 
 def test_the_sync_package_imports_no_qt_no_build_tools_and_not_the_server() -> None:

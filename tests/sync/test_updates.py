@@ -33,7 +33,7 @@ from app.sync.updates import (
     rollback,
     update_from_service,
 )
-from tests.server.helpers import Server, open_sessions, signed_bundle, smuggled_bundle
+from tests.server.helpers import SHIPPED_VERSION, Server, open_sessions, signed_bundle, smuggled_bundle
 from tests.sync.conftest import Clinic, direct, enroll_clinic, no_sleep
 from tests.sync.proxy import Fault, FaultProxy
 
@@ -106,7 +106,7 @@ def other_key(tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------------ network
 def test_nothing_published_keeps_the_shipped_model(device_clinic: Clinic, module_proxy: FaultProxy) -> None:
     result = update(device_clinic, module_proxy)
-    assert result.status == "none_published" and result.active == "2026.11.1"
+    assert result.status == "none_published" and result.active == SHIPPED_VERSION
     assert active_bundle_dir(device_clinic.data_dir) == shipped_bundle_dir()
 
 
@@ -124,7 +124,7 @@ def test_an_archive_altered_on_the_server_is_refused_and_tried_again_later(
         session.commit()
     result = update(device_clinic, module_proxy)
     assert result.status == "refused" and result.error.code == "update_sha256_mismatch"
-    assert active_version(device_clinic.data_dir) == "2026.11.1"
+    assert active_version(device_clinic.data_dir) == SHIPPED_VERSION
     assert not list((device_clinic.data_dir / "models" / ".downloads").glob("*.partial"))
     assert audit(device_clinic, "sync.model_refused")[0]["code"] == "update_sha256_mismatch"
     # Damage in transit is not held against the archive: the next sync downloads it again.
@@ -141,7 +141,7 @@ def test_a_bundle_signed_with_another_key_is_refused_once_and_not_downloaded_aga
     before = module_proxy.count(BUNDLE)
     again = update(device_clinic, module_proxy)
     assert again.error.code == "update_bad_signature" and module_proxy.count(BUNDLE) == before
-    assert active_version(device_clinic.data_dir) == "2026.11.1"
+    assert active_version(device_clinic.data_dir) == SHIPPED_VERSION
 
 
 def test_an_unsigned_bundle_is_refused(device_clinic: Clinic, module_proxy: FaultProxy, server: Server,
@@ -181,7 +181,7 @@ def test_a_bundle_larger_than_allowed_is_not_downloaded_and_endless_data_is_cut(
     result = update(device_clinic, module_proxy)
     assert result.status == "refused" and result.error.code == "update_endless"
     assert not list((device_clinic.data_dir / "models" / ".downloads").glob("*.partial"))
-    assert active_version(device_clinic.data_dir) == "2026.11.1"
+    assert active_version(device_clinic.data_dir) == SHIPPED_VERSION
 
 
 def test_a_cut_download_resumes_where_it_stopped_then_installs_atomically(
@@ -254,7 +254,7 @@ def test_older_and_equal_versions_are_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     assert refusal(archive_of(signed_bundle(tmp_path / "old", "2026.10.0"), tmp_path / "o.tgz"), data_dir) \
         == "update_older"
-    assert refusal(archive_of(signed_bundle(tmp_path / "same", "2026.11.1"), tmp_path / "s.tgz"), data_dir) \
+    assert refusal(archive_of(signed_bundle(tmp_path / "same", SHIPPED_VERSION), tmp_path / "s.tgz"), data_dir) \
         == "update_older"
     assert active_bundle_dir(data_dir) == shipped_bundle_dir()
 
