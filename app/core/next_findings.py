@@ -17,7 +17,8 @@ with a healthy value by age mixed as z-scores and read at the patient's age, so 
 intensity, with its probability), a sign "present" (an absence is what the request already says: no change). Every
 variant of the request (one finding set to one value) goes through the engine's danger-sign rules and triage in ONE
 batch, without the rare-disease ranking and the explanations; its model scores are the request's plus the weights of
-the one input's columns that change (the models are additive: read once per bundle, checked against the models at
+the columns of the inputs that change (one; a pressure in late pregnancy also moves `pregnancy_pressure`, a pregnancy
+answer up to four) (the models are additive: read once per bundle, checked against the models at
 load, and a test holds the sums to the models run on the variants); for one request only the rules that read a
 finding some candidate changes go over the variants, the others answer once for the request
 (`next_findings_rules.py`), and a batch of requests shares one pass (`rank_many`). Each candidate is scored by the
