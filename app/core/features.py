@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from app.core.cases import Cases
-from app.core.contract import DiagnoseRequest
+from app.core.contract import DiagnoseRequest, Pregnancy
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +115,19 @@ RAISED_PRESSURE = (140.0, 90.0)
 SEVERE_PRESSURE = (160.0, 110.0)
 
 
-def pregnancy_pressure(pregnant: bool, weeks: float | None, postpartum: bool, systolic: float | None,
-                       diastolic: float | None) -> float:
+def late_pregnancy(pregnancy: Pregnancy | None) -> bool:
+    """Pregnant from 20 weeks, or after delivery: pre-eclampsia's setting (weeks not given: not in it, as the
+    danger-sign rules read it)."""
+    return pregnancy is not None and (pregnancy.status == "postpartum" or (
+        pregnancy.status == "pregnant" and pregnancy.weeks is not None and pregnancy.weeks >= PRE_ECLAMPSIA_WEEKS))
+
+
+def pregnancy_pressure(pregnancy: Pregnancy | None, systolic: float | None, diastolic: float | None) -> float:
     """The blood pressure of a pregnancy from 20 weeks or after delivery, as one input the additive models can weigh
     on its own: 0 outside that setting, else 1 below 140/90, 2 from 140/90, 3 from 160/110, and NaN when neither
     pressure was measured. A hypertension of late pregnancy is pre-eclampsia until proven otherwise: an additive
     model reading pregnancy and pressure only apart took the higher pressure for a hypertensive urgency."""
-    if not (postpartum or (pregnant and weeks is not None and weeks >= PRE_ECLAMPSIA_WEEKS)):
+    if not late_pregnancy(pregnancy):
         return 0.0
     if systolic is None and diastolic is None:
         return np.nan
@@ -286,10 +292,8 @@ class FeatureSchema:
         if kind == "consciousness":
             return np.nan if request.consciousness is None else AVPU_CODES[request.consciousness]
         if kind == "pregnancy_pressure":
-            p = request.pregnancy
-            return pregnancy_pressure(p is not None and p.status == "pregnant", None if p is None else p.weeks,
-                                      p is not None and p.status == "postpartum", request.vitals.get("systolic_bp"),
-                                      request.vitals.get("diastolic_bp"))
+            vitals = request.vitals
+            return pregnancy_pressure(request.pregnancy, vitals.get("systolic_bp"), vitals.get("diastolic_bp"))
         raise ValueError(f"unknown feature kind {kind!r}")  # pragma: no cover - a bundle from a newer format
 
     def raw_matrix(self, requests: Sequence[DiagnoseRequest], cases: Cases | None = None) -> np.ndarray:

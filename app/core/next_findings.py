@@ -48,7 +48,7 @@ import numpy as np
 
 from app.core import red_flags
 from app.core.contract import CONTRACT_VITALS, PREGNANCY_AGE, DiagnoseRequest, Pregnancy
-from app.core.features import PREGNANCY_CODES
+from app.core.features import PREGNANCY_CODES, late_pregnancy
 from app.core.finding_distributions import INTENSITY_LEVELS, PREGNANCY_VALUES, FindingDistributions, age_band
 from app.core.next_findings_rules import PREGNANCY, RuleSubsets
 from app.core.next_findings_variants import (
@@ -72,7 +72,6 @@ from app.core.next_findings_variants import (
     _VitalTable,
     chunk_cases,
     expanded_variants,
-    late_pregnancy,
     mixture_acute,
     outcomes,
     places,

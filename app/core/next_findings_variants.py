@@ -19,7 +19,7 @@ from app.core import red_flags, red_flags_batch, scores
 from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
-from app.core.features import PRE_ECLAMPSIA_WEEKS, FeatureSchema, FeatureSpec, pregnancy_pressure
+from app.core.features import FeatureSchema, FeatureSpec, pregnancy_pressure
 from app.core.finding_distributions import healthy_at, z_to_values
 from app.core.probability import softmax
 from app.core.signs import signs
@@ -523,13 +523,7 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-PRESSURES = ("systolic_bp", "diastolic_bp")
-
-
-def late_pregnancy(pregnancy: Pregnancy | None) -> bool:
-    """Pregnant from 20 weeks or after delivery: where a pressure also moves `pregnancy_pressure`."""
-    return pregnancy is not None and (pregnancy.status == "postpartum" or (
-        pregnancy.status == "pregnant" and pregnancy.weeks is not None and pregnancy.weeks >= PRE_ECLAMPSIA_WEEKS))
+PRESSURES = ("systolic_bp", "diastolic_bp")  # what also moves `pregnancy_pressure` in `late_pregnancy`
 
 
 def pressure_of(request: DiagnoseRequest, pregnancy: Pregnancy | None, finding: str | None = None,
@@ -539,9 +533,7 @@ def pressure_of(request: DiagnoseRequest, pregnancy: Pregnancy | None, finding: 
     vitals = request.vitals
     systolic = value if finding == "systolic_bp" else vitals.get("systolic_bp")
     diastolic = value if finding == "diastolic_bp" else vitals.get("diastolic_bp")
-    status = None if pregnancy is None else pregnancy.status
-    return pregnancy_pressure(status == "pregnant", None if pregnancy is None else pregnancy.weeks,
-                              status == "postpartum", systolic, diastolic)
+    return pregnancy_pressure(pregnancy, systolic, diastolic)
 
 
 def with_finding(request: DiagnoseRequest, c: Candidate, value: Any) -> DiagnoseRequest:

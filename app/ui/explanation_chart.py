@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.contract import Pregnancy
 from app.core.features import pregnancy_pressure
 from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
@@ -83,11 +84,11 @@ class ExplanationChart(QWidget):
 def pregnancy_pressure_text(request: dict[str, Any]) -> str:
     """The value the models read as `pregnancy_pressure` for this request, in words: not applicable, not measured,
     or the pressure's band (< 140/90, >= 140/90, >= 160/110)."""
-    pregnancy = request.get("pregnancy") or {}
+    answer = request.get("pregnancy") or {}
     vitals = request.get("vitals") or {}
-    status = pregnancy.get("status")
-    value = pregnancy_pressure(status == "pregnant", pregnancy.get("weeks"), status == "postpartum",
-                               vitals.get("systolic_bp"), vitals.get("diastolic_bp"))
+    pregnancy = (Pregnancy(answer["status"], answer.get("weeks"), answer.get("days_since_delivery"))
+                 if answer.get("status") else None)
+    value = pregnancy_pressure(pregnancy, vitals.get("systolic_bp"), vitals.get("diastolic_bp"))
     if value != value:  # NaN: neither pressure measured
         return tr("result.pregnancy_pressure_unmeasured")
     return {0.0: tr("result.pregnancy_pressure_na"), 1.0: "< 140/90", 2.0: "≥ 140/90"}.get(value, "≥ 160/110")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from app.core.cases import Cases
+from app.core.contract import Pregnancy
 from app.core.features import pregnancy_pressure, pregnancy_pressure_batch
 
 PRE_ECLAMPSIA, HYPERTENSIVE_URGENCY = "O14", "I10"
@@ -66,15 +67,15 @@ def test_the_same_pressure_outside_pregnancy_stays_a_hypertensive_urgency(engine
 
 
 def test_the_input_reads_the_setting_and_the_danger_sign_limits() -> None:
-    late = {"pregnant": True, "weeks": 20.0, "postpartum": False}
-    assert pregnancy_pressure(**late, systolic=139, diastolic=89) == 1.0
-    assert pregnancy_pressure(**late, systolic=140, diastolic=None) == 2.0
-    assert pregnancy_pressure(**late, systolic=None, diastolic=110) == 3.0
-    assert np.isnan(pregnancy_pressure(**late, systolic=None, diastolic=None))
-    assert pregnancy_pressure(True, 19.0, False, 170, 115) == 0.0  # before 20 weeks: chronic hypertension
-    assert pregnancy_pressure(True, None, False, 170, 115) == 0.0  # weeks not given: as the danger-sign rules read it
-    assert pregnancy_pressure(False, None, True, 150, 95) == 2.0
-    assert pregnancy_pressure(False, None, False, 200, 130) == 0.0
+    late = Pregnancy("pregnant", weeks=20.0)
+    assert pregnancy_pressure(late, systolic=139, diastolic=89) == 1.0
+    assert pregnancy_pressure(late, systolic=140, diastolic=None) == 2.0
+    assert pregnancy_pressure(late, systolic=None, diastolic=110) == 3.0
+    assert np.isnan(pregnancy_pressure(late, systolic=None, diastolic=None))
+    assert pregnancy_pressure(Pregnancy("pregnant", weeks=19.0), 170, 115) == 0.0  # before 20 weeks: chronic
+    assert pregnancy_pressure(Pregnancy("pregnant"), 170, 115) == 0.0  # weeks not given: as the danger-sign rules read
+    assert pregnancy_pressure(Pregnancy("postpartum", days_since_delivery=3.0), 150, 95) == 2.0
+    assert pregnancy_pressure(None, 200, 130) == 0.0
 
 
 def test_a_batch_reads_it_as_one_request_does(engine) -> None:
@@ -84,9 +85,7 @@ def test_a_batch_reads_it_as_one_request_does(engine) -> None:
     requests = [engine.validate({"age": 30, "sex": "F", "symptoms": {"dolor_cabeza": 5, "fatiga": 3, "mareos": 2},
                                  "vitals": v, **({"pregnancy": p} if p else {})})
                 for v in pressures for p in pregnancies]
-    one = [pregnancy_pressure(r.pregnancy is not None and r.pregnancy.status == "pregnant",
-                              None if r.pregnancy is None else r.pregnancy.weeks,
-                              r.pregnancy is not None and r.pregnancy.status == "postpartum",
-                              r.vitals.get("systolic_bp"), r.vitals.get("diastolic_bp")) for r in requests]
+    one = [pregnancy_pressure(r.pregnancy, r.vitals.get("systolic_bp"), r.vitals.get("diastolic_bp"))
+           for r in requests]
     assert np.array_equal(pregnancy_pressure_batch(Cases(requests)), np.array(one), equal_nan=True)
     assert len(set(np.nan_to_num(one, nan=-1.0).tolist())) == 5  # every value met
