@@ -20,7 +20,7 @@ from app.core.bundle import ModelBundle
 from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
 from app.core.features import FeatureSchema, FeatureSpec, pregnancy_pressure
-from app.core.finding_distributions import healthy_at, z_to_values
+from app.core.finding_distributions import healthy_at
 from app.core.probability import softmax
 from app.core.signs import signs
 from app.core.triage import TRIAGE_LABELS
@@ -266,24 +266,17 @@ def z_vitals(references: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray] | No
                                                           tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Which vitals (rows of the (vitals, 1) limits) are stored as z-scores, and the limits `_VitalTable.of` writes
     the stored quantiles with: a z-score is tabled unbounded, to `Z_STEP`, and written at the patient's age
-    (`at_age`)."""
+    (`AtAge`)."""
     as_z = np.array([ref is not None for ref in references], dtype=bool).reshape(-1, 1)
     limits = (np.where(as_z, -np.inf, low), np.where(as_z, np.inf, high), np.where(as_z, 1.0 / Z_STEP, scale))
     return [(k, ref) for k, ref in enumerate(references) if ref is not None], limits
 
 
-def at_age(z: np.ndarray, age: float, reference: tuple[np.ndarray, np.ndarray, np.ndarray], low: float, high: float,
-           scale: float) -> np.ndarray:
-    """A vital's z-score quantiles as values at `age` (`z_to_values`), written as the vital is: its plausible range,
-    its decimals, as `_VitalTable.of` writes absolute ones. Both steps are monotone: still the mixture's quantiles."""
-    written: np.ndarray = np.rint(np.clip(z_to_values(z, age, reference), low, high) * scale) / scale
-    return written
-
-
 class AtAge:
-    """`at_age` for all the z-score vitals' rows of a quantiles table at once: the same steps on (vitals, levels)
-    (one pass instead of five calls of ~9 us), each age's healthy medians and SDs interpolated once (ages recur, in
-    whole years or months: kept, at most a few thousand)."""
+    """The z-score vitals' rows of a quantiles table as values at the patient's age (`z_to_values`), written as each
+    vital is (its plausible range, its decimals, as `_VitalTable.of` writes absolute ones; both steps are monotone:
+    still the mixture's quantiles), all rows in one pass, each age's healthy medians and SDs interpolated once (ages
+    recur, in whole years or months: kept, at most a few thousand)."""
 
     def __init__(self, references: Sequence[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], low: np.ndarray,
                  high: np.ndarray, scale: np.ndarray) -> None:
@@ -316,16 +309,17 @@ class _VitalTable:
     quantiles the values where the mixture's running share first reaches each level. Writing a value is monotone, so
     these are exactly the stored mixture's quantiles, written (what the variants are set to)."""
 
-    counts: np.ndarray  # (rows, values): how many of the row's quantiles take each value
+    n_values: int  # the table's columns: every vital's distinct values, one after another
     values: np.ndarray  # (values,): per vital ascending, the vitals one after another
     first: np.ndarray  # (vitals,): where each vital's values start
     vital: np.ndarray  # (values,): the vital each value belongs to
     end: np.ndarray  # (vitals,): where each vital's values end (the next one's first)
     last: np.ndarray  # (vitals,): each vital's last value (end - 1)
     targets: np.ndarray  # (vitals x GRID_LEVELS,): k + level, what `quantiles` searches for
-    # `counts` as its non-zero cells, column after column (each row's ~20 quantiles of a vital take a handful of its
-    # hundreds of values: 1 cell in 14 is non-zero): each cell's row and count, where each column's cells start, and
-    # each vital's cells' span (first, end) as Python ints.
+    # The (rows, values) counts of how many of each row's quantiles take each value, as their non-zero cells, column
+    # after column (each row's ~20 quantiles of a vital take a handful of its hundreds of values: 1 cell in 14 is
+    # non-zero): each cell's row and count, where each column's cells start, and each vital's cells' span (first,
+    # end) as Python ints.
     cell_row: np.ndarray
     cell_count: np.ndarray
     column_start: np.ndarray
@@ -364,7 +358,7 @@ class _VitalTable:
         column_start = np.searchsorted(cell_column, np.arange(counts.shape[1]))  # every value is some row's: >= 1 cell
         cell_first = column_start[starts].tolist()
         cell_spans = tuple(zip(cell_first, [*cell_first[1:], len(cell_row)], strict=True))
-        return cls(counts, np.concatenate(values), starts, vital_of, end, end - 1, targets, cell_row,
+        return cls(counts.shape[1], np.concatenate(values), starts, vital_of, end, end - 1, targets, cell_row,
                    counts[cell_row, cell_column], column_start, cell_spans,
                    tuple(zip(starts.tolist(), end.tolist(), strict=True)), vital_of.astype(np.float64),
                    starts[:, None].copy(), (end - 1)[:, None].copy())
@@ -375,7 +369,7 @@ class _VitalTable:
         then meaningless): the product `w @ counts`, most of this step's cost, is made for their columns only. It is
         made from the non-zero cells alone, a column's cells summed in row
         order: a third of a dense product's time, memory-bound on a matrix of ~2,700 mostly empty columns."""
-        mass = np.zeros(self.counts.shape[1])
+        mass = np.zeros(self.n_values)
         cells, columns = self.cell_spans, self.spans
         for k, last in _runs(range(len(self.first)) if wanted is None else wanted):  # each run of adjacent vitals
             a, b = cells[k][0], cells[last][1]

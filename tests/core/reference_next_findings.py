@@ -15,7 +15,13 @@ import numpy as np
 from app.core.cases import Cases
 from app.core.contract import CONTRACT_VITALS, PREGNANCY_AGE, DiagnoseRequest, Pregnancy
 from app.core.features import PREGNANCY_CODES, pregnancy_pressure_batch
-from app.core.finding_distributions import INTENSITY_LEVELS, PREGNANCY_VALUES, FindingDistributions, age_band
+from app.core.finding_distributions import (
+    INTENSITY_LEVELS,
+    PREGNANCY_VALUES,
+    FindingDistributions,
+    age_band,
+    z_to_values,
+)
 from app.core.next_findings_variants import (
     _ACUTE,
     MAX_FINDINGS,
@@ -28,7 +34,6 @@ from app.core.next_findings_variants import (
     WEIGHTS,
     Candidate,
     Outcomes,
-    at_age,
     mixture_acute,
     why,
     z_vitals,
@@ -45,6 +50,14 @@ from tests.core.reference_next_findings_variants import (
     outcomes,
     variant_cases,
 )
+
+
+def at_age(z: np.ndarray, age: float, reference: tuple[np.ndarray, np.ndarray, np.ndarray], low: float, high: float,
+           scale: float) -> np.ndarray:
+    """A vital's z-score quantiles as values at `age` (`z_to_values`), written as the vital is: its plausible range,
+    its decimals (the app's `AtAge` does this for all rows at once, moved here when the app stopped calling it)."""
+    written: np.ndarray = np.rint(np.clip(z_to_values(z, age, reference), low, high) * scale) / scale
+    return written
 
 
 class ReferenceNextFindings:
