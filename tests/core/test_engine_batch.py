@@ -6,6 +6,7 @@ exactly as its one-request form on patients pushed onto the rules' thresholds, a
 
 from __future__ import annotations
 
+import gc
 import random
 from typing import Any
 
@@ -167,3 +168,28 @@ def test_feature_rows_are_the_same_whichever_way_they_are_read(engine):
     one_by_one = np.vstack([engine.features.raw_vector(r) for r in patients])  # `_one` per input, as before
     assert np.array_equal(engine.features.raw_matrix(patients[:50]), one_by_one[:50], equal_nan=True)  # per request
     assert np.array_equal(engine.features.raw_matrix(patients), one_by_one, equal_nan=True)  # columns of `Cases`
+
+
+def test_the_garbage_collector_is_paused_only_for_the_call(engine, simulated, monkeypatch):
+    """diagnose_many pauses CPython's collector while it builds a batch's answers: afterwards it is on again, also
+    when the call fails, and a caller who had turned it off finds it still off."""
+    seen: list[bool] = []
+
+    def rank(requests, top=10):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the rare-disease index broke")
+
+    assert gc.isenabled()
+    assert engine.diagnose_many(simulated[:40], next_findings=False)
+    assert gc.isenabled()
+    monkeypatch.setattr(engine.rare, "rank_batch", rank)
+    with pytest.raises(RuntimeError, match="index broke"):
+        engine.diagnose_many(simulated[:40], next_findings=False)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError):
+            engine.diagnose_many(simulated[:40], next_findings=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
