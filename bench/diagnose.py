@@ -10,7 +10,8 @@ times the one-request-at-a-time path the vectorised engine replaced (tests/core/
 rare-disease ranking alone (`RareDiseaseRanker.rank_batch`, and `rank` for one patient), so before/after and where
 the time goes come from one run on one machine state; a last table splits the time of one case and of the batch
 (without next_findings) into validation, danger-sign rules and scores, features, models, rare ranking, explanation
-and the rest (building the answers). Targets (ARCHITECTURE.md): one case p95 <= 0.3 ms, a batch
+and the rest (building the answers), and a line gives the time to make the answers' objects alone (a ceiling on any
+engine's throughput in this interpreter). Targets (ARCHITECTURE.md): one case p95 <= 0.3 ms, a batch
 >= 25,000 cases/s, both with explanation and rare ranking; rank() p95 <= 2 ms (issue 18); the process <= 1.5 s.
 """
 
@@ -20,6 +21,7 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -113,6 +115,26 @@ def _stage_times(engine: DiagnosisEngine, raws: list[Any], requests: list[Diagno
     out["response"] = max(total - sum(out.values()), 0.0)
     out["total"] = total
     return out
+
+
+def materialising(answers: list[Any], repeats: int) -> float:
+    """Seconds a case to make the answers' objects alone, in C: `pickle.loads` of the same answers, collector paused.
+
+    No arithmetic, no Python code of ours: the dicts, lists, floats and strings of the contract's answers, made by
+    the interpreter's fastest path. An engine that returns these objects cannot build them faster in this
+    interpreter, so 1 / this is a ceiling on its batch throughput, whatever the engine computes."""
+    blob = pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+    times = []
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            t = time.perf_counter()
+            made = pickle.loads(blob)
+            times.append(time.perf_counter() - t)
+            del made
+    finally:
+        gc.enable()
+    return statistics.median(times) / len(answers)
 
 
 def print_stages(rows: list[tuple[str, dict[str, float]]]) -> None:
@@ -270,6 +292,10 @@ def main() -> None:
     print(f"`vereda diagnose` process, median of {args.repeats}: {statistics.median(process):.2f} s "
           f"(min {min(process):.2f}, max {max(process):.2f})")
     print_stages(stage_rows)
+    floor = materialising(engine.diagnose_many(requests, next_findings=False), args.repeats)
+    print(f"making the answers' objects alone (pickle.loads of the same answers, in C, collector paused): "
+          f"{floor * 1e6:.1f} us a case, a ceiling of {1 / floor:,.0f} cases/s for any engine returning them here; "
+          f"{TARGET_BATCH:,} cases/s leaves {1e6 / TARGET_BATCH - floor * 1e6:.1f} us a case for all the rest")
     p95 = pct(per_case, 95) * ms
     print(f"targets: batch >= {TARGET_BATCH:,} cases/s -> {'OK' if thr_v >= TARGET_BATCH else 'NOT MET'} "
           f"({thr_v:,.0f}); one case p95 <= {TARGET_P95_MS} ms -> {'OK' if p95 <= TARGET_P95_MS else 'NOT MET'} "
