@@ -105,8 +105,8 @@ def _build(args: argparse.Namespace) -> int:
             fitted[target] = results["additive_logistic"]["model"]
 
     _progress("training the shipped models (additive logistic, temperature-calibrated)")
-    state_model, state_info = train_chosen(train, val, "state", fitted.get("state"))
-    cond_model, cond_info = train_chosen(train, val, "condition", fitted.get("condition"))
+    state_model, state_info = train_chosen(train, val, "state", fitted.get("state"), schema)
+    cond_model, cond_info = train_chosen(train, val, "condition", fitted.get("condition"), schema)
 
     _progress("exporting to ONNX and checking parity with onnxruntime")
     info = {
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="train and export a bundle")
     build.add_argument("--out", type=Path, default=DEFAULT_BUNDLE)
-    build.add_argument("--version", default="2026.11.2")
+    build.add_argument("--version", default="2026.11.3")
     build.add_argument("--created", help="ISO date to stamp (default: today)")
     build.add_argument("--scale", type=float, default=1.0, help="fraction of the default data sizes (tests)")
     build.add_argument("--no-compare", dest="compare", action="store_false", help="skip the candidate comparison")

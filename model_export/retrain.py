@@ -97,8 +97,8 @@ def _retrain(args: argparse.Namespace) -> int:
     weights = np.concatenate([np.ones(len(sim_train.requests)), np.full(n_fb, args.feedback_weight)])
 
     _progress("training (state: simulated only; condition: simulated + weighted confirmed cases)")
-    state_model, state_info = train_chosen(sim_train, val, "state")
-    cond_model, cond_info = train_chosen(train, val, "condition", mlops.fit_condition(train, weights))
+    state_model, state_info = train_chosen(sim_train, val, "state", schema=schema)
+    cond_model, cond_info = train_chosen(train, val, "condition", mlops.fit_condition(train, weights), schema)
     base_version = ModelBundle.load(args.base).manifest["version"] if args.base.exists() else "0"
     version = args.version or f"{dt.date.today():%Y.%m.%d}"
     info: dict[str, Any] = {

@@ -10,7 +10,8 @@ The rule for choosing, written before the comparison was run: the app must expla
 log-odds within the 50 ms budget on an old laptop, which only the additive model can do; it ships if it meets the
 model card's targets, and the other candidates are reported beside it so that the price of that choice is visible.
 Calibration is temperature scaling on a separate validation set, folded into the coefficients so the shipped
-model stays additive.
+model stays additive. Before it, a symptom or sign that no training patient of a class showed is made to weigh
+against that class as far as the counts allow (`unseen_findings.py`): the fit alone leaves such a pair near zero.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from app.core.vocabulary import STATES, Vocabulary
 from model_export import knowledge
 from model_export.knowledge import KnowledgeBase, age_band
 from model_export.simulator import SimulatedPatients
+from model_export.unseen_findings import bound_unseen_findings
 
 log = logging.getLogger(__name__)
 
@@ -220,23 +222,30 @@ def compare(train: Dataset, val: Dataset, target: str, seed: int, names: tuple[s
 
 
 def train_chosen(
-    train: Dataset, val: Dataset, target: str, fitted: LogisticRegression | None = None
+    train: Dataset, val: Dataset, target: str, fitted: LogisticRegression | None = None,
+    schema: FeatureSchema | None = None,
 ) -> tuple[LogisticRegression, dict[str, Any]]:
     """The shipped model for `target`: additive logistic, centred and temperature-calibrated.
 
     `fitted` reuses the comparison's additive candidate (same data, same settings) instead of fitting it again.
+    With the `schema` of the training rows, a symptom or sign never seen with a class weighs against it as the
+    data allow (model_export/unseen_findings.py) before calibration.
     """
     model = fitted if fitted is not None else LogisticRegression(C=LOGISTIC_C, max_iter=3000, tol=1e-5)
     if fitted is None:
         model.fit(train.expanded, getattr(train, target))
     if target == "state" and list(model.classes_) != list(range(len(STATES))):
         raise ValueError(f"training data lacks some states: {model.classes_}")
+    unseen = None if schema is None else bound_unseen_findings(model, train.raw, getattr(train, target), schema)
     center(model)
     before = _summary(model, val.expanded, getattr(val, target))
     temperature = calibrate(model, val.expanded, getattr(val, target))
     after = _summary(model, val.expanded, getattr(val, target))
-    return model, {"temperature": round(temperature, 4), "validation_before_calibration": before,
-                   "validation": after}
+    info: dict[str, Any] = {"temperature": round(temperature, 4), "validation_before_calibration": before,
+                            "validation": after}
+    if unseen is not None:
+        info["unseen_findings"] = unseen
+    return model, info
 
 
 # Issue 12 triage targets, with the margin kept on validation so that held-out patients still meet them.

@@ -12,9 +12,15 @@ from app.store.models import dump_json
 
 
 def test_dictionaries_are_the_pinned_ones():
-    from app.store import response_dictionary_v1, response_dictionary_v2, response_dictionary_v3
+    from app.store import (
+        response_dictionary_v1,
+        response_dictionary_v2,
+        response_dictionary_v3,
+        response_dictionary_v4,
+    )
 
-    for version, module in ((1, response_dictionary_v1), (2, response_dictionary_v2), (3, response_dictionary_v3)):
+    for version, module in ((1, response_dictionary_v1), (2, response_dictionary_v2), (3, response_dictionary_v3),
+                            (4, response_dictionary_v4)):
         assert hashlib.sha256(module.DICTIONARY).hexdigest() == module.SHA256 == compression._PINNED[version]
 
 
@@ -38,9 +44,9 @@ def test_unknown_format_fails_loudly():
         compression.unpack(b"\x07garbage")
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_values_written_with_an_older_dictionary_stay_readable(diagnosis, version):
-    """Encounters stored by older releases (dictionary 2: bundle 2026.11.1) read back after an update."""
+    """Encounters stored by older releases (dictionary 2: bundle 2026.11.1; 3: 2026.11.2) read back after an update."""
     _, response = diagnosis
     raw = dump_json(response).encode("utf-8")
     compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, compression.dictionary(version))
