@@ -48,9 +48,10 @@ def bound_unseen_findings(model: LogisticRegression, raw: np.ndarray, y: np.ndar
     sizes = np.array([m.sum() for m in members])
     mean = coef.mean(axis=0)  # the average class, before any change (the bound is against it)
     bounded: list[dict[str, Any]] = []
-    first = 0
+    offset = 0
     for j, spec in enumerate(schema.specs):
-        start, first = first, first + spec.width
+        # A finding's first column is its band below the first cut (0.5): "absent", what "present" is weighed from.
+        start, offset = offset, offset + spec.width
         if spec.kind not in BOUNDED_KINDS:
             continue
         present = np.nan_to_num(raw[:, j]) >= 0.5
