@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.contract import Pregnancy
-from app.core.features import pregnancy_pressure
+from app.core.features import RAISED_PRESSURE, SEVERE_PRESSURE, pregnancy_pressure
 from app.core.signs import signs
 from app.core.vocabulary import Vocabulary
 from app.ui.clinical_text import avpu_text, pregnancy_status_text, sign_text, vital_text
@@ -91,7 +91,8 @@ def pregnancy_pressure_text(request: dict[str, Any]) -> str:
     value = pregnancy_pressure(pregnancy, vitals.get("systolic_bp"), vitals.get("diastolic_bp"))
     if value != value:  # NaN: neither pressure measured
         return tr("result.pregnancy_pressure_unmeasured")
-    return {0.0: tr("result.pregnancy_pressure_na"), 1.0: "< 140/90", 2.0: "≥ 140/90"}.get(value, "≥ 160/110")
+    raised, severe = (f"{s:g}/{d:g}" for s, d in (RAISED_PRESSURE, SEVERE_PRESSURE))  # the limits the input reads
+    return {0.0: tr("result.pregnancy_pressure_na"), 1.0: f"< {raised}", 2.0: f"≥ {raised}"}.get(value, f"≥ {severe}")
 
 
 def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) -> str:
