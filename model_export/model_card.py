@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.core.priority_conditions import PRIORITY_PROBABILITY
 from app.core.vocabulary import STATE_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,9 @@ def _thresholds_line(manifest: dict[str, Any]) -> str:
             f"(targets met there: {'yes' if met else 'no'}): EMERGENCIA for any emergency danger sign, the model's "
             f"most likely state ENFERMEDAD AGUDA, P(ENFERMEDAD AGUDA) ≥ {th['emergency_acute_probability']} or "
             f"P(critical condition) ≥ {th['emergency_critical_condition_probability']}; PRIORITARIO for a priority "
-            f"sign, an orphan-disease alert, P(ENFERMEDAD AGUDA) ≥ {th['attention_acute_probability']} or "
+            f"sign, an orphan-disease alert, a likely condition whose guideline asks for same-day action (the "
+            f"app's app/core/data/priority_conditions.toml for the patient's age band, P ≥ {PRIORITY_PROBABILITY} "
+            f"together), P(ENFERMEDAD AGUDA) ≥ {th['attention_acute_probability']} or "
             f"P(critical condition) ≥ {th['attention_critical_condition_probability']}. Rules alone (with the "
             f"model's most likely state) put {_pct(tuning.get('rules_only_emergency_share'))} of validation "
             f"patients at EMERGENCIA.")

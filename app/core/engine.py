@@ -24,6 +24,7 @@ from app.core.cases import Cases
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest, validate_request
 from app.core.explain import SPACE, AdditiveExplainer
 from app.core.next_findings import NextFindings
+from app.core.priority_conditions import PriorityConditions
 from app.core.probability import softmax
 from app.core.rare import RareDiseaseRanker
 from app.core.recommendations import recommendations_for
@@ -101,6 +102,8 @@ class DiagnosisEngine:
         self._rules = [(rule.code, rule.level, rule.message, rank)
                        for rule, rank in zip(red_flags.RULES, red_flags.LEVEL_RANKS.tolist(), strict=True)]
         self._rank_of_rule: list[int] = red_flags.LEVEL_RANKS.tolist()
+        # Conditions whose likely diagnosis asks for PRIORITARIO by itself (data/priority_conditions.toml).
+        self.priority = PriorityConditions(tuple(self.condition_model.classes))
         # What to measure or ask next (issue 19): the bundle's findings distributions, or the generic stand-in.
         self.next_findings = NextFindings(self)
 
@@ -172,7 +175,10 @@ class DiagnosisEngine:
         rare = self._rank_rare(requests)
         rare_alert = np.array([self.rare.alert(r) for r in rare] if self.rare is not None else [False] * n,
                               dtype=bool)
-        level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
+        priority, priority_class = self.priority.of(
+            cond_p, cases.age if cases is not None else np.array([r.age for r in requests], dtype=np.float64))
+        level = np.maximum(np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64)),
+                           priority.astype(np.int64))
         emergency = level == 2
         state_index = np.where(emergency, _ACUTE_INDEX,
                                np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC_INDEX]),
@@ -202,9 +208,10 @@ class DiagnosisEngine:
         asks = (self.next_findings.rank_many(requests, rare_alert.tolist(), alone) if next_findings
                 else [[] for _ in range(n)])
         out: list[DiagnoseResponse] = []
-        for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state, values) in enumerate(zip(
+        for i, (state_probs, cond_probs, top_k, lvl, m_lvl, alert, s_idx, m_state, values, listed) in enumerate(zip(
                 state_probabilities, top_probabilities, order.tolist(), level.tolist(), model_level.tolist(),
-                rare_alert.tolist(), state_index.tolist(), model_state.tolist(), explained, strict=True)):
+                rare_alert.tolist(), state_index.tolist(), model_state.tolist(), explained,
+                np.where(priority, priority_class, -1).tolist(), strict=True)):
             state = STATES[s_idx]
             rules = [self._rules[j] for j in fired_rows[i]]
             flags: list[dict[str, Any]] = [{"code": code, "level": level, "message": dict(message)}
@@ -219,6 +226,8 @@ class DiagnosisEngine:
             if alert and lvl == 1:
                 reasons.append({"code": triage.RARE_ALERT["code"],
                                 "message": dict(cast(dict[str, str], triage.RARE_ALERT["message"]))})
+            if listed >= 0 and lvl == 1:
+                reasons.append(self.priority.reason(listed))
             attention = lvl == 2
             level_name = _LEVELS[lvl]
             response = {

@@ -21,6 +21,7 @@ from app.core.cases import Cases
 from app.core.contract import DiagnoseRequest, Pregnancy
 from app.core.features import FeatureSchema, FeatureSpec, pregnancy_pressure
 from app.core.finding_distributions import healthy_at
+from app.core.priority_conditions import PriorityConditions
 from app.core.probability import softmax
 from app.core.signs import signs
 from app.core.triage import TRIAGE_LABELS
@@ -48,6 +49,8 @@ class DiagnosisEngine(Protocol):
     def state_model(self) -> _ScoringModel: ...
     @property
     def condition_model(self) -> _ScoringModel: ...
+    @property
+    def priority(self) -> PriorityConditions: ...
 
     def model_risk(self, state_p: np.ndarray, cond_p: np.ndarray) -> np.ndarray: ...
 
@@ -165,7 +168,9 @@ def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_
     model_state = np.argmax(state_p, axis=1)
     # 2 where `model_emergency`, else 1 where `model_risk`, else 0, the two sharing their sums (the engine's own).
     model_level = engine.model_levels(state_p, cond_p, model_state)
-    level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
+    priority, _ = engine.priority.of(cond_p, cases.age)  # a listed condition likely (priority_conditions.py)
+    level = np.maximum(np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64)),
+                       priority.astype(np.int64))
     state = np.where(level == 2, _ACUTE,
                      np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC]), _CHRONIC, model_state))
     return Outcomes(level, state, np.argmax(cond_p, axis=1), fired & _EMERGENCY_RULES)

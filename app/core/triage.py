@@ -58,8 +58,11 @@ class Triage:
                 "reasons": [{"code": r["code"], "message": dict(r["message"])} for r in self.reasons]}
 
 
-def decide(fired: list[RedFlagRule], model_level: str, rare_alert: bool) -> Triage:
-    """The level and the reasons that put the patient there (the reasons at that level, rules first)."""
+def decide(fired: list[RedFlagRule], model_level: str, rare_alert: bool,
+           priority_condition: dict[str, Any] | None = None) -> Triage:
+    """The level and the reasons that put the patient there (the reasons at that level, rules first).
+    `priority_condition`: the reason of a likely condition that asks for PRIORITARIO by itself
+    (app/core/priority_conditions.py), if any."""
     candidates: list[tuple[str, dict[str, Any]]] = [
         (rule.level, {"code": rule.code, "message": rule.message}) for rule in fired]
     if model_level == EMERGENCIA:
@@ -68,5 +71,7 @@ def decide(fired: list[RedFlagRule], model_level: str, rare_alert: bool) -> Tria
         candidates.append((PRIORITARIO, MODEL_PRIORITY))
     if rare_alert:
         candidates.append((PRIORITARIO, RARE_ALERT))
+    if priority_condition is not None:
+        candidates.append((PRIORITARIO, priority_condition))
     level = max((lvl for lvl, _ in candidates), key=rank, default=NO_URGENTE)
     return Triage(level, tuple(reason for lvl, reason in candidates if lvl == level))

@@ -14,11 +14,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.core import red_flags, scores, triage
+from app.core import priority_conditions, red_flags, scores, triage
 from app.core.contract import CONTRACT_VERSION, DiagnoseRequest
 from app.core.engine import ACUTE, CHRONIC, TOP_CONDITIONS, DiagnosisEngine
 from app.core.explain import SPACE, Explanation
 from app.core.features import FeatureSchema
+from app.core.finding_distributions import age_band
+from app.core.priority_conditions import BANDS, PRIORITY_PROBABILITY
 from app.core.probability import softmax
 from app.core.recommendations import recommendations_for
 from app.core.vocabulary import STATE_LABELS, STATES, urgency
@@ -72,13 +74,27 @@ def _model_level(engine: DiagnosisEngine, state_p: np.ndarray, cond_p: np.ndarra
     return red_flags.PRIORITARIO if bool(engine.model_risk(state_p, cond_p)[0]) else red_flags.NO_URGENTE
 
 
+def _priority_condition(engine: DiagnosisEngine, request: DiagnoseRequest,
+                        cond_p: np.ndarray) -> dict[str, Any] | None:
+    """The reason of the most likely condition of data/priority_conditions.toml for the patient's age band, when
+    those conditions together reach PRIORITY_PROBABILITY; else None (one request, one condition at a time)."""
+    band = BANDS[age_band(request.age)]
+    classes = list(engine.condition_model.classes)
+    listed = [(float(cond_p[classes.index(c.code)]), -classes.index(c.code), c) for c in priority_conditions.listed()
+              if c.code in classes and band in c.bands]
+    if not listed or sum(p for p, _, _ in listed) < PRIORITY_PROBABILITY:
+        return None
+    best = max(listed, key=lambda item: item[:2])[2]  # ties: the first class, as argmax
+    return {"code": priority_conditions.CODE, "message": best.reason}
+
+
 def _response(engine: DiagnosisEngine, request: DiagnoseRequest, x: np.ndarray, state_z: np.ndarray,
               state_p: np.ndarray, cond_z: np.ndarray, cond_p: np.ndarray, engine_name: str) -> dict[str, Any]:
     fired = red_flags.evaluate(request)
     model_level = _model_level(engine, state_p, cond_p)
     rare = engine.rare.rank(request) if engine.rare is not None else []
     rare_alert = engine.rare.alert(rare) if engine.rare is not None else False
-    decided = triage.decide(fired, model_level, rare_alert)
+    decided = triage.decide(fired, model_level, rare_alert, _priority_condition(engine, request, cond_p))
     model_state_index = int(np.argmax(state_p))
     state = STATES[model_state_index]
     if decided.emergency:

@@ -81,7 +81,9 @@ def outcomes(engine: DiagnosisEngine, requests: Sequence[DiagnoseRequest], rare_
     rules_level = np.max(np.where(fired, red_flags.LEVEL_RANKS, 0), axis=1)
     model_level = np.where(engine.model_emergency(state_p, cond_p), 2,
                            np.where(engine.model_risk(state_p, cond_p), 1, 0))
-    level = np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64))
+    priority, _ = engine.priority.of(cond_p, cases.age)  # a listed condition likely (priority_conditions.py)
+    level = np.maximum(np.maximum(np.maximum(rules_level, model_level), rare_alert.astype(np.int64)),
+                       priority.astype(np.int64))
     model_state = np.argmax(state_p, axis=1)
     state = np.where(level == 2, _ACUTE,
                      np.where(rare_alert & (_URGENCY[model_state] < _URGENCY[_CHRONIC]), _CHRONIC, model_state))
