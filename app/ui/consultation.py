@@ -111,7 +111,7 @@ class ConsultationWidget(QWidget):
         vitals_grid.setColumnStretch(2, 1)
 
         # Findings: symptoms (keyboard first), examination signs (contract v2, grouped as IMCI does), HPO terms ---
-        self.symptom_panel = SymptomPanel(vocabulary)
+        self.symptom_panel = SymptomPanel(vocabulary, commonness=engine.next_findings.dist.symptom_commonness())
         self.symptom_model, self.symptom_filter = self.symptom_panel.model, self.symptom_panel.filter
         self.search, self.table = self.symptom_panel.search, self.symptom_panel.table
         self.only_entered, self.entered_label = self.symptom_panel.only_entered, self.symptom_panel.entered_label

@@ -7,6 +7,8 @@ it; a letter typed on the list starts a new search.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.core.vocabulary import Vocabulary
 from app.ui.i18n import tr
 from app.ui.qt import (
@@ -65,9 +67,10 @@ class _IntensityKeys(QObject):
 
 
 class SymptomPanel(QWidget):
-    def __init__(self, vocabulary: Vocabulary, parent: QWidget | None = None) -> None:
+    def __init__(self, vocabulary: Vocabulary, parent: QWidget | None = None,
+                 commonness: Mapping[str, float] | None = None) -> None:
         super().__init__(parent)
-        self.model = SymptomTableModel(vocabulary, self)  # owned by the panel: dies with it
+        self.model = SymptomTableModel(vocabulary, self, commonness)  # owned by the panel: dies with it
         self.filter = SymptomFilter()
         self.filter.setSourceModel(self.model)
         self.search = QLineEdit()

@@ -7,6 +7,7 @@ the end of a long day.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from app.core.symptom_search import fold, found, haystack, lay_terms, search_words, starts_a_word
@@ -34,9 +35,13 @@ def intensity_text(value: int) -> str:
 class SymptomTableModel(QAbstractTableModel):
     intensities_changed = Signal()
 
-    def __init__(self, vocabulary: Vocabulary, parent: QObject | None = None) -> None:
+    def __init__(self, vocabulary: Vocabulary, parent: QObject | None = None,
+                 commonness: Mapping[str, float] | None = None) -> None:
         super().__init__(parent)
         self.vocabulary = vocabulary
+        # How common each symptom is (FindingDistributions.symptom_commonness): among equally good matches the more
+        # common comes first, so «cough» then Down and a number sets Cough, not Coughing up blood.
+        self._commonness = dict(commonness or {})
         order = {system: i for i, system in enumerate(vocabulary.systems)}
         self._symptoms = sorted(vocabulary.symptoms, key=lambda s: (order.get(s.system, 99), s.label["es"]))
         self._values = {s.key: 0 for s in self._symptoms}
@@ -114,24 +119,25 @@ class SymptomTableModel(QAbstractTableModel):
         self.set_intensities({})
 
     def match_rank(self, row: int, words: list[str]) -> int:
-        """How well the typed words name this row's symptom, best first: 0 its label (in the screen's language)
-        starts with them, 1 each starts a word of a label, 2 each starts a word of a label or of its everyday words
-        (app/core/data/symptom_terms.toml), 3 each is inside a label, 4 inside a label or its everyday words, 5
-        only the key or the body system matches. «torac» must put "Dolor torácico" above "Expectoración" (a chest
-        symptom), «sed» "Polidipsia" (mucha sed) above "Hinchazón localizada" (localised)."""
+        """How well the typed words name this row's symptom, best first: 0 they are its whole label (in the screen's
+        language), 1 each starts a word of a label or of its everyday words (app/core/data/symptom_terms.toml), 2
+        each is inside a label or its everyday words, 3 only the key or the body system matches. «torac» must put
+        "Dolor torácico" above "Expectoración" (a chest symptom). Within a rank the more common symptom comes first
+        (`commonness`): a label that starts with the words is no better than an everyday name that holds them, so
+        «dificultad» gives "Disnea" (dificultad para respirar) before "Dificultad para hablar", «respira» before
+        "Pausas en la respiración (apnea)", «cough» "Cough" (its whole label) before "Coughing up blood"."""
         if not words:
             return 0
         s = self._symptoms[row]
-        own = fold(translator().pick(s.label))
-        labels = f"{fold(s.label['es'])} {fold(s.label['en'])}"
-        everyday = f"{labels} {lay_terms().get(s.key, '')}"
-        if own.startswith(" ".join(words)):
+        if fold(translator().pick(s.label)) == " ".join(words):
             return 0
-        for rank, names, test in ((1, labels, starts_a_word), (2, everyday, starts_a_word), (3, labels, found),
-                                  (4, everyday, found)):
-            if all(test(word, names) for word in words):
-                return rank
-        return 5
+        everyday = f"{fold(s.label['es'])} {fold(s.label['en'])} {lay_terms().get(s.key, '')}"
+        if all(starts_a_word(word, everyday) for word in words):
+            return 1
+        return 2 if all(found(word, everyday) for word in words) else 3
+
+    def commonness(self, row: int) -> float:
+        return self._commonness.get(self._symptoms[row].key, 0.0)
 
     def search_text(self, row: int) -> str:
         s = self._symptoms[row]
@@ -161,8 +167,8 @@ class SymptomFilter(QSortFilterProxyModel):
     def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:
         model = self.sourceModel()
         assert isinstance(model, SymptomTableModel)
-        return ((model.match_rank(left.row(), self._words), left.row())
-                < (model.match_rank(right.row(), self._words), right.row()))
+        return ((model.match_rank(left.row(), self._words), -model.commonness(left.row()), left.row())
+                < (model.match_rank(right.row(), self._words), -model.commonness(right.row()), right.row()))
 
     def set_only_entered(self, only: bool) -> None:
         self.beginFilterChange()
