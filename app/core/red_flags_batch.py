@@ -105,7 +105,7 @@ class _Batch:
         aches = self.c.max_symptom("dolor_cabeza", "dolor_retroocular", "dolor_muscular", "dolor_articular")
         criteria = ((self.c.max_symptom("nausea", "vomito") >= 1).astype(np.int64) + (s("erupcion_cutanea") >= 1)
                     + (aches >= 1) + self.dengue_bleeding_or_lethargy)
-        probable: np.ndarray = (criteria >= 2) & self.c.recent(10)
+        probable: np.ndarray = self.fever & (criteria >= 2) & self.c.recent(10)  # as _probable_dengue
         return probable
 
     def dengue_warning_signs(self) -> np.ndarray:
@@ -190,6 +190,7 @@ BATCH_RULES: dict[str, Predicate] = {
     | (b.sign("nasal_flaring") & b.sign("chest_indrawing")),
     "APNOEA": lambda b: (b.c.age < 1) & (b.s("apnea") >= 1),
     "CHEST_INDRAWING": lambda b: b.sign("chest_indrawing"),
+    "RESTLESS_IRRITABLE": lambda b: b.sign("restless_irritable"),
     # IMCI: >= 60 under 2 months, >= 50 from 2 to 12 months, >= 40 from 12 months to 5 years; none from 5 years.
     "FAST_BREATHING_CHILD": lambda b: (b.c.age < 5)
     & (b.rr >= np.where(b.c.months < 2, 60.0, np.where(b.c.months < 12, 50.0, 40.0))),

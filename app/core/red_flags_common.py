@@ -190,10 +190,12 @@ def _dengue_bleeding_or_lethargy(r: DiagnoseRequest) -> bool:
 def _probable_dengue(r: DiagnoseRequest) -> bool:
     # WHO 2009 probable dengue: fever and two of nausea/vomiting, rash, aches and pains, any warning sign, in an
     # illness of up to 10 days. A toddler cannot report aches, so the warning signs count as the guideline says
-    # (those that are not already the nausea/vomiting criterion). Current fever is NOT required when two other
-    # criteria are there: the critical phase, with the warning signs, begins as the fever falls.
+    # (those that are not already the nausea/vomiting criterion). The fever is that of this illness: the symptom
+    # "fiebre" as reported, or 38 °C measured. A temperature that has fallen is no reason against it (the critical
+    # phase, with the warning signs, begins as the fever falls), but an illness without any fever is not dengue:
+    # without it, a child with gastroenteritis, vomiting and restless was called an emergency for dengue.
     aches = max(_s(r, "dolor_cabeza"), _s(r, "dolor_retroocular"), _s(r, "dolor_muscular"), _s(r, "dolor_articular"))
     criteria = ((max(_s(r, "nausea"), _s(r, "vomito")) >= 1) + (_s(r, "erupcion_cutanea") >= 1) + (aches >= 1)
                 + _dengue_bleeding_or_lethargy(r))
     days = r.duration_days
-    return criteria >= 2 and (days is None or days <= 10)
+    return _fever(r) and criteria >= 2 and (days is None or days <= 10)

@@ -81,6 +81,15 @@ ETAT_RULES: tuple[RedFlagRule, ...] = (
         lambda r: _sign(r, "chest_indrawing"),
     ),
     RedFlagRule(
+        "RESTLESS_IRRITABLE",
+        {"es": "Inquieto o irritable: atender antes de la fila (buscar deshidratación).",
+         "en": "Restless or irritable: see before the queue (look for dehydration)."},
+        "WHO ETAT 2016 (priority sign: restless, continuously irritable or lethargic); WHO IMCI chart booklet, "
+        "2014 (restless, irritable: a sign of some dehydration, oral rehydration in the clinic, plan B)",
+        PRIORITARIO,
+        lambda r: _sign(r, "restless_irritable"),
+    ),
+    RedFlagRule(
         "FAST_BREATHING_CHILD",
         {"es": "Respiración rápida para la edad (AIEPI).", "en": "Fast breathing for age (IMCI)."},
         "WHO IMCI chart booklet, 2014 (fast breathing: ≥ 50/min at 2-12 months, ≥ 40/min at 1-5 years)",
