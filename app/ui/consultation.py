@@ -502,8 +502,9 @@ class ConsultationWidget(QWidget):
         self.diagnose_button.setEnabled(True)
         self.session.answered(request, response)
         self.result.show_response(request, response)
+        # The doctor's choice is kept across re-diagnoses; none is made for her: a top condition chosen in advance
+        # was closed as "confirmed" by a tired doctor's one click, and confirmed outcomes train the next model.
         self._fill_final_choices()
-        self.final_diagnosis.setCurrentIndex(0)
         self.confirm_box.setEnabled(True)
         self._show_findings_state()
         self.diagnosed.emit(request, response)

@@ -27,6 +27,7 @@ from app.ui.i18n import tr, translator
 from app.ui.qt import QWizard
 from tests.server.conftest import start_server  # noqa: F401 - fixture
 from tests.ui.conftest import log_in
+from tests.ui.test_consultation_v2 import choose_final_diagnosis
 from tests.ui.test_first_day import lock, wheel
 from tests.ui.test_patient_safety import _register
 
@@ -122,6 +123,7 @@ def _day(qtbot, vereda: VeredaApp, server, tmp_path: Path) -> None:
     answer = _diagnose(qtbot, main)
     assert answer["engine"] == "cloud"
     qtbot.waitUntil(lambda: main.encounter_id is not None, timeout=WAIT)
+    choose_final_diagnosis(qtbot, consultation)
     consultation.notes.setPlainText("NOTAS DE LUZ: fiebre en recién nacida, remitir.")
     consultation.close_button.click()
     qtbot.waitUntil(lambda: main.encounter_closed, timeout=WAIT)
@@ -157,6 +159,7 @@ def _day(qtbot, vereda: VeredaApp, server, tmp_path: Path) -> None:
     answer = _diagnose(qtbot, main)
     assert "dolor_pecho" in consultation.last_request["symptoms"]
     assert not consultation.stale.isVisible()
+    choose_final_diagnosis(qtbot, consultation)
     consultation.notes.setPlainText("Control en 48 horas.")
     consultation.close_button.click()
     qtbot.waitUntil(lambda: main.encounter_closed, timeout=WAIT)

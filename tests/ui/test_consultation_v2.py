@@ -45,6 +45,17 @@ def choose(qtbot, combo: QComboBox, data: object) -> None:
     assert combo.currentData() == data, f"{data!r} not reachable in the list"
 
 
+def choose_final_diagnosis(qtbot, widget: ConsultationWidget) -> str:
+    """The doctor picks the final diagnosis: nothing is chosen for her; Down on the box takes the first of Vereda's
+    suggestions. Returns its code."""
+    box = widget.final_diagnosis
+    assert box.currentText() == "", "a final diagnosis was chosen before the doctor chose one"
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert box.currentIndex() == 0
+    return str(box.currentData())
+
+
 def type_symptom(qtbot, widget: ConsultationWidget, query: str, intensity: str) -> None:
     widget.search.clear()
     qtbot.keyClicks(widget.search, query)

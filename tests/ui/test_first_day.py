@@ -32,7 +32,7 @@ from app.ui.setup_wizard import SetupWizard
 from app.ui.tasks import TaskManager
 from app.ui.vital_fields import vital_fields
 from tests.ui.conftest import ANA, DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, create_clinic, log_in
-from tests.ui.test_consultation_v2 import type_value
+from tests.ui.test_consultation_v2 import choose_final_diagnosis, type_value
 from tests.ui.test_patient_safety import _register
 
 CHEAP = KdfParams(n=2**14, r=8, p=1)
@@ -119,6 +119,7 @@ def fill_a_visit(qtbot, main) -> None:
     qtbot.keyClick(c.hpo_search, Qt.Key.Key_Return)
     diagnose(qtbot, c, FINDINGS)
     qtbot.waitUntil(lambda: main.encounter_id is not None, timeout=WAIT)
+    choose_final_diagnosis(qtbot, c)
     c.notes.setPlainText("NOTAS DE LA PRIMERA PACIENTE")
 
 
@@ -249,11 +250,29 @@ def test_findings_changed_after_diagnosing_need_a_new_diagnosis_before_closing(q
     answer = diagnose(qtbot, screen)
     assert answer and not screen.stale.isVisible() and screen.close_button.isEnabled()
     assert screen.last_request == screen.request()  # the answer saw exactly what closing will store
+    choose_final_diagnosis(qtbot, screen)
     screen.close_button.click()
     assert len(closes) == 1
 
     type_value(qtbot, screen.vitals["heart_rate"], "120")  # a vital counts too
     assert screen.stale.isVisible()
+
+
+def test_closing_without_choosing_a_final_diagnosis_stores_nothing(qtbot, screen) -> None:
+    """Vereda's first suggestion is never chosen for the doctor: one tired click on Cerrar consulta would have
+    stored the model's guess as a confirmed outcome, and confirmed outcomes train the next model."""
+    closes: list[tuple[str, str]] = []
+    screen.close_requested.connect(lambda code, notes: closes.append((code, notes)))
+    answer = diagnose(qtbot, screen, FINDINGS)
+    assert screen.final_diagnosis.currentText() == "" and screen.close_button.isEnabled()
+    assert screen.final_diagnosis.itemData(0) == answer["top_conditions"][0]["code"]  # offered first, not chosen
+    qtbot.mouseClick(screen.close_button, Qt.MouseButton.LeftButton)
+    assert closes == [] and screen.message.text() == tr("consult.need_final")
+    code = choose_final_diagnosis(qtbot, screen)
+    diagnose(qtbot, screen, {**FINDINGS, "dolor_cabeza": 4})  # a new answer keeps the doctor's choice
+    assert screen.final_diagnosis.currentData() == code
+    qtbot.mouseClick(screen.close_button, Qt.MouseButton.LeftButton)
+    assert closes == [(code, "")]
 
 
 # Point 7 -------------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from app.ui.app import VeredaApp
 from app.ui.i18n import tr
 from app.ui.tasks import TaskManager
 from tests.ui.conftest import DOCTOR_PASSPHRASE, PASSPHRASE, WAIT, create_clinic, log_in
+from tests.ui.test_consultation_v2 import choose_final_diagnosis
 
 FINDINGS = {"fiebre": 8, "tos": 7, "dificultad_respirar": 6}
 
@@ -74,6 +75,7 @@ def test_closing_a_consultation_refreshes_the_status_bar_and_the_history_by_itse
     with qtbot.waitSignal(consultation.diagnosed, timeout=WAIT):
         consultation.diagnose_button.click()
     qtbot.waitUntil(lambda: main.encounter_id is not None, timeout=WAIT)
+    choose_final_diagnosis(qtbot, consultation)
     consultation.close_button.click()
     qtbot.waitUntil(lambda: main.encounter_closed, timeout=WAIT)
     qtbot.waitUntil(lambda: main.status_pending.text() == tr("status.pending", count=1), timeout=WAIT)
