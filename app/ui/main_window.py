@@ -25,6 +25,7 @@ from app.core.engine import DiagnosisEngine
 from app.core.vocabulary import STATE_LABELS
 from app.preferences import Preferences
 from app.store.config_vars import COUNTRY, LANGUAGE, ConfigVar
+from app.store.messages import StoreError
 from app.store.store import ClinicStore
 from app.ui import operations as ops
 from app.ui.accounts import AccountsDialog
@@ -44,6 +45,7 @@ from app.ui.qt import (
     QPrinter,
     QStandardPaths,
     QTabWidget,
+    QTimer,
     Signal,
 )
 from app.ui.referral import print_letter
@@ -243,15 +245,38 @@ class MainWindow(QMainWindow):
             return
         self.operations.run(ops.search_patients(query), self.patients.show_results)
 
-    def new_patient(self) -> None:
+    def new_patient(self, typed: dict[str, Any] | None = None, problem: str = "") -> None:
+        """The new-patient form; `typed` and `problem`: what the clerk typed and why the store refused it."""
         dialog = PatientDialog(self, country=self.clinic_country)
+        if typed is not None:
+            dialog.refill(typed, problem)
         if dialog.exec():
-            self.operations.run(ops.register_patient(dialog.values()), self._patient_saved)
+            values = dialog.values()
+            self.operations.run(ops.register_patient(values), self._patient_saved,
+                                lambda error: self._patient_refused(error, values, None))
 
-    def edit_patient(self, patient: dict[str, Any]) -> None:
+    def edit_patient(self, patient: dict[str, Any], typed: dict[str, Any] | None = None, problem: str = "") -> None:
         dialog = PatientDialog(self, patient, country=self.clinic_country)
+        if typed is not None:
+            dialog.refill(typed, problem)
         if dialog.exec():
-            self.operations.run(ops.update_patient(patient["id"], dialog.values()), self._patient_saved)
+            values = dialog.values()
+            self.operations.run(ops.update_patient(patient["id"], values), self._patient_saved,
+                                lambda error: self._patient_refused(error, values, patient))
+
+    def _patient_refused(self, error: BaseException, typed: dict[str, Any], patient: dict[str, Any] | None) -> None:
+        """A document another patient already holds: the form opens again as it was typed, the reason under it (an
+        error box after the form had closed lost everything typed). Any other failure: the error dialog."""
+        if not (isinstance(error, StoreError) and error.code == "patient_exists"):
+            self.show_error(error)
+            return
+        problem = error.message(translator().lang)
+        # The list behind the form shows who holds that document (the search reads "CC 41234567" as typed).
+        self.patients.search.setText(f"{typed['document_type']} {typed['document_number']}")
+        if patient is None:
+            QTimer.singleShot(0, lambda: self.new_patient(typed, problem))
+        else:
+            QTimer.singleShot(0, lambda: self.edit_patient(patient, typed, problem))
 
     def _patient_saved(self, row: dict[str, Any]) -> None:
         self.patients.search.blockSignals(True)

@@ -172,18 +172,29 @@ class PatientDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         if patient:
-            self.given.setText(patient["given_names"])
-            self.family.setText(patient["family_names"])
-            if patient["birth_date"]:
-                self.birth.setDate(patient["birth_date"])
-            self.document_type.setCurrentIndex(max(0, self.document_type.findData(patient["document_type"])))
-            self.document.setText(patient["document_number"])
-            self.sex.setCurrentIndex(0 if patient["sex"] == "F" else 1)
-            self.village.setText(patient["village"])
-            self.phone.setText(patient["phone"])
-            self.notes.setPlainText(patient["notes"])
+            self._fill(patient)
         else:
             self.birth.setDate(_qdate(UNKNOWN_BIRTH))
+
+    def _fill(self, patient: dict[str, Any]) -> None:
+        """The fields from a patient row, or from `values()` as typed (None: left empty)."""
+        self.given.setText(patient["given_names"])
+        self.family.setText(patient["family_names"])
+        if patient["birth_date"]:
+            self.birth.setDate(patient["birth_date"])
+        self.document_type.setCurrentIndex(max(0, self.document_type.findData(patient["document_type"])))
+        self.document.setText(patient["document_number"] or "")
+        self.sex.setCurrentIndex(0 if patient["sex"] == "F" else 1)
+        self.village.setText(patient["village"] or "")
+        self.phone.setText(patient["phone"] or "")
+        self.notes.setPlainText(patient["notes"] or "")
+
+    def refill(self, typed: dict[str, Any], problem: str) -> None:
+        """The form again as the clerk typed it (`values()`), `problem` under it, the document number to correct."""
+        self._fill(typed)
+        self.error.setText(problem)
+        self.document.setFocus()
+        self.document.selectAll()
 
     def _fill_document_types(self) -> None:
         born = self.birth_date()
