@@ -349,10 +349,30 @@ def test_feedback_from_20_clinics_survives_a_killed_and_a_restarted_replica(clus
     assert answered == total_batches
     assert len(sent) == CLINICS * BATCHES_PER_CLINIC * RECORDS_PER_BATCH
     assert (lost, duplicates) == (0, 0) and stored_total == len(sent)
-    # The kill and the restart happened while clinics were still sending, and the restarted replica took its share
-    # of the rest (its log has one line per request).
+    # The kill and the restart happened while clinics were still sending, and the restarted replica is back in the
+    # pool: it took a share of the rest (its log has one line per request), or, when the clinics finished within
+    # nginx's fail_timeout after its restart (nginx leaves a replica that refused a connection aside that long:
+    # seen once on a busy machine, 201 batches in under 2 s), it takes the next clinic's batches, each stored once.
     assert at_kill < total_batches and back_at < total_batches
-    assert "/v1/feedback:batch" in restarted.logs[-1].read_text(errors="replace")
+    log = restarted.logs[-1]
+    if "/v1/feedback:batch" not in log.read_text(errors="replace"):
+        time.sleep(2.5)  # the upstream's fail_timeout (2 s), passed
+        late: list[str] = []
+        policy = RetryPolicy(attempts=10, base_delay=0.2, max_delay=2.0)
+        with CentralClient(nginx.url, retry=policy) as client:
+            device = client.enroll(enrollment_code(database, "Puesto de Salud El Regreso"))
+        with CentralClient(nginx.url, token=device["device_token"], retry=policy) as client:
+            for _ in range(12):  # round robin over 3 replicas
+                batch = [feedback_record(device["clinic_id"]) for _ in range(5)]
+                late += [r["uuid"] for r in batch]
+                assert {r.status for r in client.push_feedback(batch)} == {"accepted"}
+                if "/v1/feedback:batch" in log.read_text(errors="replace"):
+                    break
+        with open_sessions(database)() as session:
+            counts = dict(session.execute(select(FeedbackRecord.uuid, func.count())
+                                          .where(FeedbackRecord.uuid.in_(late)).group_by(FeedbackRecord.uuid)).all())
+        assert counts == dict.fromkeys(late, 1)
+    assert "/v1/feedback:batch" in log.read_text(errors="replace")
     assert killed.process is not None and killed.process.returncode == -signal.SIGKILL
     for replica in cluster["replicas"]:
         for log in replica.logs:
