@@ -12,13 +12,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from app.core.age import age_in_years, format_age
+from app.ui.date_field import BirthDateField
 from app.ui.document_types import DEFAULT_COUNTRY, document_types, label_key
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractTableModel,
     QComboBox,
-    QDate,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -48,11 +47,6 @@ if TYPE_CHECKING:
 ModelIndex = QModelIndex | QPersistentModelIndex
 SEARCH_DELAY_MS = 250
 COLUMNS = ("name", "document", "age", "sex", "village")
-UNKNOWN_BIRTH = dt.date(1900, 1, 1)  # the date field's minimum, shown as "unknown"
-
-
-def _qdate(day: dt.date) -> QDate:
-    return QDate(day.year, day.month, day.day)
 
 
 def patient_row(p: PatientRecord) -> dict[str, Any]:
@@ -138,13 +132,9 @@ class PatientDialog(QDialog):
         self.document_type = QComboBox()  # the documents a person of the birth date's age can hold
         self._stored_type = patient["document_type"] if patient else None  # kept even if the age rule changed
         self.document = QLineEdit()
-        self.birth = QDateEdit()
-        self.birth.setCalendarPopup(True)
-        self.birth.setDisplayFormat("yyyy-MM-dd")
-        # The minimum date stands for "unknown" (shown as such): a patient is never silently given a birth date.
-        self.birth.setMinimumDate(_qdate(UNKNOWN_BIRTH))
-        self.birth.setMaximumDate(_qdate(dt.date.today()))
-        self.birth.setSpecialValueText(tr("patients.birth_unknown"))
+        # Typed as the clinic writes it or picked on a calendar; empty is unknown: a patient is never silently given
+        # a birth date (app/ui/date_field.py).
+        self.birth = BirthDateField()
         self._fill_document_types()
         self.birth.dateChanged.connect(lambda _d: self._fill_document_types())
         self.sex = QComboBox()
@@ -173,8 +163,6 @@ class PatientDialog(QDialog):
         form.addRow(buttons)
         if patient:
             self._fill(patient)
-        else:
-            self.birth.setDate(_qdate(UNKNOWN_BIRTH))
 
     def _fill(self, patient: dict[str, Any]) -> None:
         """The fields from a patient row, or from `values()` as typed (None: left empty)."""
@@ -211,12 +199,14 @@ class PatientDialog(QDialog):
         if not self.given.text().strip() or not self.family.text().strip():
             self.error.setText(tr("patients.need_names"))
             return
+        if self.birth.problem() is not None:  # a date half typed or impossible is never saved as "unknown"
+            self.birth.show_problem()  # under the field, once
+            self.error.setText("")
+            return
         self.accept()
 
     def birth_date(self) -> dt.date | None:
-        shown = self.birth.date()
-        born = dt.date(shown.year(), shown.month(), shown.day())
-        return None if born <= UNKNOWN_BIRTH else born
+        return self.birth.date()
 
     def values(self) -> dict[str, Any]:
         return {
