@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from app.core.cases import Cases
+from app.core.red_flags_common import SPEECH_FROM_AGE
 from app.core.scores import BatchScores
 
 
@@ -45,6 +46,12 @@ class _Batch:
         age = self.c.age
         band: np.ndarray = (age >= 1).astype(np.int64) + (age >= 5) + (age >= 12)
         return band
+
+    @cached_property
+    def speech(self) -> np.ndarray:
+        """`_speech`: difficulty speaking from SPEECH_FROM_AGE, 0 before."""
+        speech: np.ndarray = np.where(self.c.age >= SPEECH_FROM_AGE, self.s("dificultad_hablar"), 0)
+        return speech
 
     @cached_property
     def fever(self) -> np.ndarray:
@@ -157,8 +164,8 @@ BATCH_RULES: dict[str, Predicate] = {
     "TEMPERATURE_EXTREME": lambda b: (b.v("temperature_c") <= 35.0) | (b.v("temperature_c") >= 40.0),
     "INFANT_FEVER": lambda b: (b.c.age < 0.25) & b.fever,
     "MENINGISM": lambda b: ((b.s("rigidez_nuca") >= 1) | b.sign("bulging_fontanelle")) & b.fever,
-    "STROKE_SIGNS": lambda b: ((b.s("debilidad_unilateral") >= 3) | (b.s("dificultad_hablar") >= 3)
-                               | ((b.s("debilidad_unilateral") >= 1) & (b.s("dificultad_hablar") >= 1)))
+    "STROKE_SIGNS": lambda b: ((b.s("debilidad_unilateral") >= 3) | (b.speech >= 3)
+                               | ((b.s("debilidad_unilateral") >= 1) & (b.speech >= 1)))
     & b.c.recent(7),
     "SEIZURE": lambda b: (b.s("convulsiones") >= 1) & b.c.recent(1),
     "CONFUSION": lambda b: (b.s("confusion") >= 3) | b.c.avpu_vpu,

@@ -176,6 +176,14 @@ def _heart_rate_high(r: DiagnoseRequest) -> bool:
     return hr >= limit
 
 
+SPEECH_FROM_AGE = 2.0  # years: before, a child does not talk enough for a speech difficulty to be seen
+
+
+def _speech(r: DiagnoseRequest) -> int:
+    """Difficulty speaking, counted from SPEECH_FROM_AGE (0 before: a preverbal child cannot show it)."""
+    return _s(r, "dificultad_hablar") if r.age >= SPEECH_FROM_AGE else 0
+
+
 def _recent(r: DiagnoseRequest, days: float) -> bool:
     return r.duration_days is None or r.duration_days <= days
 

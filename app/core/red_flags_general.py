@@ -17,6 +17,7 @@ from app.core.red_flags_common import (
     _resp_rate_high,
     _s,
     _sign,
+    _speech,
     _v,
 )
 
@@ -113,8 +114,10 @@ GENERAL_RULES: tuple[RedFlagRule, ...] = (
          "en": "Recent one-sided weakness or speech difficulty: possible stroke."},
         "NICE NG128 (FAST; suspected acute stroke: immediate transfer)",
         EMERGENCIA,
-        lambda r: (_s(r, "debilidad_unilateral") >= 3 or _s(r, "dificultad_hablar") >= 3
-                   or (_s(r, "debilidad_unilateral") >= 1 and _s(r, "dificultad_hablar") >= 1))
+        # Speech counts from 2 years: a preverbal child cannot show a speech difficulty (a 9-month-old given one by
+        # a slip in the symptom search was called a possible stroke); one-sided weakness counts at every age.
+        lambda r: (_s(r, "debilidad_unilateral") >= 3 or _speech(r) >= 3
+                   or (_s(r, "debilidad_unilateral") >= 1 and _speech(r) >= 1))
         and _recent(r, 7),
     ),
     RedFlagRule(
