@@ -23,6 +23,7 @@ from app.ui.qt import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QKeySequence,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -31,6 +32,7 @@ from app.ui.qt import (
     QPersistentModelIndex,
     QPlainTextEdit,
     QPushButton,
+    QShortcut,
     QSortFilterProxyModel,
     QSplitter,
     Qt,
@@ -249,6 +251,10 @@ class PatientsWidget(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _i: self._consult_current())
+        # Enter on the list opens the consultation of the current row, as the guide says (the list had no key for it).
+        for key in ("Return", "Enter"):
+            QShortcut(QKeySequence(key), self.table, self._consult_current,
+                      context=Qt.ShortcutContext.WidgetShortcut)
         self.table.selectionModel().currentRowChanged.connect(self._selection_changed)
         self.count = QLabel()
         self.new_button, self.edit_button, self.consult_button = QPushButton(), QPushButton(), QPushButton()
