@@ -11,6 +11,7 @@ from typing import Any
 from app.core.signs import signs
 from app.ui.i18n import tr, translator
 from app.ui.vital_fields import VitalField
+from app.ui.widgets import format_number
 
 
 def avpu_text(level: str | None, lang: str | None = None) -> str:
@@ -31,9 +32,9 @@ def pregnancy_text(pregnancy: dict[str, Any], lang: str | None = None) -> str:
     """'Embarazada, 34 semanas', 'Puerperio, 5 días desde el parto', 'No embarazada'."""
     status = pregnancy.get("status")
     if status == "pregnant" and pregnancy.get("weeks") is not None:
-        return tr("pregnancy.summary_pregnant", lang=lang, weeks=f"{pregnancy['weeks']:g}")
+        return tr("pregnancy.summary_pregnant", lang=lang, weeks=format_number(pregnancy['weeks']))
     if status == "postpartum" and pregnancy.get("days_since_delivery") is not None:
-        return tr("pregnancy.summary_postpartum", lang=lang, days=f"{pregnancy['days_since_delivery']:g}")
+        return tr("pregnancy.summary_postpartum", lang=lang, days=format_number(pregnancy['days_since_delivery']))
     return pregnancy_status_text(status, lang)
 
 
@@ -50,4 +51,4 @@ def vital_text(field: VitalField, value: float, lang: str | None = None) -> str:
     lang = lang or translator().lang
     label = field.label.get(lang) or field.label["es"]
     unit = field.unit.get(lang) or field.unit["es"]
-    return f"{label} {value:g} {unit}"
+    return f"{label} {format_number(value)} {unit}"

@@ -53,7 +53,7 @@ from app.ui.symptom_panel import SymptomPanel
 from app.ui.tasks import TaskManager
 from app.ui.term_panel import TermPanel
 from app.ui.vital_fields import vital_fields
-from app.ui.widgets import ElidedLabel, NumberField, WheelGuard, with_message
+from app.ui.widgets import ElidedLabel, NumberField, WheelGuard, format_number, with_message
 
 MAX_DURATION_DAYS = 3650
 TAB_SYMPTOMS, TAB_SIGNS, TAB_HPO = range(3)
@@ -265,8 +265,8 @@ class ConsultationWidget(QWidget):
             label = f"{pick(vital.label)} ({pick(vital.unit)})"
             self.vital_labels[vital.key].setText(label)
             self.vitals[vital.key].setAccessibleName(label)
-            self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=f"{vital.low:g}",
-                                                 high=f"{vital.high:g}"))
+            self.vitals[vital.key].setToolTip(tr("consult.vital_range", low=format_number(vital.low),
+                                                 high=format_number(vital.high)))
         self.hpo_box.retranslate()
         self.symptom_panel.retranslate()
         self.diagnose_button.setText(tr("consult.diagnose"))

@@ -16,6 +16,7 @@ from app.ui.clinical_text import avpu_text, pregnancy_status_text, sign_text, vi
 from app.ui.i18n import tr, translator
 from app.ui.qt import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QRectF, QSize, QSizePolicy, Qt, QWidget
 from app.ui.vital_fields import vital_fields
+from app.ui.widgets import format_number
 
 TOWARD = QColor("#c0392b")
 AWAY = QColor("#2e6da4")
@@ -115,21 +116,21 @@ def finding_label(name: str, request: dict[str, Any], vocabulary: Vocabulary) ->
         return f"{tr('pregnancy.title')}: {pregnancy_status_text(pregnancy.get('status'))}"
     if name == "pregnancy_weeks":
         weeks = pregnancy.get("weeks")
-        return (tr("result.pregnancy_weeks", weeks=f"{weeks:g}") if weeks is not None
+        return (tr("result.pregnancy_weeks", weeks=format_number(weeks)) if weeks is not None
                 else tr("result.pregnancy_weeks_none"))
     if name == "postpartum_days":
         days = pregnancy.get("days_since_delivery")
-        return (tr("result.postpartum_days", days=f"{days:g}") if days is not None
+        return (tr("result.postpartum_days", days=format_number(days)) if days is not None
                 else tr("result.postpartum_days_none"))
     if name == "consciousness":
         return f"{tr('consult.consciousness')}: {avpu_text(request.get('consciousness'))}"
     if name == "pregnancy_pressure":
         return tr("result.pregnancy_pressure", value=pregnancy_pressure_text(request))
     if name == "age":
-        return tr("result.age", age=f"{request.get('age', 0):g}")
+        return tr("result.age", age=format_number(request.get('age', 0)))
     if name == "sex":
         return tr("result.sex_f") if request.get("sex") == "F" else tr("result.sex_m")
     if name == "duration_days":
         days = request.get("duration_days")
-        return tr("result.duration", days=f"{days:g}") if days is not None else tr("result.duration_unknown")
+        return tr("result.duration", days=format_number(days)) if days is not None else tr("result.duration_unknown")
     return name

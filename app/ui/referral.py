@@ -45,6 +45,7 @@ from app.ui.qt import (
     QTextDocument,
 )
 from app.ui.vital_fields import VitalField
+from app.ui.widgets import format_number
 
 FONT_POINTS = 10
 PAGE_NUMBER_STRIP_MM = 6
@@ -86,7 +87,7 @@ def _vitals(letter: ReferralLetter, lang: str) -> str:
     parts = []
     for key in order:
         parts.append(e(vital_text(described[key], values[key], lang)) if key in described
-                     else f"{e(key)} {values[key]:g}")
+                     else f"{e(key)} {format_number(values[key])}")
     return ", ".join(parts)
 
 
@@ -153,7 +154,8 @@ def render_html(letter: ReferralLetter, lang: str) -> str:
                            for c in r["top_conditions"])
     sex = {"F": "F", "M": "M"}.get(letter.patient_sex, "")
     duration = request.get("duration_days")
-    duration_text = f"<p><b>{t('duration')}</b>: {t('days', count=f'{duration:g}')}</p>" if duration is not None else ""
+    duration_text = (f"<p><b>{t('duration')}</b>: {t('days', count=format_number(duration))}</p>"
+                     if duration is not None else "")
     clinic = ", ".join(e(part) for part in (letter.clinic, letter.clinic_place) if part) or not_given
     birth = f"{letter.patient_birth:%Y-%m-%d}" if letter.patient_birth else not_given
     return f"""

@@ -87,7 +87,7 @@ class NumberField(QLineEdit):
             return None, (tr("number.whole") if self.decimals == 0
                           else tr("number.too_precise", decimals=self.decimals))
         if not Decimal(str(self.low)) <= number <= Decimal(str(self.high)):
-            return None, tr("number.out_of_range", low=_format(self.low), high=_format(self.high))
+            return None, tr("number.out_of_range", low=format_number(self.low), high=format_number(self.high))
         return number, None
 
     def value(self) -> float | None:
@@ -98,7 +98,7 @@ class NumberField(QLineEdit):
         return self._parse()[1]
 
     def setValue(self, value: float | None) -> None:
-        self.setText("" if value is None else _format(value, self.decimals))
+        self.setText("" if value is None else format_number(value, self.decimals))
         self.show_error()
 
     def clear(self) -> None:
@@ -118,7 +118,7 @@ class NumberField(QLineEdit):
         self.changed.emit()
 
 
-def _format(value: float, decimals: int | None = None) -> str:
+def format_number(value: float, decimals: int | None = None) -> str:
     """A number as the doctor's locale writes it ("38,5" in Colombia), with no useless zeros."""
     text = f"{value:.{decimals}f}" if decimals is not None else f"{value:g}"
     if "." in text:
