@@ -100,7 +100,7 @@ class PatientTableModel(QAbstractTableModel):
             if column == "name":
                 return f"{p['family_names']}, {p['given_names']}"
             if column == "document":
-                return f"{p['document_type']} {p['document_number']}".strip()
+                return f"{p['document_type']} {p['document_number']}" if p["document_number"] else ""
             if column == "age":
                 age = age_in_years(p["birth_date"])
                 if role == Qt.ItemDataRole.DisplayRole:

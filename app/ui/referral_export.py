@@ -40,7 +40,9 @@ def referral_letter(vocabulary: Vocabulary, patient: dict[str, Any], encounter: 
     return ReferralLetter(
         clinic=clinic[0], clinic_place=clinic[1],
         patient_name=f"{patient['given_names']} {patient['family_names']}",
-        patient_document=f"{patient['document_type']} {patient['document_number']}".strip(),
+        # A type without its number says nothing (the letter read "Documento RC"): then "not given".
+        patient_document=(f"{patient['document_type']} {patient['document_number']}"
+                          if patient["document_number"] else ""),
         patient_age=age if age is not None else age_in_years(patient["birth_date"]),
         patient_sex=patient["sex"], doctor=doctor, when=encounter["started_at"].astimezone(),
         request=request, response=response,

@@ -31,3 +31,15 @@ def test_the_letter_says_what_was_looked_for_and_absent(engine: Any, bundle_dir:
     assert "Hallazgos buscados y ausentes (HPO)</b>: Mitral valve prolapse (HP:0001634)" in es
     assert "Findings looked for and absent (HPO)</b>: Mitral valve prolapse (HP:0001634)" in en
     assert "Arachnodactyly (HP:0001166)" in es and "HP:0001634" not in es.split("Hallazgos buscados")[0]
+
+
+def test_a_document_type_without_its_number_is_not_written(engine: Any) -> None:
+    """The letter read "Documento RC" for a baby whose civil registry number the clinic did not have."""
+    encounter = {"request": REQUEST, "response": engine.diagnose(REQUEST), "final_code": "", "notes": "",
+                 "started_at": dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)}
+    patient = {"given_names": "Luz", "family_names": "Mora", "document_type": "RC", "document_number": "",
+               "sex": "F", "birth_date": dt.date(2026, 11, 25), "village": ""}
+    letter = referral_letter(engine.vocabulary, patient, encounter, ("Puesto", "Inzá"), doctor="Dra. Luz",
+                             facility="Hospital", registration="RM 1", term_label=lambda h: h)
+    assert letter is not None and letter.patient_document == ""
+    assert "Documento</b></td><td>RC<" not in render_html(letter, "es")
