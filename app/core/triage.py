@@ -1,7 +1,8 @@
 """WHO ETAT triage for one answer: the level, its words, and the reasons, from the danger-sign rules and the model.
 
 The level is the highest of what the rules call for and what the model's own risk calls for; an orphan-disease
-alert asks for at least PRIORITARIO. From contract v2 on, three things always agree: `triage.level` is EMERGENCIA
+alert asks for at least PRIORITARIO, and so does a likely condition whose guideline asks for action the same day
+(app/core/priority_conditions.py). From contract v2 on, three things always agree: `triage.level` is EMERGENCIA
 exactly when `requires_immediate_attention` is true and exactly when `severity` is ENFERMEDAD_AGUDA. So a model
 state of ENFERMEDAD_AGUDA makes the level EMERGENCIA, and an emergency raises the state to ENFERMEDAD_AGUDA; never
 the other way down (the origin document's precautionary principle).
