@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.patients.search_requested.connect(self.search)
-        self.patients.new_requested.connect(self.new_patient)
+        self.patients.new_requested.connect(lambda: self.new_patient())  # never with a signal argument
         self.patients.edit_requested.connect(self.edit_patient)
         self.patients.history_requested.connect(self.load_history)
         self.patients.consult_requested.connect(self.start_consultation)
