@@ -81,4 +81,6 @@ def test_confusion_weighs_against_otitis_media_as_the_counts_allow(fitted):
         band = int(np.searchsorted(spec.cuts, intensity, side="right"))
         against_average = (weights[band] - weights[0]) - (mean[band] - mean[0]) \
             + (weights[-1] - mean[-1]) * intensity / spec.linear_scale
-        assert against_average <= limit + 1e-9
+        # The weights may be float32 (as the fit's inputs): the bound holds to float32's precision (~3e-8 here; a
+        # CI run failed at 1e-9 by 3e-8), far below anything that moves a probability.
+        assert against_average <= limit + 1e-6
