@@ -33,8 +33,10 @@ FINDINGS_FILE = "findings.npz"
 # breathing rate. Format 1 files (absolute quantiles only) still load.
 FINDINGS_FORMAT = 2
 READABLE_FORMATS = (1, 2)
-# Age bands of the knowledge base (model_export/knowledge.py AGE_BANDS) by their upper age in years.
+# Age bands of the knowledge base (model_export/knowledge.py AGE_BANDS), their names and upper ages in years.
+BAND_NAMES = ("infant", "child_1_4", "child_5_17", "adult", "older")
 BAND_UPPER = (1.0, 5.0, 18.0, 65.0, float("inf"))
+_BAND_UPPER = np.asarray(BAND_UPPER)
 # Pregnancy values asked about, in the order of `pregnancy_p`.
 PREGNANCY_VALUES = ("pregnant", "postpartum", "not_pregnant")
 # Symptom intensities the contract allows (1-10), the columns of `symptom_levels`.
@@ -69,6 +71,12 @@ def age_band(age: float) -> int:
         if age < upper:
             return b
     return len(BAND_UPPER) - 1
+
+
+def age_bands(ages: np.ndarray) -> np.ndarray:
+    """`age_band` of each age (years): the first band whose upper age is above it."""
+    bands: np.ndarray = np.searchsorted(_BAND_UPPER, ages, side="right")
+    return bands
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from app.core.finding_distributions import BAND_UPPER
+from app.core.finding_distributions import BAND_NAMES as BANDS
+from app.core.finding_distributions import age_bands
 
 PRIORITY_FILE = Path(__file__).resolve().parent / "data" / "priority_conditions.toml"
-# The knowledge base's age bands (model_export/knowledge.py AGE_BANDS), in BAND_UPPER's order.
-BANDS = ("infant", "child_1_4", "child_5_17", "adult", "older")
 # "More likely than not" one of the listed conditions: the level a doctor would act on. The emergency threshold on
 # critical conditions (chosen on validation patients) is 0.5 in every bundle so far, too.
 PRIORITY_PROBABILITY = 0.5
@@ -76,12 +75,6 @@ def listed() -> tuple[PriorityCondition, ...]:
     return parse(tomllib.loads(PRIORITY_FILE.read_text(encoding="utf-8")))
 
 
-def bands_of(ages: np.ndarray) -> np.ndarray:
-    """Each age's band index (finding_distributions.age_band for an array: the first band whose upper age is above
-    it)."""
-    return np.searchsorted(np.asarray(BAND_UPPER), ages, side="right")
-
-
 class PriorityConditions:
     """The list for one condition model's classes: which classes count in which band, and their reasons."""
 
@@ -101,7 +94,7 @@ class PriorityConditions:
     def of(self, cond_p: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For rows of condition probabilities and the patients' ages (years): whether the listed conditions of each
         patient's band reach `PRIORITY_PROBABILITY` together, and the most likely listed class (the reason's)."""
-        weighted = cond_p * self.mask[bands_of(ages)]
+        weighted = cond_p * self.mask[age_bands(ages)]
         hit: np.ndarray = weighted.sum(axis=1) >= PRIORITY_PROBABILITY
         return hit, np.argmax(weighted, axis=1)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.core import priority_conditions
-from app.core.finding_distributions import age_band
-from app.core.priority_conditions import BANDS, CODE, PriorityConditions, bands_of, parse
+from app.core.finding_distributions import age_band, age_bands
+from app.core.priority_conditions import BANDS, CODE, PriorityConditions, parse
 from model_export.knowledge import AGE_BANDS
 
 MEASLES = "B05"
@@ -49,7 +49,7 @@ def test_a_bad_entry_is_refused_with_its_place_and_fault(entry, fault) -> None:
 
 def test_bands_of_ages_are_the_knowledge_base_bands() -> None:
     ages = np.array([0.0, 0.014, 0.99, 1.0, 4.99, 5.0, 17.9, 18.0, 64.9, 65.0, 102.0])
-    assert bands_of(ages).tolist() == [age_band(a) for a in ages.tolist()]
+    assert age_bands(ages).tolist() == [age_band(a) for a in ages.tolist()]
 
 
 def test_likely_measles_is_seen_before_the_queue_with_what_to_do_today(engine) -> None:
