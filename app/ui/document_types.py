@@ -32,6 +32,12 @@ from app.store.models import DOCUMENT_TYPES
 ADULT = 18.0
 
 
+def document_text(document_type: str, number: str | None) -> str:
+    """A patient's document as the list, a search and the referral letter write it ("CC 41234567"); empty without a
+    number: a type alone says nothing (a letter read "Documento RC")."""
+    return f"{document_type} {number}" if number else ""
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentType:
     code: str

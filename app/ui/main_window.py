@@ -31,6 +31,7 @@ from app.ui import operations as ops
 from app.ui.accounts import AccountsDialog
 from app.ui.consultation import ConsultationWidget
 from app.ui.dialogs import PREFERENCES, AboutDialog, SettingsDialog
+from app.ui.document_types import document_text
 from app.ui.errors import show_error
 from app.ui.i18n import tr, translator
 from app.ui.patients import PatientDialog, PatientsWidget
@@ -92,7 +93,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
         self.patients.search_requested.connect(self.search)
-        self.patients.new_requested.connect(lambda: self.new_patient())  # never with a signal argument
+        self.patients.new_requested.connect(self.new_patient)
         self.patients.edit_requested.connect(self.edit_patient)
         self.patients.history_requested.connect(self.load_history)
         self.patients.consult_requested.connect(self.start_consultation)
@@ -245,24 +246,23 @@ class MainWindow(QMainWindow):
             return
         self.operations.run(ops.search_patients(query), self.patients.show_results)
 
-    def new_patient(self, typed: dict[str, Any] | None = None, problem: str = "") -> None:
-        """The new-patient form; `typed` and `problem`: what the clerk typed and why the store refused it."""
-        dialog = PatientDialog(self, country=self.clinic_country)
-        if typed is not None:
-            dialog.refill(typed, problem)
-        if dialog.exec():
-            values = dialog.values()
-            self.operations.run(ops.register_patient(values), self._patient_saved,
-                                lambda error: self._patient_refused(error, values, None))
+    def new_patient(self) -> None:
+        self._patient_form(None)
 
-    def edit_patient(self, patient: dict[str, Any], typed: dict[str, Any] | None = None, problem: str = "") -> None:
+    def edit_patient(self, patient: dict[str, Any]) -> None:
+        self._patient_form(patient)
+
+    def _patient_form(self, patient: dict[str, Any] | None, typed: dict[str, Any] | None = None,
+                      problem: str = "") -> None:
+        """The patient form, new (`patient` None) or editing; `typed` and `problem`: what the clerk typed and why
+        the store refused it."""
         dialog = PatientDialog(self, patient, country=self.clinic_country)
         if typed is not None:
             dialog.refill(typed, problem)
         if dialog.exec():
             values = dialog.values()
-            self.operations.run(ops.update_patient(patient["id"], values), self._patient_saved,
-                                lambda error: self._patient_refused(error, values, patient))
+            op = ops.register_patient(values) if patient is None else ops.update_patient(patient["id"], values)
+            self.operations.run(op, self._patient_saved, lambda error: self._patient_refused(error, values, patient))
 
     def _patient_refused(self, error: BaseException, typed: dict[str, Any], patient: dict[str, Any] | None) -> None:
         """A document another patient already holds: the form opens again as it was typed, the reason under it (an
@@ -272,11 +272,8 @@ class MainWindow(QMainWindow):
             return
         problem = error.message(translator().lang)
         # The list behind the form shows who holds that document (the search reads "CC 41234567" as typed).
-        self.patients.search.setText(f"{typed['document_type']} {typed['document_number']}")
-        if patient is None:
-            QTimer.singleShot(0, lambda: self.new_patient(typed, problem))
-        else:
-            QTimer.singleShot(0, lambda: self.edit_patient(patient, typed, problem))
+        self.patients.search.setText(document_text(typed["document_type"], typed["document_number"]))
+        QTimer.singleShot(0, lambda: self._patient_form(patient, typed, problem))
 
     def _patient_saved(self, row: dict[str, Any]) -> None:
         self.patients.search.blockSignals(True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.age import age_in_years, format_age
 from app.ui.date_field import BirthDateField
-from app.ui.document_types import DEFAULT_COUNTRY, document_types, label_key
+from app.ui.document_types import DEFAULT_COUNTRY, document_text, document_types, label_key
 from app.ui.i18n import tr, translator
 from app.ui.qt import (
     QAbstractTableModel,
@@ -100,7 +100,7 @@ class PatientTableModel(QAbstractTableModel):
             if column == "name":
                 return f"{p['family_names']}, {p['given_names']}"
             if column == "document":
-                return f"{p['document_type']} {p['document_number']}" if p["document_number"] else ""
+                return document_text(p["document_type"], p["document_number"])
             if column == "age":
                 age = age_in_years(p["birth_date"])
                 if role == Qt.ItemDataRole.DisplayRole:

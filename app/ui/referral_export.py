@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.age import age_in_years
 from app.core.vocabulary import Vocabulary
+from app.ui.document_types import document_text
 from app.ui.i18n import tr, translator
 from app.ui.referral import ReferralLetter
 from app.ui.vital_fields import vital_fields
@@ -40,9 +41,7 @@ def referral_letter(vocabulary: Vocabulary, patient: dict[str, Any], encounter: 
     return ReferralLetter(
         clinic=clinic[0], clinic_place=clinic[1],
         patient_name=f"{patient['given_names']} {patient['family_names']}",
-        # A type without its number says nothing (the letter read "Documento RC"): then "not given".
-        patient_document=(f"{patient['document_type']} {patient['document_number']}"
-                          if patient["document_number"] else ""),
+        patient_document=document_text(patient["document_type"], patient["document_number"]),  # "" reads "not given"
         patient_age=age if age is not None else age_in_years(patient["birth_date"]),
         patient_sex=patient["sex"], doctor=doctor, when=encounter["started_at"].astimezone(),
         request=request, response=response,
